@@ -1,0 +1,276 @@
+//! Defaulting, as the API server's defaulters and admission plugins apply it on
+//! create, so `kubectl get -o yaml` shows the fields a real cluster shows.
+
+use serde_json::{Map, Value, json};
+
+/// Applies the kind's defaults to a new object in place.
+pub fn apply(kind: &str, obj: &mut Value) {
+    match kind {
+        "Pod" => pod(obj),
+        "Namespace" => namespace(obj),
+        "Secret" => {
+            if obj.get("type").is_none() {
+                obj["type"] = json!("Opaque");
+            }
+        }
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => workload(kind, obj),
+        _ => {}
+    }
+}
+
+fn set_default(m: &mut Map<String, Value>, key: &str, v: Value) {
+    if !m.contains_key(key) || m[key].is_null() {
+        m.insert(key.to_string(), v);
+    }
+}
+
+fn namespace(obj: &mut Value) {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let meta = obj["metadata"].as_object_mut().expect("metadata");
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if labels.is_null() {
+        *labels = json!({});
+    }
+    labels["kubernetes.io/metadata.name"] = json!(name);
+    let spec = obj
+        .as_object_mut()
+        .expect("object")
+        .entry("spec")
+        .or_insert_with(|| json!({}));
+    if let Some(s) = spec.as_object_mut() {
+        set_default(s, "finalizers", json!(["kubernetes"]));
+    }
+    obj["status"] = json!({"phase": "Active"});
+}
+
+/// Defaults of a PodSpec (also used inside workload templates).
+pub fn pod_spec(spec: &mut Value) {
+    let Some(s) = spec.as_object_mut() else { return };
+    set_default(s, "restartPolicy", json!("Always"));
+    set_default(s, "terminationGracePeriodSeconds", json!(30));
+    set_default(s, "dnsPolicy", json!("ClusterFirst"));
+    set_default(s, "securityContext", json!({}));
+    set_default(s, "schedulerName", json!("default-scheduler"));
+    set_default(s, "enableServiceLinks", json!(true));
+    if s.contains_key("serviceAccount") && !s.contains_key("serviceAccountName") {
+        let sa = s["serviceAccount"].clone();
+        s.insert("serviceAccountName".into(), sa);
+    }
+    for key in ["initContainers", "containers", "ephemeralContainers"] {
+        if let Some(cs) = s.get_mut(key).and_then(Value::as_array_mut) {
+            for c in cs {
+                container(c, key == "ephemeralContainers");
+            }
+        }
+    }
+    if let Some(vols) = s.get_mut("volumes").and_then(Value::as_array_mut) {
+        for v in vols {
+            for (src, field) in [("configMap", "defaultMode"), ("secret", "defaultMode"), ("downwardAPI", "defaultMode"), ("projected", "defaultMode")] {
+                if let Some(o) = v.get_mut(src).and_then(Value::as_object_mut) {
+                    set_default(o, field, json!(420));
+                }
+            }
+        }
+    }
+}
+
+fn container(c: &mut Value, ephemeral: bool) {
+    let image = c.get("image").and_then(Value::as_str).unwrap_or("").to_string();
+    let Some(m) = c.as_object_mut() else { return };
+    set_default(m, "imagePullPolicy", json!(image_pull_policy(&image)));
+    set_default(m, "terminationMessagePath", json!("/dev/termination-log"));
+    set_default(m, "terminationMessagePolicy", json!("File"));
+    if !ephemeral {
+        set_default(m, "resources", json!({}));
+    }
+    if let Some(ports) = m.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            if let Some(p) = p.as_object_mut() {
+                set_default(p, "protocol", json!("TCP"));
+            }
+        }
+    }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(p) = m.get_mut(probe).and_then(Value::as_object_mut) {
+            set_default(p, "timeoutSeconds", json!(1));
+            set_default(p, "periodSeconds", json!(10));
+            set_default(p, "successThreshold", json!(1));
+            set_default(p, "failureThreshold", json!(3));
+            if let Some(h) = p.get_mut("httpGet").and_then(Value::as_object_mut) {
+                set_default(h, "path", json!("/"));
+                set_default(h, "scheme", json!("HTTP"));
+            }
+        }
+    }
+}
+
+/// `Always` for `:latest` or untagged images, else `IfNotPresent`.
+pub fn image_pull_policy(image: &str) -> &'static str {
+    if image.contains('@') {
+        return "IfNotPresent";
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, "latest")) | None => "Always",
+        Some(_) => "IfNotPresent",
+    }
+}
+
+fn pod(obj: &mut Value) {
+    if let Some(spec) = obj.get_mut("spec") {
+        pod_spec(spec);
+        let Some(s) = spec.as_object_mut() else { return };
+        // ServiceAccount admission
+        set_default(s, "serviceAccountName", json!("default"));
+        s.insert("serviceAccount".into(), s["serviceAccountName"].clone());
+        set_default(s, "priority", json!(0));
+        set_default(s, "preemptionPolicy", json!("PreemptLowerPriority"));
+        // DefaultTolerationSeconds admission
+        let tolerations = s.entry("tolerations").or_insert_with(|| json!([]));
+        if let Some(t) = tolerations.as_array_mut() {
+            for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+                if !t.iter().any(|x| x.get("key").and_then(Value::as_str) == Some(key)) {
+                    t.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+                }
+            }
+        }
+    }
+    let qos = qos_class(obj);
+    let status = obj
+        .as_object_mut()
+        .expect("object")
+        .entry("status")
+        .or_insert_with(|| json!({}));
+    if let Some(st) = status.as_object_mut() {
+        set_default(st, "phase", json!("Pending"));
+        set_default(st, "qosClass", json!(qos));
+    }
+}
+
+/// The pod's QoS class from its containers' requests and limits.
+pub fn qos_class(pod: &Value) -> &'static str {
+    let cs: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array))
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &cs {
+        let req = c.pointer("/resources/requests").and_then(Value::as_object);
+        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
+        if req.is_some_and(|r| !r.is_empty()) || lim.is_some_and(|l| !l.is_empty()) {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            let l = lim.and_then(|l| l.get(res));
+            let r = req.and_then(|r| r.get(res)).or(l);
+            if l.is_none() || r != l {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn workload(kind: &str, obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    if kind != "DaemonSet" && kind != "Job" {
+        set_default(spec, "replicas", json!(1));
+    }
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    match kind {
+        "Deployment" => {
+            set_default(spec, "progressDeadlineSeconds", json!(600));
+            set_default(
+                spec,
+                "strategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+            );
+        }
+        "StatefulSet" => {
+            set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+            set_default(spec, "persistentVolumeClaimRetentionPolicy", json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+        }
+        "DaemonSet" => {
+            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}));
+        }
+        "Job" => {
+            spec.remove("revisionHistoryLimit");
+            set_default(spec, "backoffLimit", json!(6));
+            set_default(spec, "completions", json!(1));
+            set_default(spec, "parallelism", json!(1));
+        }
+        _ => {}
+    }
+    if let Some(t) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+        if kind == "Job" && t.get("restartPolicy").is_none() {
+            // validation requires Never or OnFailure; leave missing so it is reported
+        } else {
+            pod_spec(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_defaults_match_a_real_cluster() {
+        let mut p = json!({"metadata": {"name": "a"}, "spec": {"containers": [
+            {"name": "c", "image": "busybox", "ports": [{"containerPort": 80}]},
+            {"name": "d", "image": "nginx:1.25"}]}});
+        apply("Pod", &mut p);
+        assert_eq!(p["spec"]["restartPolicy"], "Always");
+        assert_eq!(p["spec"]["dnsPolicy"], "ClusterFirst");
+        assert_eq!(p["spec"]["serviceAccountName"], "default");
+        assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(p["spec"]["containers"][1]["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(p["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
+        assert_eq!(p["spec"]["tolerations"].as_array().unwrap().len(), 2);
+        assert_eq!(p["status"]["phase"], "Pending");
+        assert_eq!(p["status"]["qosClass"], "BestEffort");
+    }
+
+    #[test]
+    fn user_values_win() {
+        let mut p = json!({"metadata": {"name": "a"}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x", "imagePullPolicy": "Never"}]}});
+        apply("Pod", &mut p);
+        assert_eq!(p["spec"]["restartPolicy"], "Never");
+        assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Never");
+    }
+
+    #[test]
+    fn qos_classes() {
+        let g = json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        assert_eq!(qos_class(&g), "Guaranteed");
+        let b = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}});
+        assert_eq!(qos_class(&b), "Burstable");
+    }
+
+    #[test]
+    fn namespace_and_deployment_defaults() {
+        let mut ns = json!({"metadata": {"name": "web"}});
+        apply("Namespace", &mut ns);
+        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "web");
+        assert_eq!(ns["spec"]["finalizers"][0], "kubernetes");
+        assert_eq!(ns["status"]["phase"], "Active");
+        let mut d = json!({"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
+        apply("Deployment", &mut d);
+        assert_eq!(d["spec"]["replicas"], 1);
+        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+        assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    }
+}

@@ -1,0 +1,10 @@
+//! Kubernetes objects for kinet: resource registry, selectors, validation,
+//! defaulting, server-side table columns, patches and allocators. Pure: no I/O.
+
+pub mod defaults;
+pub mod ipam;
+pub mod patch;
+pub mod resources;
+pub mod selector;
+pub mod table;
+pub mod validation;

@@ -1,0 +1,373 @@
+//! The versioned object store: every object is JSON under a key, every write gets
+//! the next revision (the object's `metadata.resourceVersion`), and watchers see
+//! the ordered stream of changes from any recent revision. Writes land in an
+//! SQLite append-only log (like k3s's kine) before they return, so a restart loses
+//! nothing; reads are served from memory.
+
+use rusqlite::{Connection, params};
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// How many past events are kept for watches that start from an older revision.
+const HISTORY: usize = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as watchers receive it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rev: u64,
+    pub kind: EventType,
+    pub key: String,
+    /// The new object; for deletions, the last state stamped with the deletion's revision.
+    pub object: Arc<Value>,
+    pub prev: Option<Arc<Value>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("the object has been modified; please apply your changes to the latest version and try again")]
+    Conflict,
+    /// The requested revision is older than the history kept.
+    #[error("too old resource version: {requested} ({oldest})")]
+    Gone { requested: u64, oldest: u64 },
+    #[error("storage error: {0}")]
+    Db(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+struct Inner {
+    db: Connection,
+    rev: u64,
+    objects: BTreeMap<String, Arc<Value>>,
+    history: VecDeque<Arc<Event>>,
+    /// Oldest revision a watch may start from.
+    oldest: u64,
+}
+
+pub struct Store {
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+/// The `metadata.resourceVersion` of an object as a number (0 if missing).
+pub fn resource_version(obj: &Value) -> u64 {
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn stamp(obj: &mut Value, rev: u64) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`; `None` keeps it in memory only.
+    pub fn open(path: Option<&Path>) -> Result<Store> {
+        let db = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        db.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS log (
+                 rev INTEGER PRIMARY KEY,
+                 key TEXT NOT NULL,
+                 deleted INTEGER NOT NULL,
+                 value TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS log_key ON log(key);",
+        )?;
+        // Compact: keep only the newest row of each key.
+        db.execute(
+            "DELETE FROM log WHERE rev NOT IN (SELECT MAX(rev) FROM log GROUP BY key)",
+            [],
+        )?;
+        let rev: u64 = db.query_row("SELECT COALESCE(MAX(rev), 0) FROM log", [], |r| r.get::<_, i64>(0))? as u64;
+        let mut objects = BTreeMap::new();
+        {
+            let mut stmt = db.prepare("SELECT key, value FROM log WHERE deleted = 0")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (key, value) = row?;
+                let v: Value = serde_json::from_str(&value).map_err(|e| StoreError::Db(e.to_string()))?;
+                objects.insert(key, Arc::new(v));
+            }
+        }
+        let (tx, _) = broadcast::channel(HISTORY);
+        Ok(Store {
+            inner: Mutex::new(Inner { db, rev, objects, history: VecDeque::new(), oldest: rev }),
+            tx,
+        })
+    }
+
+    /// The current revision.
+    pub fn rev(&self) -> u64 {
+        self.inner.lock().unwrap().rev
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.inner.lock().unwrap().objects.get(key).cloned()
+    }
+
+    /// All objects whose key starts with `prefix`, in key order, and the revision they were read at.
+    pub fn list(&self, prefix: &str) -> (Vec<Arc<Value>>, u64) {
+        let inner = self.inner.lock().unwrap();
+        let items = inner
+            .objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, inner.rev)
+    }
+
+    pub fn create(&self, key: &str, obj: Value) -> Result<Arc<Value>> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.objects.contains_key(key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        self.commit(&mut inner, key, obj, EventType::Added)
+    }
+
+    /// Replaces the object at `key`. With `precondition`, fails with Conflict unless the
+    /// stored resourceVersion is that one.
+    pub fn update(&self, key: &str, obj: Value, precondition: Option<u64>) -> Result<Arc<Value>> {
+        let mut inner = self.inner.lock().unwrap();
+        let cur = inner.objects.get(key).ok_or(StoreError::NotFound)?;
+        if let Some(rv) = precondition
+            && resource_version(cur) != rv
+        {
+            return Err(StoreError::Conflict);
+        }
+        if **cur == obj_with_rv(&obj, resource_version(cur)) {
+            // nothing changed: no new revision, like the API server's no-op updates
+            return Ok(cur.clone());
+        }
+        self.commit(&mut inner, key, obj, EventType::Modified)
+    }
+
+    /// Read-modify-write under the store lock. `f` returns false to leave the object as is.
+    pub fn update_with<F>(&self, key: &str, f: F) -> Result<Arc<Value>>
+    where
+        F: FnOnce(&mut Value) -> bool,
+    {
+        let mut inner = self.inner.lock().unwrap();
+        let cur = inner.objects.get(key).ok_or(StoreError::NotFound)?.clone();
+        let mut obj = (*cur).clone();
+        if !f(&mut obj) || obj == *cur {
+            return Ok(cur);
+        }
+        self.commit(&mut inner, key, obj, EventType::Modified)
+    }
+
+    /// Removes the object at `key`, returning its last state.
+    pub fn delete(&self, key: &str, precondition: Option<u64>) -> Result<Arc<Value>> {
+        let mut inner = self.inner.lock().unwrap();
+        let cur = inner.objects.get(key).ok_or(StoreError::NotFound)?;
+        if let Some(rv) = precondition
+            && resource_version(cur) != rv
+        {
+            return Err(StoreError::Conflict);
+        }
+        let obj = (**cur).clone();
+        self.commit(&mut inner, key, obj, EventType::Deleted)
+    }
+
+    fn commit(&self, inner: &mut Inner, key: &str, mut obj: Value, kind: EventType) -> Result<Arc<Value>> {
+        let rev = inner.rev + 1;
+        stamp(&mut obj, rev);
+        let text = serde_json::to_string(&obj).map_err(|e| StoreError::Db(e.to_string()))?;
+        inner.db.execute(
+            "INSERT INTO log (rev, key, deleted, value) VALUES (?1, ?2, ?3, ?4)",
+            params![rev as i64, key, (kind == EventType::Deleted) as i64, text],
+        )?;
+        if kind != EventType::Added {
+            // the log keeps one row a key; history lives in memory for watches
+            inner.db.execute("DELETE FROM log WHERE key = ?1 AND rev < ?2", params![key, rev as i64])?;
+        }
+        inner.rev = rev;
+        let obj = Arc::new(obj);
+        let prev = if kind == EventType::Deleted {
+            inner.objects.remove(key)
+        } else {
+            inner.objects.insert(key.to_string(), obj.clone())
+        };
+        let ev = Arc::new(Event { rev, kind, key: key.to_string(), object: obj.clone(), prev });
+        inner.history.push_back(ev.clone());
+        if inner.history.len() > HISTORY
+            && let Some(old) = inner.history.pop_front()
+        {
+            inner.oldest = old.rev;
+        }
+        let _ = self.tx.send(ev);
+        Ok(obj)
+    }
+
+    /// Watches keys under `prefix` for changes after revision `from` (the current one if None).
+    pub fn watch(&self, prefix: &str, from: Option<u64>) -> Result<Watch> {
+        let inner = self.inner.lock().unwrap();
+        let rx = self.tx.subscribe();
+        let from = from.unwrap_or(inner.rev);
+        if from < inner.oldest {
+            return Err(StoreError::Gone { requested: from, oldest: inner.oldest + 1 });
+        }
+        let backlog: VecDeque<Arc<Event>> = inner
+            .history
+            .iter()
+            .filter(|e| e.rev > from && e.key.starts_with(prefix))
+            .cloned()
+            .collect();
+        Ok(Watch { rx, prefix: prefix.to_string(), last: inner.rev.max(from), backlog })
+    }
+}
+
+fn obj_with_rv(obj: &Value, rv: u64) -> Value {
+    let mut o = obj.clone();
+    stamp(&mut o, rv);
+    o
+}
+
+/// A stream of changes under one prefix, in revision order.
+pub struct Watch {
+    rx: broadcast::Receiver<Arc<Event>>,
+    prefix: String,
+    last: u64,
+    backlog: VecDeque<Arc<Event>>,
+}
+
+impl Watch {
+    /// The next change; `Err(Gone)` if this watcher fell too far behind (the client must re-list).
+    pub async fn next(&mut self) -> Result<Arc<Event>> {
+        if let Some(e) = self.backlog.pop_front() {
+            return Ok(e);
+        }
+        loop {
+            match self.rx.recv().await {
+                Ok(e) if e.rev > self.last && e.key.starts_with(&self.prefix) => return Ok(e),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return Err(StoreError::Gone { requested: self.last, oldest: self.last + 1 });
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(StoreError::Db("store closed".into())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(name: &str, v: i64) -> Value {
+        json!({"metadata": {"name": name}, "v": v})
+    }
+
+    #[test]
+    fn revisions_and_conflicts() {
+        let s = Store::open(None).unwrap();
+        let a = s.create("/core/pods/default/a", obj("a", 1)).unwrap();
+        assert_eq!(resource_version(&a), 1);
+        assert_eq!(s.create("/core/pods/default/a", obj("a", 1)).unwrap_err(), StoreError::AlreadyExists);
+        let b = s.update("/core/pods/default/a", obj("a", 2), Some(1)).unwrap();
+        assert_eq!(resource_version(&b), 2);
+        assert_eq!(s.update("/core/pods/default/a", obj("a", 3), Some(1)).unwrap_err(), StoreError::Conflict);
+        // a no-op update keeps the revision
+        let c = s.update("/core/pods/default/a", obj("a", 2), None).unwrap();
+        assert_eq!(resource_version(&c), 2);
+        s.create("/core/pods/default2/b", obj("b", 1)).unwrap();
+        let (items, rev) = s.list("/core/pods/default/");
+        assert_eq!(items.len(), 1);
+        assert_eq!(rev, 3);
+        s.delete("/core/pods/default/a", None).unwrap();
+        assert!(s.get("/core/pods/default/a").is_none());
+        assert_eq!(s.delete("/core/pods/default/a", None).unwrap_err(), StoreError::NotFound);
+    }
+
+    #[test]
+    fn survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let s = Store::open(Some(&path)).unwrap();
+            s.create("/k/a", obj("a", 1)).unwrap();
+            s.create("/k/b", obj("b", 1)).unwrap();
+            s.update("/k/a", obj("a", 2), None).unwrap();
+            s.delete("/k/b", None).unwrap();
+        }
+        let s = Store::open(Some(&path)).unwrap();
+        assert_eq!(s.rev(), 4);
+        assert_eq!(s.get("/k/a").unwrap()["v"], 2);
+        assert!(s.get("/k/b").is_none());
+        let c = s.create("/k/c", obj("c", 1)).unwrap();
+        assert_eq!(resource_version(&c), 5);
+    }
+
+    #[tokio::test]
+    async fn watch_replays_then_follows() {
+        let s = Store::open(None).unwrap();
+        s.create("/p/a", obj("a", 1)).unwrap();
+        s.create("/q/x", obj("x", 1)).unwrap();
+        s.update("/p/a", obj("a", 2), None).unwrap();
+        let mut w = s.watch("/p/", Some(0)).unwrap();
+        let e = w.next().await.unwrap();
+        assert_eq!((e.kind, e.rev), (EventType::Added, 1));
+        let e = w.next().await.unwrap();
+        assert_eq!((e.kind, e.rev), (EventType::Modified, 3));
+        s.delete("/p/a", None).unwrap();
+        let e = w.next().await.unwrap();
+        assert_eq!((e.kind, e.rev), (EventType::Deleted, 4));
+        assert_eq!(resource_version(&e.object), 4);
+        // from "now": only later changes
+        let mut w2 = s.watch("/p/", None).unwrap();
+        s.create("/p/b", obj("b", 1)).unwrap();
+        assert_eq!(w2.next().await.unwrap().key, "/p/b");
+    }
+
+    #[test]
+    fn too_old_revisions_are_gone() {
+        let s = Store::open(None).unwrap();
+        for i in 0..(HISTORY + 5) {
+            s.create(&format!("/k/{i}"), obj("x", 1)).unwrap();
+        }
+        match s.watch("/k/", Some(1)) {
+            Err(StoreError::Gone { .. }) => {}
+            other => panic!("expected Gone, got {:?}", other.map(|_| ())),
+        }
+        assert!(s.watch("/k/", Some(s.rev() - 3)).is_ok());
+    }
+}
