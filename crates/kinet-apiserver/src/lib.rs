@@ -1,0 +1,144 @@
+//! The Kubernetes REST API, served over TLS from the kinet store, so that the real
+//! `kubectl` (and kube-rs clients) drive a lab as they drive a cluster: discovery,
+//! CRUD with defaulting and validation, strategic/merge/JSON patches, server-side
+//! tables, list+watch with resourceVersions, and Status errors.
+
+pub mod discovery;
+pub mod objects;
+pub mod pki;
+pub mod rest;
+pub mod status;
+
+use anyhow::Result;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kinet_store::Store;
+use serde_json::Value;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// Where the node agents keep what the API serves about running pods.
+pub trait NodeHooks: Send + Sync {
+    /// The log file of a container (`previous` for its last terminated instance).
+    fn log_path(&self, namespace: &str, pod: &str, uid: &str, container: &str, previous: bool) -> Option<PathBuf>;
+}
+
+pub struct ApiServer {
+    pub store: Arc<Store>,
+    pub token: String,
+    /// The address clients inside the lab use (discovery's serverAddressByClientCIDRs).
+    pub advertise: String,
+    pub hooks: Option<Arc<dyn NodeHooks>>,
+}
+
+impl ApiServer {
+    /// Serves HTTPS on `listener` until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) -> Result<()> {
+        let acceptor = TlsAcceptor::from(tls);
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let me = self.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let svc = hyper::service::service_fn(move |req| {
+                    let me = me.clone();
+                    async move { Ok::<_, Infallible>(me.handle(req).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        let public = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz");
+        if !public && !self.authorized(&req) {
+            return error(&status::ApiError::unauthorized());
+        }
+        match path.as_str() {
+            "/version" | "/version/" => return json(StatusCode::OK, &discovery::version()),
+            "/healthz" | "/livez" | "/readyz" => return text(StatusCode::OK, "ok"),
+            "/api" | "/api/" | "/apis" | "/apis/" => {
+                let core = path.starts_with("/api/") || path == "/api";
+                let accept = header_str(&req, header::ACCEPT);
+                if accept.contains("g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") {
+                    let mut r = json(StatusCode::OK, &discovery::aggregated(core));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList".parse().unwrap(),
+                    );
+                    return r;
+                }
+                return if core {
+                    json(StatusCode::OK, &discovery::api_versions(&self.advertise))
+                } else {
+                    json(StatusCode::OK, &discovery::api_group_list())
+                };
+            }
+            "/openapi/v3" | "/openapi/v3/" => return json(StatusCode::OK, &discovery::openapi_index()),
+            _ => {}
+        }
+        if let Some(gv) = path.strip_prefix("/openapi/v3/") {
+            let doc = match gv.split('/').collect::<Vec<_>>().as_slice() {
+                ["api", v] => discovery::openapi_group_version("", v),
+                ["apis", g, v] => discovery::openapi_group_version(g, v),
+                _ => None,
+            };
+            return match doc {
+                Some(d) => json(StatusCode::OK, &d),
+                None => error(&status::ApiError::no_resource()),
+            };
+        }
+        rest::handle(self, req).await
+    }
+
+    fn authorized<B>(&self, req: &Request<B>) -> bool {
+        let h = header_str(req, header::AUTHORIZATION);
+        h.strip_prefix("Bearer ").is_some_and(|t| t.trim() == self.token)
+    }
+}
+
+pub(crate) fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+pub(crate) fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never: Infallible| match never {}).boxed()
+}
+
+pub(crate) fn json(code: StatusCode, v: &Value) -> Response<Body> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(body))
+        .unwrap()
+}
+
+pub(crate) fn text(code: StatusCode, s: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(s.to_string()))
+        .unwrap()
+}
+
+pub(crate) fn error(e: &status::ApiError) -> Response<Body> {
+    json(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status())
+}

@@ -1,0 +1,150 @@
+//! The image catalog: there are no images to pull, so an image name selects
+//! what a container runs on the host (see DESIGN.md, "Pods and images").
+
+/// What a container runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// A host program; `busybox` puts busybox's applets first on PATH.
+    Exec { argv: Vec<String>, busybox: bool },
+    /// One of kinet's own servers (`kinet serve …` / `kinet agnhost …`).
+    Builtin { args: Vec<String> },
+    /// The image is unknown and has nothing to run: a generic server, and an event saying so.
+    Emulated { args: Vec<String> },
+}
+
+/// The repository name without registry, tag or digest: `docker.io/library/nginx:1.25` -> `nginx`,
+/// `registry.k8s.io/e2e-test-images/agnhost:2.45` -> `e2e-test-images/agnhost`.
+pub fn short_name(image: &str) -> String {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    let mut parts: Vec<&str> = no_digest.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
+        parts.remove(0);
+    }
+    if parts.first() == Some(&"library") && parts.len() > 1 {
+        parts.remove(0);
+    }
+    let joined = parts.join("/");
+    match joined.rsplit_once(':') {
+        Some((n, tag)) if !tag.contains('/') => n.to_string(),
+        _ => joined,
+    }
+}
+
+fn ports_args(ports: &[u16]) -> Vec<String> {
+    ports.iter().flat_map(|p| ["--port".to_string(), p.to_string()]).collect()
+}
+
+/// Chooses the program for a container.
+pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) -> Program {
+    let name = short_name(image);
+    let last = name.rsplit('/').next().unwrap_or(&name).to_string();
+    let given = |default: &[&str]| -> Vec<String> {
+        if !command.is_empty() {
+            command.iter().chain(args.iter()).cloned().collect()
+        } else if !args.is_empty() {
+            default.iter().take(1).map(|s| s.to_string()).chain(args.iter().cloned()).collect()
+        } else {
+            default.iter().map(|s| s.to_string()).collect()
+        }
+    };
+    match last.as_str() {
+        "busybox" | "alpine" => Program::Exec { argv: given(&["sh"]), busybox: true },
+        "debian" | "ubuntu" | "fedora" | "centos" => Program::Exec { argv: given(&["bash"]), busybox: false },
+        "netshoot" | "dnsutils" | "curl" | "jessie-dnsutils" | "toolbox" => {
+            let default: &[&str] = if last == "curl" { &["curl"] } else { &["sh"] };
+            Program::Exec { argv: given(default), busybox: false }
+        }
+        "pause" => Program::Exec { argv: given(&["sleep", "infinity"]), busybox: false },
+        "agnhost" => {
+            if !command.is_empty() {
+                // agnhost images are often run with an explicit command (`/agnhost netexec …`)
+                let mut all: Vec<String> = command.iter().chain(args.iter()).cloned().collect();
+                if all.first().is_some_and(|c| c.ends_with("agnhost")) {
+                    all.remove(0);
+                    return Program::Builtin { args: [vec!["agnhost".to_string()], all].concat() };
+                }
+                return Program::Exec { argv: all, busybox: false };
+            }
+            let sub = if args.is_empty() { vec!["pause".to_string()] } else { args.to_vec() };
+            Program::Builtin { args: [vec!["agnhost".to_string()], sub].concat() }
+        }
+        "nginx" | "nginx-unprivileged" | "httpd" | "whoami" | "http-echo" | "echoserver" | "hello-app" | "network-multitool" | "caddy" => {
+            if !command.is_empty() {
+                return Program::Exec { argv: given(&[]), busybox: false };
+            }
+            let default_port: u16 = match last.as_str() {
+                "nginx-unprivileged" | "hello-app" | "echoserver" => 8080,
+                "http-echo" => 5678,
+                _ => 80,
+            };
+            let mut p: Vec<u16> = ports.to_vec();
+            if !p.contains(&default_port) {
+                p.insert(0, default_port);
+            }
+            let mut a = vec!["serve".to_string(), "--image".to_string(), last.clone()];
+            a.extend(ports_args(&p));
+            if last == "http-echo" {
+                for x in args {
+                    if let Some(t) = x.strip_prefix("-text=") {
+                        a.extend(["--text".to_string(), t.to_string()]);
+                    }
+                }
+            }
+            Program::Builtin { args: a }
+        }
+        _ => {
+            if !command.is_empty() {
+                return Program::Exec { argv: given(&[]), busybox: false };
+            }
+            let mut a = vec!["serve".to_string(), "--image".to_string(), last];
+            a.extend(ports_args(ports));
+            Program::Emulated { args: a }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("nginx"), "nginx");
+        assert_eq!(short_name("docker.io/library/nginx:1.25"), "nginx");
+        assert_eq!(short_name("nicolaka/netshoot:latest"), "nicolaka/netshoot");
+        assert_eq!(short_name("registry.k8s.io/e2e-test-images/agnhost:2.45"), "e2e-test-images/agnhost");
+        assert_eq!(short_name("localhost:5000/app@sha256:abc"), "app");
+    }
+
+    #[test]
+    fn busybox_runs_the_manifest_command() {
+        let p = program("busybox:1.36", &s(&["sleep", "3600"]), &[], &[]);
+        assert_eq!(p, Program::Exec { argv: s(&["sleep", "3600"]), busybox: true });
+        let p = program("busybox", &[], &[], &[]);
+        assert_eq!(p, Program::Exec { argv: s(&["sh"]), busybox: true });
+        let p = program("busybox", &[], &s(&["-c", "echo hi"]), &[]);
+        assert_eq!(p, Program::Exec { argv: s(&["sh", "-c", "echo hi"]), busybox: true });
+    }
+
+    #[test]
+    fn web_servers_and_agnhost_are_builtin() {
+        let p = program("nginx:1.25", &[], &[], &[80]);
+        assert_eq!(p, Program::Builtin { args: s(&["serve", "--image", "nginx", "--port", "80"]) });
+        let p = program("registry.k8s.io/e2e-test-images/agnhost:2.45", &[], &s(&["netexec", "--http-port=8080"]), &[]);
+        assert_eq!(p, Program::Builtin { args: s(&["agnhost", "netexec", "--http-port=8080"]) });
+        let p = program("registry.k8s.io/e2e-test-images/agnhost:2.45", &s(&["/agnhost", "serve-hostname"]), &[], &[]);
+        assert_eq!(p, Program::Builtin { args: s(&["agnhost", "serve-hostname"]) });
+    }
+
+    #[test]
+    fn unknown_images_are_emulated_on_their_ports() {
+        let p = program("mycorp/api:2", &[], &[], &[8080, 9090]);
+        assert_eq!(p, Program::Emulated { args: s(&["serve", "--image", "mycorp/api", "--port", "8080", "--port", "9090"]) });
+        let p = program("mycorp/api:2", &s(&["sleep", "10"]), &[], &[]);
+        assert_eq!(p, Program::Exec { argv: s(&["sleep", "10"]), busybox: false });
+    }
+}

@@ -1,0 +1,138 @@
+//! The files kubelet writes for a pod: /etc/hosts and /etc/resolv.conf.
+
+use serde_json::Value;
+
+pub const CLUSTER_DNS: &str = "10.152.183.10";
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// The kubelet-managed hosts file.
+pub fn hosts(pod: &Value, ip: &str) -> String {
+    let mut s = String::from(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+    );
+    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+    let hostname = pod.pointer("/spec/hostname").and_then(Value::as_str).unwrap_or(name);
+    match pod.pointer("/spec/subdomain").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() => {
+            s.push_str(&format!("{ip}\t{hostname}.{sub}.{ns}.svc.{CLUSTER_DOMAIN}\t{hostname}\n"));
+        }
+        _ => s.push_str(&format!("{ip}\t{hostname}\n")),
+    }
+    if let Some(aliases) = pod.pointer("/spec/hostAliases").and_then(Value::as_array) {
+        s.push_str("\n# Entries added by HostAliases.\n");
+        for a in aliases {
+            let names: Vec<&str> = a["hostnames"].as_array().map(|h| h.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            s.push_str(&format!("{}\t{}\n", a["ip"].as_str().unwrap_or(""), names.join("\t")));
+        }
+    }
+    s
+}
+
+/// resolv.conf from dnsPolicy and dnsConfig; `host` is the node's own resolv.conf content.
+pub fn resolv_conf(pod: &Value, host: &str) -> String {
+    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+    let host_network = pod.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false);
+    let policy = pod.pointer("/spec/dnsPolicy").and_then(Value::as_str).unwrap_or("ClusterFirst");
+    let (mut servers, mut searches, mut options): (Vec<String>, Vec<String>, Vec<String>) = match policy {
+        "ClusterFirst" if !host_network => cluster(ns),
+        "ClusterFirstWithHostNet" => cluster(ns),
+        "None" => (vec![], vec![], vec![]),
+        _ => {
+            let mut sv = vec![];
+            let mut se = vec![];
+            let mut op = vec![];
+            for l in host.lines() {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                match w.first() {
+                    Some(&"nameserver") if w.len() > 1 => sv.push(w[1].to_string()),
+                    Some(&"search") => se = w[1..].iter().map(|s| s.to_string()).collect(),
+                    Some(&"options") => op = w[1..].iter().map(|s| s.to_string()).collect(),
+                    _ => {}
+                }
+            }
+            (sv, se, op)
+        }
+    };
+    if let Some(cfg) = pod.pointer("/spec/dnsConfig") {
+        let list = |k: &str| -> Vec<String> {
+            cfg.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
+        for s in list("nameservers") {
+            if !servers.contains(&s) {
+                servers.push(s);
+            }
+        }
+        for s in list("searches") {
+            if !searches.contains(&s) {
+                searches.push(s);
+            }
+        }
+        if let Some(opts) = cfg.get("options").and_then(Value::as_array) {
+            for o in opts {
+                let name = o["name"].as_str().unwrap_or("");
+                let opt = match o.get("value").and_then(Value::as_str) {
+                    Some(v) => format!("{name}:{v}"),
+                    None => name.to_string(),
+                };
+                options.retain(|x| x.split(':').next() != Some(name));
+                options.push(opt);
+            }
+        }
+    }
+    servers.truncate(3);
+    searches.truncate(32);
+    let mut s = String::new();
+    if !searches.is_empty() {
+        s.push_str(&format!("search {}\n", searches.join(" ")));
+    }
+    for sv in servers {
+        s.push_str(&format!("nameserver {sv}\n"));
+    }
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    s
+}
+
+fn cluster(ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        vec![CLUSTER_DNS.to_string()],
+        vec![format!("{ns}.svc.{CLUSTER_DOMAIN}"), format!("svc.{CLUSTER_DOMAIN}"), CLUSTER_DOMAIN.to_string()],
+        vec!["ndots:5".to_string()],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cluster_first_resolv_conf() {
+        let pod = json!({"metadata": {"name": "a", "namespace": "web"}, "spec": {}});
+        assert_eq!(
+            resolv_conf(&pod, "nameserver 203.0.113.53\n"),
+            "search web.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.152.183.10\noptions ndots:5\n"
+        );
+    }
+
+    #[test]
+    fn default_and_none_policies() {
+        let pod = json!({"metadata": {"name": "a", "namespace": "web"}, "spec": {"dnsPolicy": "Default"}});
+        assert_eq!(resolv_conf(&pod, "nameserver 203.0.113.53\nsearch lab\n"), "search lab\nnameserver 203.0.113.53\n");
+        let pod = json!({"metadata": {"name": "a"}, "spec": {"dnsPolicy": "None", "dnsConfig": {
+            "nameservers": ["192.0.2.1"], "searches": ["x.example"], "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}}});
+        assert_eq!(resolv_conf(&pod, ""), "search x.example\nnameserver 192.0.2.1\noptions ndots:2 edns0\n");
+    }
+
+    #[test]
+    fn hosts_file_has_the_pod_and_aliases() {
+        let pod = json!({"metadata": {"name": "web-0", "namespace": "d"}, "spec": {"subdomain": "web",
+            "hostAliases": [{"ip": "192.0.2.9", "hostnames": ["foo.local", "bar.local"]}]}});
+        let h = hosts(&pod, "10.1.1.5");
+        assert!(h.contains("10.1.1.5\tweb-0.web.d.svc.cluster.local\tweb-0\n"));
+        assert!(h.contains("192.0.2.9\tfoo.local\tbar.local\n"));
+        assert!(h.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"));
+    }
+}

@@ -1,0 +1,180 @@
+//! The lab daemon: store, API server, controllers and one node agent per node,
+//! over a network built from the lab plan. Started in the background by `kinet up`.
+
+use crate::paths::{LabConfig, Paths};
+use anyhow::{Context, Result};
+use kinet_apiserver::{ApiServer, NodeHooks, pki::Pki};
+use kinet_controllers::{namespaces, objects, scheduler};
+use kinet_node::{agent, lab, plan};
+use kinet_store::Store;
+use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The API server's port inside the lab (MicroK8s' 16443), on node1's address.
+pub const LAB_API_PORT: u16 = 16443;
+
+struct Logs {
+    dir: PathBuf,
+    store: Arc<Store>,
+}
+
+impl NodeHooks for Logs {
+    fn log_path(&self, ns: &str, pod: &str, uid: &str, container: &str, previous: bool) -> Option<PathBuf> {
+        // the current run is the container's restartCount; the previous one is before it
+        let r = kinet_model::resources::find("", "v1", "pods")?;
+        let p = self.store.get(&kinet_model::resources::store_key(r, Some(ns), pod))?;
+        let restarts = p
+            .pointer("/status/containerStatuses")
+            .and_then(|a| a.as_array())
+            .and_then(|a| a.iter().find(|c| c["name"] == container))
+            .and_then(|c| c["restartCount"].as_u64())
+            .unwrap_or(0) as u32;
+        let n = if previous { restarts.checked_sub(1)? } else { restarts };
+        Some(agent::log_path(&self.dir, ns, pod, uid, container, n))
+    }
+}
+
+pub fn random_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+}
+
+/// Builds the directory of busybox applet links used for busybox/alpine images.
+fn busybox_dir(p: &Paths) -> Option<PathBuf> {
+    let bb = ["/usr/bin/busybox", "/bin/busybox"].into_iter().map(PathBuf::from).find(|p| p.exists())?;
+    let dir = p.busybox_dir();
+    std::fs::create_dir_all(&dir).ok()?;
+    let out = std::process::Command::new(&bb).arg("--list").output().ok()?;
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        let link = dir.join(applet);
+        if !link.exists() {
+            let _ = std::os::unix::fs::symlink(&bb, &link);
+        }
+    }
+    Some(dir)
+}
+
+pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
+    let p = Paths::new(lab_name);
+    let plan = plan::lab(lab_name, nodes).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&p.state)?;
+    std::fs::create_dir_all(&p.run)?;
+    std::fs::create_dir_all(&p.logs)?;
+    let _ = std::fs::remove_file(p.ready_file());
+    std::fs::write(p.pid_file(), std::process::id().to_string())?;
+
+    // settings: keep the port so kubeconfigs stay valid across restarts
+    let listener = match LabConfig::load(&p) {
+        Some(c) => std::net::TcpListener::bind(("127.0.0.1", c.port))
+            .with_context(|| format!("port {} of this lab is taken", c.port))?,
+        None => std::net::TcpListener::bind(("127.0.0.1", 0))?,
+    };
+    let port = listener.local_addr()?.port();
+    LabConfig { nodes, port }.save(&p)?;
+    let token = match std::fs::read_to_string(p.token()) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            let t = random_token();
+            std::fs::write(p.token(), &t)?;
+            t
+        }
+    };
+    let node1_ip = plan.nodes[0].ip;
+    let pki = Pki::load_or_create(&p.pki(), &[IpAddr::V4(node1_ip), IpAddr::V4(Ipv4Addr::new(10, 152, 183, 1))])?;
+    std::fs::write(p.kubeconfig(), crate::kubeconfig::standalone(&p, port, &pki.ca_pem, &token))?;
+
+    // the network, rebuilt from scratch (leftovers of a crash first)
+    lab::remove_leftovers(lab_name)?;
+    let _ = std::fs::remove_dir_all(p.run.join("pods"));
+    lab::build(&plan).context("building the lab network")?;
+    let bb = busybox_dir(&p);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = rt.block_on(async {
+        let store = Arc::new(Store::open(Some(&p.store()))?);
+        namespaces::ensure_builtin(&store);
+        ensure_kubernetes_service(&store, node1_ip);
+        let tls = pki.server_config()?;
+        let api = Arc::new(ApiServer {
+            store: store.clone(),
+            token: token.clone(),
+            advertise: format!("{node1_ip}:{LAB_API_PORT}"),
+            hooks: Some(Arc::new(Logs { dir: p.logs.clone(), store: store.clone() })),
+        });
+        listener.set_nonblocking(true)?;
+        let outside = tokio::net::TcpListener::from_std(listener)?;
+        tokio::spawn(api.clone().serve(outside, tls.clone()));
+        // the same API inside the lab, on node1:16443
+        let node1_ns = plan.hosts.iter().find(|h| h.name == plan.nodes[0].name).unwrap().netns.clone();
+        let inside = kinet_linux::netns::run_in(&node1_ns, move || {
+            let l = std::net::TcpListener::bind((node1_ip, LAB_API_PORT))?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        })?;
+        tokio::spawn(api.clone().serve(tokio::net::TcpListener::from_std(inside)?, tls));
+        tokio::spawn(scheduler::run(store.clone()));
+        tokio::spawn(namespaces::run(store.clone(), pki.ca_pem.clone()));
+        let self_exe = std::env::current_exe()?;
+        for n in &plan.nodes {
+            let host = plan.hosts.iter().find(|h| h.name == n.name).unwrap();
+            let a = agent::Agent::new(
+                agent::Config {
+                    lab: lab_name.to_string(),
+                    node: n.clone(),
+                    netns: host.netns.clone(),
+                    self_exe: self_exe.clone(),
+                    run_dir: p.run.clone(),
+                    log_dir: p.logs.clone(),
+                    busybox_dir: bb.clone(),
+                },
+                store.clone(),
+            );
+            tokio::spawn(a.run());
+        }
+        std::fs::write(p.ready_file(), format!("{port}\n"))?;
+        tracing::info!(lab = lab_name, port, "lab ready");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("stopping");
+        anyhow::Ok(())
+    });
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    // processes and namespaces go; the store stays for the next start
+    let down = lab::teardown(&plan);
+    let _ = lab::remove_leftovers(lab_name);
+    let _ = std::fs::remove_dir_all(&p.run);
+    result.and(down)
+}
+
+/// `default/kubernetes`: the Service in front of the API server, as every cluster has it.
+fn ensure_kubernetes_service(store: &Store, node1: Ipv4Addr) {
+    let svc = objects::resource("", "services");
+    let _ = objects::create(
+        store,
+        svc,
+        json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.152.183.1", "clusterIPs": ["10.152.183.1"],
+                     "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",
+                     "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": LAB_API_PORT}]},
+            "status": {"loadBalancer": {}}
+        }),
+    );
+    let ep = objects::resource("", "endpoints");
+    let _ = objects::create(
+        store,
+        ep,
+        json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": node1.to_string()}], "ports": [{"name": "https", "port": LAB_API_PORT, "protocol": "TCP"}]}]
+        }),
+    );
+}
