@@ -37,15 +37,33 @@ impl Column {
 }
 
 const fn col(name: &'static str, type_: &'static str, description: &'static str) -> Column {
-    Column { name, type_, format: "", description, priority: 0 }
+    Column {
+        name,
+        type_,
+        format: "",
+        description,
+        priority: 0,
+    }
 }
 
 const fn wide(name: &'static str, type_: &'static str, description: &'static str) -> Column {
-    Column { name, type_, format: "", description, priority: 1 }
+    Column {
+        name,
+        type_,
+        format: "",
+        description,
+        priority: 1,
+    }
 }
 
 const fn name_col() -> Column {
-    Column { name: "Name", type_: "string", format: "name", description: D_NAME, priority: 0 }
+    Column {
+        name: "Name",
+        type_: "string",
+        format: "name",
+        description: D_NAME,
+        priority: 0,
+    }
 }
 
 const fn age_col() -> Column {
@@ -63,7 +81,8 @@ const D_NOMINATED: &str = "nominatedNodeName is set only when this pod preempts 
 const D_READINESS_GATES: &str = "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates";
 const D_RS_SPEC_REPLICAS: &str = "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
 const D_RS_STATUS_REPLICAS: &str = "Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
-const D_RS_READY: &str = "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.";
+const D_RS_READY: &str =
+    "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.";
 const D_RS_SELECTOR: &str = "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
 const D_DS_DESIRED: &str = "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
 const D_DS_CURRENT: &str = "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
@@ -87,17 +106,22 @@ const D_SVC_SELECTOR: &str = "Route service traffic to pods with label keys and 
 const D_EP_SUBSETS: &str = "The set of all endpoints is the union of all subsets. Addresses are placed into subsets according to the IPs they share. A single address with multiple ports, some of which are ready and some of which are not (because they come from different containers) will result in the address being displayed in different subsets for the different ports. No address will appear in both Addresses and NotReadyAddresses in the same subset. Sets of addresses and ports that comprise a service.";
 const D_KUBELET_VERSION: &str = "Kubelet Version reported by the node.";
 const D_NODE_ADDRESSES: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
-const D_OS_IMAGE: &str = "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).";
-const D_KERNEL: &str = "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).";
+const D_OS_IMAGE: &str =
+    "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).";
+const D_KERNEL: &str =
+    "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).";
 const D_CRI: &str = "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).";
 const D_EV_LAST: &str = "The time at which the most recent occurrence of this event was recorded.";
-const D_EV_TYPE: &str = "Type of this event (Normal, Warning), new types could be added in the future";
+const D_EV_TYPE: &str =
+    "Type of this event (Normal, Warning), new types could be added in the future";
 const D_EV_REASON: &str = "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.";
 const D_EV_OBJECT: &str = "The object that this event is about.";
 const D_EV_SUBOBJECT: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
-const D_EV_SOURCE: &str = "The component reporting this event. Should be a short machine understandable string.";
+const D_EV_SOURCE: &str =
+    "The component reporting this event. Should be a short machine understandable string.";
 const D_EV_MESSAGE: &str = "A human-readable description of the status of this operation.";
-const D_EV_FIRST: &str = "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)";
+const D_EV_FIRST: &str =
+    "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)";
 const D_EV_COUNT: &str = "The number of times this event has occurred.";
 const D_SECRET_TYPE: &str = "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types";
 const D_SECRET_DATA: &str = "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4";
@@ -119,8 +143,16 @@ pub fn columns(kind: &str) -> Vec<Column> {
     match kind {
         "Pod" => vec![
             name_col(),
-            col("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
-            col("Status", "string", "The aggregate status of the containers in this pod."),
+            col(
+                "Ready",
+                "string",
+                "The aggregate readiness state of this pod for accepting traffic.",
+            ),
+            col(
+                "Status",
+                "string",
+                "The aggregate status of the containers in this pod.",
+            ),
             col(
                 "Restarts",
                 "string",
@@ -144,7 +176,11 @@ pub fn columns(kind: &str) -> Vec<Column> {
             wide("Kernel-Version", "string", D_KERNEL),
             wide("Container-Runtime", "string", D_CRI),
         ],
-        "Namespace" => vec![name_col(), col("Status", "string", "The status of the namespace"), age_col()],
+        "Namespace" => vec![
+            name_col(),
+            col("Status", "string", "The status of the namespace"),
+            age_col(),
+        ],
         "ConfigMap" => vec![name_col(), col("Data", "string", D_CM_DATA), age_col()],
         "Secret" => vec![
             name_col(),
@@ -152,7 +188,11 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Data", "string", D_SECRET_DATA),
             age_col(),
         ],
-        "ServiceAccount" => vec![name_col(), col("Secrets", "string", D_SA_SECRETS), age_col()],
+        "ServiceAccount" => vec![
+            name_col(),
+            col("Secrets", "string", D_SA_SECRETS),
+            age_col(),
+        ],
         "Event" => vec![
             col("Last Seen", "string", D_EV_LAST),
             col("Type", "string", D_EV_TYPE),
@@ -163,7 +203,13 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Message", "string", D_EV_MESSAGE),
             wide("First Seen", "string", D_EV_FIRST),
             wide("Count", "string", D_EV_COUNT),
-            Column { name: "Name", type_: "string", format: "name", description: D_NAME, priority: 1 },
+            Column {
+                name: "Name",
+                type_: "string",
+                format: "name",
+                description: D_NAME,
+                priority: 1,
+            },
         ],
         "Service" => vec![
             name_col(),
@@ -174,7 +220,11 @@ pub fn columns(kind: &str) -> Vec<Column> {
             age_col(),
             wide("Selector", "string", D_SVC_SELECTOR),
         ],
-        "Endpoints" => vec![name_col(), col("Endpoints", "string", D_EP_SUBSETS), age_col()],
+        "Endpoints" => vec![
+            name_col(),
+            col("Endpoints", "string", D_EP_SUBSETS),
+            age_col(),
+        ],
         "EndpointSlice" => vec![
             name_col(),
             col("AddressType", "string", D_ES_ADDRESS_TYPE),
@@ -251,20 +301,44 @@ pub fn columns(kind: &str) -> Vec<Column> {
                 "string",
                 "The name of the IngressClass resource that should be used for additional configuration",
             ),
-            col("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule"),
-            col("Address", "string", "Address is a list containing ingress points for the load-balancer"),
+            col(
+                "Hosts",
+                "string",
+                "Hosts that incoming requests are matched against before the ingress rule",
+            ),
+            col(
+                "Address",
+                "string",
+                "Address is a list containing ingress points for the load-balancer",
+            ),
             col("Ports", "string", "Ports of TLS configurations that open"),
             age_col(),
         ],
         "IngressClass" => vec![
             name_col(),
-            col("Controller", "string", "Controller that is responsible for handling this class"),
-            col("Parameters", "string", "A reference to a resource with additional parameters"),
+            col(
+                "Controller",
+                "string",
+                "Controller that is responsible for handling this class",
+            ),
+            col(
+                "Parameters",
+                "string",
+                "A reference to a resource with additional parameters",
+            ),
             age_col(),
         ],
-        "NetworkPolicy" => vec![name_col(), col("Pod-Selector", "string", D_NP_POD_SELECTOR), age_col()],
+        "NetworkPolicy" => vec![
+            name_col(),
+            col("Pod-Selector", "string", D_NP_POD_SELECTOR),
+            age_col(),
+        ],
         "RoleBinding" | "ClusterRoleBinding" => {
-            let what = if kind == "RoleBinding" { "roleBinding" } else { "clusterRoleBinding" };
+            let what = if kind == "RoleBinding" {
+                "roleBinding"
+            } else {
+                "clusterRoleBinding"
+            };
             let (users, groups, sas) = match what {
                 "roleBinding" => (
                     "Users in the roleBinding",
@@ -286,7 +360,11 @@ pub fn columns(kind: &str) -> Vec<Column> {
                 wide("ServiceAccounts", "string", sas),
             ]
         }
-        "Lease" => vec![name_col(), col("Holder", "string", D_LEASE_HOLDER), age_col()],
+        "Lease" => vec![
+            name_col(),
+            col("Holder", "string", D_LEASE_HOLDER),
+            age_col(),
+        ],
         _ => vec![name_col(), col("Created At", "date", D_AGE)],
     }
 }
@@ -304,7 +382,12 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let n = obj_len(get(obj, &["data"])) + obj_len(get(obj, &["binaryData"]));
             vec![name, json!(n), age]
         }
-        "Secret" => vec![name, json!(s(obj, &["type"])), json!(obj_len(get(obj, &["data"]))), age],
+        "Secret" => vec![
+            name,
+            json!(s(obj, &["type"])),
+            json!(obj_len(get(obj, &["data"]))),
+            age,
+        ],
         "ServiceAccount" => vec![name, json!(arr(obj, &["secrets"]).len() as i64), age],
         "Event" => event_cells(obj, now),
         "Service" => service_cells(obj, now),
@@ -319,7 +402,8 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         "Deployment" => {
             let desired = replicas(obj);
             let ready = int(obj, &["status", "readyReplicas"]);
-            let (names, images) = layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
+            let (names, images) =
+                layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
             vec![
                 name,
                 json!(format!("{ready}/{desired}")),
@@ -332,7 +416,8 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             ]
         }
         "ReplicaSet" => {
-            let (names, images) = layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
+            let (names, images) =
+                layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
             vec![
                 name,
                 json!(replicas(obj)),
@@ -345,12 +430,20 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             ]
         }
         "StatefulSet" => {
-            let (names, images) = layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
+            let (names, images) =
+                layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
             let ready = int(obj, &["status", "readyReplicas"]);
-            vec![name, json!(format!("{ready}/{}", replicas(obj))), age, json!(names), json!(images)]
+            vec![
+                name,
+                json!(format!("{ready}/{}", replicas(obj))),
+                age,
+                json!(names),
+                json!(images),
+            ]
         }
         "DaemonSet" => {
-            let (names, images) = layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
+            let (names, images) =
+                layout_containers(arr(obj, &["spec", "template", "spec", "containers"]));
             vec![
                 name,
                 json!(int(obj, &["status", "desiredNumberScheduled"])),
@@ -358,7 +451,10 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 json!(int(obj, &["status", "numberReady"])),
                 json!(int(obj, &["status", "updatedNumberScheduled"])),
                 json!(int(obj, &["status", "numberAvailable"])),
-                json!(format_labels(get(obj, &["spec", "template", "spec", "nodeSelector"]))),
+                json!(format_labels(get(
+                    obj,
+                    &["spec", "template", "spec", "nodeSelector"]
+                ))),
                 age,
                 json!(names),
                 json!(images),
@@ -380,7 +476,14 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 Some(Value::Bool(false)) => "False",
                 _ => "<unset>",
             };
-            let tpl = &["spec", "jobTemplate", "spec", "template", "spec", "containers"];
+            let tpl = &[
+                "spec",
+                "jobTemplate",
+                "spec",
+                "template",
+                "spec",
+                "containers",
+            ];
             let (names, images) = layout_containers(arr(obj, tpl));
             vec![
                 name,
@@ -392,7 +495,10 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 age,
                 json!(names),
                 json!(images),
-                json!(format_label_selector(get(obj, &["spec", "jobTemplate", "spec", "selector"]))),
+                json!(format_label_selector(get(
+                    obj,
+                    &["spec", "jobTemplate", "spec", "selector"]
+                ))),
             ]
         }
         "Ingress" => {
@@ -400,12 +506,19 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 Some(Value::String(c)) => c.clone(),
                 _ => "<none>".to_string(),
             };
-            let ports = if arr(obj, &["spec", "tls"]).is_empty() { "80" } else { "80, 443" };
+            let ports = if arr(obj, &["spec", "tls"]).is_empty() {
+                "80"
+            } else {
+                "80, 443"
+            };
             vec![
                 name,
                 json!(class),
                 json!(format_hosts(arr(obj, &["spec", "rules"]))),
-                json!(load_balancer_string(arr(obj, &["status", "loadBalancer", "ingress"]))),
+                json!(load_balancer_string(arr(
+                    obj,
+                    &["status", "loadBalancer", "ingress"]
+                ))),
                 json!(ports),
                 age,
             ]
@@ -421,7 +534,12 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 }
                 _ => "<none>".to_string(),
             };
-            vec![name, json!(s(obj, &["spec", "controller"])), json!(params), age]
+            vec![
+                name,
+                json!(s(obj, &["spec", "controller"])),
+                json!(params),
+                age,
+            ]
         }
         "NetworkPolicy" => {
             let sel = match get(obj, &["spec", "podSelector"]) {
@@ -432,7 +550,11 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             vec![name, json!(sel), age]
         }
         "RoleBinding" | "ClusterRoleBinding" => {
-            let role = format!("{}/{}", s(obj, &["roleRef", "kind"]), s(obj, &["roleRef", "name"]));
+            let role = format!(
+                "{}/{}",
+                s(obj, &["roleRef", "kind"]),
+                s(obj, &["roleRef", "name"])
+            );
             let (mut users, mut groups, mut sas) = (Vec::new(), Vec::new(), Vec::new());
             for subj in arr(obj, &["subjects"]) {
                 let n = s(subj, &["name"]).to_string();
@@ -443,7 +565,14 @@ pub fn cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
                     _ => {}
                 }
             }
-            vec![name, json!(role), age, json!(users.join(", ")), json!(groups.join(", ")), json!(sas.join(", "))]
+            vec![
+                name,
+                json!(role),
+                age,
+                json!(users.join(", ")),
+                json!(groups.join(", ")),
+                json!(sas.join(", ")),
+            ]
         }
         "Lease" => vec![name, json!(s(obj, &["spec", "holderIdentity"])), age],
         _ => {
@@ -529,7 +658,10 @@ fn int(v: &Value, path: &[&str]) -> i64 {
 }
 
 fn arr<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    get(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    get(v, path)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn obj_len(v: Option<&Value>) -> i64 {
@@ -538,11 +670,15 @@ fn obj_len(v: Option<&Value>) -> i64 {
 
 fn replicas(obj: &Value) -> i64 {
     // spec.replicas defaults to 1.
-    get(obj, &["spec", "replicas"]).and_then(Value::as_i64).unwrap_or(1)
+    get(obj, &["spec", "replicas"])
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
 }
 
 fn parse_time(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// translateTimestampSince: `<unknown>` for a zero/absent time.
@@ -572,10 +708,18 @@ fn age_of(obj: &Value, now: DateTime<Utc>) -> String {
 fn format_labels(m: Option<&Value>) -> String {
     let mut pairs: Vec<String> = m
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     pairs.sort();
-    if pairs.is_empty() { "<none>".to_string() } else { pairs.join(",") }
+    if pairs.is_empty() {
+        "<none>".to_string()
+    } else {
+        pairs.join(",")
+    }
 }
 
 /// labels.Selector.String() of metav1.LabelSelectorAsSelector; `None` when the
@@ -587,10 +731,17 @@ fn selector_string(sel: &Value) -> Option<String> {
             reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))));
         }
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
         let key = s(e, &["key"]).to_string();
-        let mut vals: Vec<String> =
-            arr(e, &["values"]).iter().map(|v| v.as_str().unwrap_or("").to_string()).collect();
+        let mut vals: Vec<String> = arr(e, &["values"])
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect();
         vals.sort();
         vals.dedup();
         let r = match s(e, &["operator"]) {
@@ -603,7 +754,12 @@ fn selector_string(sel: &Value) -> Option<String> {
         reqs.push((key, r));
     }
     reqs.sort_by(|a, b| a.0.cmp(&b.0));
-    Some(reqs.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join(","))
+    Some(
+        reqs.into_iter()
+            .map(|(_, r)| r)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 /// metav1.FormatLabelSelector.
@@ -636,7 +792,11 @@ fn list_with_more(list: &[String], more: bool, count: usize, max: usize) -> Stri
     if more {
         return format!("{ret} + {} more...", count - max);
     }
-    if ret.is_empty() { "<unset>".to_string() } else { ret }
+    if ret.is_empty() {
+        "<unset>".to_string()
+    } else {
+        ret
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -651,11 +811,15 @@ struct PodSummary {
 }
 
 fn condition_true(conds: &[Value], ty: &str) -> bool {
-    conds.iter().any(|c| s(c, &["type"]) == ty && s(c, &["status"]) == "True")
+    conds
+        .iter()
+        .any(|c| s(c, &["type"]) == ty && s(c, &["status"]) == "True")
 }
 
 fn later(cur: Option<DateTime<Utc>>, status: &Value) -> Option<DateTime<Utc>> {
-    let t = get(status, &["lastState", "terminated", "finishedAt"]).and_then(Value::as_str).and_then(parse_time);
+    let t = get(status, &["lastState", "terminated", "finishedAt"])
+        .and_then(Value::as_str)
+        .and_then(parse_time);
     match (cur, t) {
         (Some(a), Some(b)) if b > a => Some(b),
         (None, Some(b)) => Some(b),
@@ -705,10 +869,16 @@ fn pod_summary(pod: &Value) -> PodSummary {
             .iter()
             .any(|c| s(c, &["name"]) == name && s(c, &["restartPolicy"]) == "Always")
     };
-    total += init_specs.iter().filter(|c| s(c, &["restartPolicy"]) == "Always").count();
+    total += init_specs
+        .iter()
+        .filter(|c| s(c, &["restartPolicy"]) == "Always")
+        .count();
 
     let mut initializing = false;
-    for (i, st) in arr(pod, &["status", "initContainerStatuses"]).iter().enumerate() {
+    for (i, st) in arr(pod, &["status", "initContainerStatuses"])
+        .iter()
+        .enumerate()
+    {
         restarts += int(st, &["restartCount"]);
         last_restart = later(last_restart, st);
         let is_restartable = restartable(s(st, &["name"]));
@@ -761,7 +931,12 @@ fn pod_summary(pod: &Value) -> PodSummary {
             }
         }
         if reason == "Completed" && has_running {
-            reason = if condition_true(conditions, "Ready") { "Running" } else { "NotReady" }.to_string();
+            reason = if condition_true(conditions, "Ready") {
+                "Running"
+            } else {
+                "NotReady"
+            }
+            .to_string();
         }
     }
 
@@ -773,7 +948,13 @@ fn pod_summary(pod: &Value) -> PodSummary {
         }
     }
 
-    PodSummary { ready, total, reason, restarts, last_restart }
+    PodSummary {
+        ready,
+        total,
+        reason,
+        restarts,
+        last_restart,
+    }
 }
 
 fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Vec<Value> {
@@ -784,8 +965,18 @@ fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Vec<Value> {
         }
         _ => sum.restarts.to_string(),
     };
-    let or_none = |v: &str| if v.is_empty() { "<none>".to_string() } else { v.to_string() };
-    let pod_ip = arr(pod, &["status", "podIPs"]).first().map(|p| s(p, &["ip"])).unwrap_or("");
+    let or_none = |v: &str| {
+        if v.is_empty() {
+            "<none>".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    // v1 -> internal conversion fills podIPs from podIP.
+    let pod_ip = match arr(pod, &["status", "podIPs"]).first() {
+        Some(p) => s(p, &["ip"]),
+        None => s(pod, &["status", "podIP"]),
+    };
     let gates = arr(pod, &["spec", "readinessGates"]);
     let readiness = if gates.is_empty() {
         "<none>".to_string()
@@ -795,7 +986,10 @@ fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Vec<Value> {
             .iter()
             .filter(|g| {
                 let ty = s(g, &["conditionType"]);
-                conds.iter().find(|c| s(c, &["type"]) == ty).is_some_and(|c| s(c, &["status"]) == "True")
+                conds
+                    .iter()
+                    .find(|c| s(c, &["type"]) == ty)
+                    .is_some_and(|c| s(c, &["status"]) == "True")
             })
             .count();
         format!("{ok}/{}", gates.len())
@@ -819,8 +1013,16 @@ fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Vec<Value> {
 fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let mut status: Vec<String> = Vec::new();
     // Last condition of a type wins, as in the upstream map.
-    if let Some(c) = arr(node, &["status", "conditions"]).iter().rev().find(|c| s(c, &["type"]) == "Ready") {
-        status.push(if s(c, &["status"]) == "True" { "Ready".into() } else { "NotReady".into() });
+    if let Some(c) = arr(node, &["status", "conditions"])
+        .iter()
+        .rev()
+        .find(|c| s(c, &["type"]) == "Ready")
+    {
+        status.push(if s(c, &["status"]) == "True" {
+            "Ready".into()
+        } else {
+            "NotReady".into()
+        });
     }
     if status.is_empty() {
         status.push("Unknown".into());
@@ -842,7 +1044,11 @@ fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
     }
     roles.sort();
     roles.dedup();
-    let roles = if roles.is_empty() { "<none>".to_string() } else { roles.join(",") };
+    let roles = if roles.is_empty() {
+        "<none>".to_string()
+    } else {
+        roles.join(",")
+    };
     let addr = |ty: &str| {
         arr(node, &["status", "addresses"])
             .iter()
@@ -852,7 +1058,11 @@ fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
     };
     let info = |k: &str| {
         let v = s(node, &["status", "nodeInfo", k]);
-        if v.is_empty() { "<unknown>".to_string() } else { v.to_string() }
+        if v.is_empty() {
+            "<unknown>".to_string()
+        } else {
+            v.to_string()
+        }
     };
     vec![
         json!(s(node, &["metadata", "name"])),
@@ -872,12 +1082,16 @@ fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
 // Event
 
 fn event_cells(ev: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let first_ts = get(ev, &["firstTimestamp"]).and_then(Value::as_str).and_then(parse_time);
+    let first_ts = get(ev, &["firstTimestamp"])
+        .and_then(Value::as_str)
+        .and_then(parse_time);
     let first = match first_ts {
         Some(t) if !is_zero_time(t) => human_duration(now - t),
         _ => opt_since(get(ev, &["eventTime"]), now),
     };
-    let last_ts = get(ev, &["lastTimestamp"]).and_then(Value::as_str).and_then(parse_time);
+    let last_ts = get(ev, &["lastTimestamp"])
+        .and_then(Value::as_str)
+        .and_then(parse_time);
     let mut last = match last_ts {
         Some(t) if !is_zero_time(t) => human_duration(now - t),
         _ => first.clone(),
@@ -894,10 +1108,23 @@ fn event_cells(ev: &Value, now: DateTime<Utc>) -> Vec<Value> {
         "" => kind,
         n => format!("{kind}/{n}"),
     };
-    let first_non_empty = |a: &str, b: &str| if a.is_empty() { b.to_string() } else { a.to_string() };
-    let component = first_non_empty(s(ev, &["source", "component"]), s(ev, &["reportingComponent"]));
+    let first_non_empty = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_string()
+        } else {
+            a.to_string()
+        }
+    };
+    let component = first_non_empty(
+        s(ev, &["source", "component"]),
+        s(ev, &["reportingComponent"]),
+    );
     let instance = first_non_empty(s(ev, &["source", "host"]), s(ev, &["reportingInstance"]));
-    let source = if instance.is_empty() { component } else { format!("{component}, {instance}") };
+    let source = if instance.is_empty() {
+        component
+    } else {
+        format!("{component}, {instance}")
+    };
     vec![
         json!(last),
         json!(s(ev, &["type"])),
@@ -934,15 +1161,20 @@ fn load_balancer_string(ingress: &[Value]) -> String {
 
 fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let ty = s(svc, &["spec", "type"]);
-    let cluster_ip = match arr(svc, &["spec", "clusterIPs"]).first().and_then(Value::as_str) {
+    let cluster_ip = match arr(svc, &["spec", "clusterIPs"])
+        .first()
+        .and_then(Value::as_str)
+    {
         Some(ip) => ip.to_string(),
         None => match s(svc, &["spec", "clusterIP"]) {
             "" => "<none>".to_string(),
             ip => ip.to_string(),
         },
     };
-    let external: Vec<String> =
-        arr(svc, &["spec", "externalIPs"]).iter().map(|v| v.as_str().unwrap_or("").to_string()).collect();
+    let external: Vec<String> = arr(svc, &["spec", "externalIPs"])
+        .iter()
+        .map(|v| v.as_str().unwrap_or("").to_string())
+        .collect();
     let external_ip = match ty {
         "ClusterIP" | "NodePort" => {
             if external.is_empty() {
@@ -975,10 +1207,18 @@ fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let port = int(p, &["port"]);
             let proto = s(p, &["protocol"]);
             let node_port = int(p, &["nodePort"]);
-            if node_port > 0 { format!("{port}:{node_port}/{proto}") } else { format!("{port}/{proto}") }
+            if node_port > 0 {
+                format!("{port}:{node_port}/{proto}")
+            } else {
+                format!("{port}/{proto}")
+            }
         })
         .collect();
-    let ports = if ports.is_empty() { "<none>".to_string() } else { ports.join(",") };
+    let ports = if ports.is_empty() {
+        "<none>".to_string()
+    } else {
+        ports.join(",")
+    };
     vec![
         json!(s(svc, &["metadata", "name"])),
         json!(ty),
@@ -991,7 +1231,11 @@ fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 fn join_host_port(ip: &str, port: i64) -> String {
-    if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") }
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
 }
 
 fn format_endpoints(ep: &Value) -> String {
@@ -1029,7 +1273,11 @@ fn format_endpoints(ep: &Value) -> String {
         }
     }
     let ret = list.join(",");
-    if more { format!("{ret} + {} more...", count - max) } else { ret }
+    if more {
+        format!("{ret} + {} more...", count - max)
+    } else {
+        ret
+    }
 }
 
 fn format_discovery_ports(ports: &[Value]) -> String {
@@ -1037,7 +1285,10 @@ fn format_discovery_ports(ports: &[Value]) -> String {
     let (mut list, mut more, mut count) = (Vec::new(), false, 0usize);
     for p in ports {
         if list.len() < max {
-            let v = match (get(p, &["port"]).and_then(Value::as_i64), get(p, &["name"]).and_then(Value::as_str)) {
+            let v = match (
+                get(p, &["port"]).and_then(Value::as_i64),
+                get(p, &["name"]).and_then(Value::as_str),
+            ) {
                 (Some(n), _) => n.to_string(),
                 (None, Some(n)) => n.to_string(),
                 _ => "*".to_string(),
@@ -1084,14 +1335,21 @@ fn format_hosts(rules: &[Value]) -> String {
         return "*".to_string();
     }
     let ret = list.join(",");
-    if more { format!("{ret} + {} more...", rules.len() - max) } else { ret }
+    if more {
+        format!("{ret} + {} more...", rules.len() - max)
+    } else {
+        ret
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Job
 
 fn job_condition(conds: &[Value], ty: &str) -> bool {
-    conds.iter().find(|c| s(c, &["type"]) == ty).is_some_and(|c| s(c, &["status"]) == "True")
+    conds
+        .iter()
+        .find(|c| s(c, &["type"]) == ty)
+        .is_some_and(|c| s(c, &["status"]) == "True")
 }
 
 fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
@@ -1107,8 +1365,12 @@ fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
             }
         }
     };
-    let start = get(job, &["status", "startTime"]).and_then(Value::as_str).and_then(parse_time);
-    let done = get(job, &["status", "completionTime"]).and_then(Value::as_str).and_then(parse_time);
+    let start = get(job, &["status", "startTime"])
+        .and_then(Value::as_str)
+        .and_then(parse_time);
+    let done = get(job, &["status", "completionTime"])
+        .and_then(Value::as_str)
+        .and_then(parse_time);
     let duration = match (start, done) {
         (None, _) => String::new(),
         (Some(st), None) => human_duration(now - st),
@@ -1194,7 +1456,9 @@ mod tests {
     }
 
     fn ago(secs: i64) -> String {
-        (now() - Duration::seconds(secs)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        (now() - Duration::seconds(secs))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
     }
 
     fn names(kind: &str) -> Vec<(&'static str, i32)> {
@@ -1271,7 +1535,11 @@ mod tests {
             "Lease",
             "Widget",
         ] {
-            assert_eq!(columns(kind).len(), cells(kind, &obj, now()).len(), "{kind}");
+            assert_eq!(
+                columns(kind).len(),
+                cells(kind, &obj, now()).len(),
+                "{kind}"
+            );
         }
     }
 
@@ -1282,8 +1550,12 @@ mod tests {
         assert_eq!(cols[0].format, "name");
         assert_eq!(cols[1].name, "Created At");
         assert_eq!(cols[1].type_, "date");
-        let obj = json!({"metadata": {"name": "admin", "creationTimestamp": "2024-01-02T03:04:05Z"}});
-        assert_eq!(cells("ClusterRole", &obj, now()), vec![json!("admin"), json!("2024-01-02T03:04:05Z")]);
+        let obj =
+            json!({"metadata": {"name": "admin", "creationTimestamp": "2024-01-02T03:04:05Z"}});
+        assert_eq!(
+            cells("ClusterRole", &obj, now()),
+            vec![json!("admin"), json!("2024-01-02T03:04:05Z")]
+        );
     }
 
     #[test]
@@ -1325,7 +1597,20 @@ mod tests {
     #[test]
     fn pod_running() {
         let c = strs(&cells("Pod", &running_pod(), now()));
-        assert_eq!(c, vec!["web-1", "1/1", "Running", "0", "5m", "10.0.0.5", "node-a", "<none>", "<none>"]);
+        assert_eq!(
+            c,
+            vec![
+                "web-1", "1/1", "Running", "0", "5m", "10.0.0.5", "node-a", "<none>", "<none>"
+            ]
+        );
+    }
+
+    #[test]
+    fn pod_ip_falls_back_to_pod_ip() {
+        let mut pod = running_pod();
+        pod["status"].as_object_mut().unwrap().remove("podIPs");
+        pod["status"]["podIP"] = json!("10.1.2.3");
+        assert_eq!(strs(&cells("Pod", &pod, now()))[5], "10.1.2.3");
     }
 
     #[test]
@@ -1336,7 +1621,20 @@ mod tests {
             "status": {"phase": "Pending"}
         });
         let c = strs(&cells("Pod", &pod, now()));
-        assert_eq!(c, vec!["p", "0/2", "Pending", "0", "<unknown>", "<none>", "<none>", "<none>", "<none>"]);
+        assert_eq!(
+            c,
+            vec![
+                "p",
+                "0/2",
+                "Pending",
+                "0",
+                "<unknown>",
+                "<none>",
+                "<none>",
+                "<none>",
+                "<none>"
+            ]
+        );
     }
 
     #[test]
@@ -1354,7 +1652,14 @@ mod tests {
             }
         });
         let c = strs(&cells("Pod", &pod, now()));
-        assert_eq!(c[1..4], ["0/1".to_string(), "CrashLoopBackOff".into(), "3 (2m ago)".into()]);
+        assert_eq!(
+            c[1..4],
+            [
+                "0/1".to_string(),
+                "CrashLoopBackOff".into(),
+                "3 (2m ago)".into()
+            ]
+        );
         assert_eq!(pod_status_reason(&pod), "CrashLoopBackOff");
     }
 
@@ -1365,7 +1670,8 @@ mod tests {
         assert_eq!(pod_status_reason(&pod), "Terminating");
         // A finished pod being deleted keeps its phase.
         pod["status"]["phase"] = json!("Succeeded");
-        pod["status"]["containerStatuses"][0]["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
+        pod["status"]["containerStatuses"][0]["state"] =
+            json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
         assert_eq!(pod_status_reason(&pod), "Completed");
     }
 
@@ -1375,7 +1681,10 @@ mod tests {
         pod["metadata"]["deletionTimestamp"] = json!(ago(1));
         pod["status"]["reason"] = json!("NodeLost");
         assert_eq!(pod_status_reason(&pod), "Unknown");
-        pod["metadata"].as_object_mut().unwrap().remove("deletionTimestamp");
+        pod["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("deletionTimestamp");
         // Without deletion the pod's own reason is the starting point, but a
         // running container does not override it.
         assert_eq!(pod_status_reason(&pod), "NodeLost");
@@ -1465,7 +1774,8 @@ mod tests {
         pod["status"]["initContainerStatuses"][1] =
             json!({"name": "i2", "state": {"terminated": {"exitCode": 3, "reason": "Error"}}});
         assert_eq!(pod_status_reason(&pod), "Init:Error");
-        pod["status"]["initContainerStatuses"][1] = json!({"name": "i2", "state": {"terminated": {"exitCode": 3}}});
+        pod["status"]["initContainerStatuses"][1] =
+            json!({"name": "i2", "state": {"terminated": {"exitCode": 3}}});
         assert_eq!(pod_status_reason(&pod), "Init:ExitCode:3");
         pod["status"]["initContainerStatuses"][1] =
             json!({"name": "i2", "state": {"terminated": {"exitCode": 3, "signal": 15}}});
@@ -1494,7 +1804,10 @@ mod tests {
             }
         });
         let c = strs(&cells("Pod", &pod, now()));
-        assert_eq!(c[1..4], ["2/2".to_string(), "Running".into(), "2 (3m20s ago)".into()]);
+        assert_eq!(
+            c[1..4],
+            ["2/2".to_string(), "Running".into(), "2 (3m20s ago)".into()]
+        );
     }
 
     #[test]
@@ -1587,32 +1900,67 @@ mod tests {
         let c = strs(&cells("Node", &node, now()));
         assert_eq!(c[1], "NotReady,SchedulingDisabled");
         assert_eq!(c[2], "<none>");
-        assert_eq!(c[7..], ["<unknown>".to_string(), "<unknown>".into(), "<unknown>".into()]);
-        let cordoned = json!({"metadata": {"name": "w2"}, "spec": {"unschedulable": true}, "status": {}});
-        assert_eq!(strs(&cells("Node", &cordoned, now()))[1], "Unknown,SchedulingDisabled");
+        assert_eq!(
+            c[7..],
+            [
+                "<unknown>".to_string(),
+                "<unknown>".into(),
+                "<unknown>".into()
+            ]
+        );
+        let cordoned =
+            json!({"metadata": {"name": "w2"}, "spec": {"unschedulable": true}, "status": {}});
+        assert_eq!(
+            strs(&cells("Node", &cordoned, now()))[1],
+            "Unknown,SchedulingDisabled"
+        );
     }
 
     #[test]
     fn namespace_configmap_secret_serviceaccount() {
-        assert_eq!(names("Namespace"), vec![("Name", 0), ("Status", 0), ("Age", 0)]);
+        assert_eq!(
+            names("Namespace"),
+            vec![("Name", 0), ("Status", 0), ("Age", 0)]
+        );
         let ns = json!({"metadata": {"name": "default", "creationTimestamp": ago(7200)}, "status": {"phase": "Active"}});
-        assert_eq!(cells("Namespace", &ns, now()), vec![json!("default"), json!("Active"), json!("120m")]);
+        assert_eq!(
+            cells("Namespace", &ns, now()),
+            vec![json!("default"), json!("Active"), json!("120m")]
+        );
 
-        assert_eq!(names("ConfigMap"), vec![("Name", 0), ("Data", 0), ("Age", 0)]);
+        assert_eq!(
+            names("ConfigMap"),
+            vec![("Name", 0), ("Data", 0), ("Age", 0)]
+        );
         let cm = json!({"metadata": {"name": "c", "creationTimestamp": ago(1)}, "data": {"a": "1", "b": "2"},
                         "binaryData": {"c": "AA=="}});
-        assert_eq!(cells("ConfigMap", &cm, now()), vec![json!("c"), json!(3), json!("1s")]);
+        assert_eq!(
+            cells("ConfigMap", &cm, now()),
+            vec![json!("c"), json!(3), json!("1s")]
+        );
         let empty = json!({"metadata": {"name": "e", "creationTimestamp": ago(1)}});
         assert_eq!(cells("ConfigMap", &empty, now())[1], json!(0));
 
-        assert_eq!(names("Secret"), vec![("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]);
+        assert_eq!(
+            names("Secret"),
+            vec![("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]
+        );
         let sec = json!({"metadata": {"name": "s", "creationTimestamp": ago(61)}, "type": "Opaque",
                          "data": {"k": "dg=="}});
-        assert_eq!(cells("Secret", &sec, now()), vec![json!("s"), json!("Opaque"), json!(1), json!("61s")]);
+        assert_eq!(
+            cells("Secret", &sec, now()),
+            vec![json!("s"), json!("Opaque"), json!(1), json!("61s")]
+        );
 
-        assert_eq!(names("ServiceAccount"), vec![("Name", 0), ("Secrets", 0), ("Age", 0)]);
+        assert_eq!(
+            names("ServiceAccount"),
+            vec![("Name", 0), ("Secrets", 0), ("Age", 0)]
+        );
         let sa = json!({"metadata": {"name": "default", "creationTimestamp": ago(3)}});
-        assert_eq!(cells("ServiceAccount", &sa, now()), vec![json!("default"), json!(0), json!("3s")]);
+        assert_eq!(
+            cells("ServiceAccount", &sa, now()),
+            vec![json!("default"), json!(0), json!("3s")]
+        );
     }
 
     #[test]
@@ -1699,7 +2047,15 @@ mod tests {
         });
         assert_eq!(
             strs(&cells("Service", &svc, now())),
-            vec!["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP", "3d", "<none>"]
+            vec![
+                "kubernetes",
+                "ClusterIP",
+                "10.96.0.1",
+                "<none>",
+                "443/TCP",
+                "3d",
+                "<none>"
+            ]
         );
         let np = json!({
             "metadata": {"name": "web"},
@@ -1715,7 +2071,10 @@ mod tests {
         assert_eq!((c[3].as_str(), c[4].as_str()), ("<pending>", "<none>"));
         let lb2 = json!({"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "externalIPs": ["5.5.5.5"]},
                          "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}, {"hostname": "a.example.com"}]}}});
-        assert_eq!(strs(&cells("Service", &lb2, now()))[3], "1.2.3.4,a.example.com,5.5.5.5");
+        assert_eq!(
+            strs(&cells("Service", &lb2, now()))[3],
+            "1.2.3.4,a.example.com,5.5.5.5"
+        );
         let en = json!({"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "db.example.com"}});
         let c = strs(&cells("Service", &en, now()));
         assert_eq!((c[2].as_str(), c[3].as_str()), ("<none>", "db.example.com"));
@@ -1727,15 +2086,22 @@ mod tests {
 
     #[test]
     fn endpoints_truncation() {
-        assert_eq!(names("Endpoints"), vec![("Name", 0), ("Endpoints", 0), ("Age", 0)]);
+        assert_eq!(
+            names("Endpoints"),
+            vec![("Name", 0), ("Endpoints", 0), ("Age", 0)]
+        );
         let none = json!({"metadata": {"name": "e"}});
         assert_eq!(strs(&cells("Endpoints", &none, now()))[1], "<none>");
         let ep = json!({"metadata": {"name": "e"}, "subsets": [{
             "addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}, {"ip": "fd00::3"}, {"ip": "10.0.0.4"}],
             "ports": [{"port": 80}, {"port": 443}]
         }]});
-        assert_eq!(strs(&cells("Endpoints", &ep, now()))[1], "10.0.0.1:80,10.0.0.2:80,[fd00::3]:80 + 5 more...");
-        let headless = json!({"metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "10.0.0.1"}]}]});
+        assert_eq!(
+            strs(&cells("Endpoints", &ep, now()))[1],
+            "10.0.0.1:80,10.0.0.2:80,[fd00::3]:80 + 5 more..."
+        );
+        let headless =
+            json!({"metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "10.0.0.1"}]}]});
         assert_eq!(strs(&cells("Endpoints", &headless, now()))[1], "10.0.0.1");
     }
 
@@ -1743,15 +2109,31 @@ mod tests {
     fn endpoint_slice_cells() {
         assert_eq!(
             names("EndpointSlice"),
-            vec![("Name", 0), ("AddressType", 0), ("Ports", 0), ("Endpoints", 0), ("Age", 0)]
+            vec![
+                ("Name", 0),
+                ("AddressType", 0),
+                ("Ports", 0),
+                ("Endpoints", 0),
+                ("Age", 0)
+            ]
         );
         let es = json!({"metadata": {"name": "web-abc"}, "addressType": "IPv4",
             "ports": [{"port": 80}, {"name": "metrics"}, {}, {"port": 9}],
             "endpoints": [{"addresses": ["10.0.0.1", "10.0.0.2"]}, {"addresses": ["10.0.0.3", "10.0.0.4"]}]});
         let c = strs(&cells("EndpointSlice", &es, now()));
-        assert_eq!(c[1..4], ["IPv4".to_string(), "80,metrics,* + 1 more...".into(), "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...".into()]);
+        assert_eq!(
+            c[1..4],
+            [
+                "IPv4".to_string(),
+                "80,metrics,* + 1 more...".into(),
+                "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...".into()
+            ]
+        );
         let empty = json!({"metadata": {"name": "x"}, "addressType": "IPv4"});
-        assert_eq!(strs(&cells("EndpointSlice", &empty, now()))[2..4], ["<unset>".to_string(), "<unset>".into()]);
+        assert_eq!(
+            strs(&cells("EndpointSlice", &empty, now()))[2..4],
+            ["<unset>".to_string(), "<unset>".into()]
+        );
     }
 
     fn template(containers: Value) -> Value {
@@ -1795,7 +2177,10 @@ mod tests {
         );
         let fresh = json!({"metadata": {"name": "x"}, "spec": {"template": template(json!([]))}});
         let c = cells("Deployment", &fresh, now());
-        assert_eq!((c[1].clone(), c[2].clone(), c[7].clone()), (json!("0/1"), json!(0), json!("")));
+        assert_eq!(
+            (c[1].clone(), c[2].clone(), c[7].clone()),
+            (json!("0/1"), json!(0), json!(""))
+        );
     }
 
     #[test]
@@ -1808,10 +2193,22 @@ mod tests {
         assert_eq!(c[1..4], [json!(2), json!(2), json!(1)]);
         assert_eq!(c[7], json!("app=web"));
 
-        assert_eq!(names("StatefulSet"), vec![("Name", 0), ("Ready", 0), ("Age", 0), ("Containers", 1), ("Images", 1)]);
+        assert_eq!(
+            names("StatefulSet"),
+            vec![
+                ("Name", 0),
+                ("Ready", 0),
+                ("Age", 0),
+                ("Containers", 1),
+                ("Images", 1)
+            ]
+        );
         let ss = json!({"metadata": {"name": "db"}, "spec": {"replicas": 3, "template": template(json!([{"name": "pg", "image": "postgres"}]))},
                         "status": {"readyReplicas": 3}});
-        assert_eq!(strs(&cells("StatefulSet", &ss, now())), vec!["db", "3/3", "<unknown>", "pg", "postgres"]);
+        assert_eq!(
+            strs(&cells("StatefulSet", &ss, now())),
+            vec!["db", "3/3", "<unknown>", "pg", "postgres"]
+        );
 
         assert_eq!(columns("DaemonSet").len(), 11);
         let ds = json!({"metadata": {"name": "proxy"}, "spec": {"selector": {"matchLabels": {"k": "v"}},
@@ -1819,7 +2216,17 @@ mod tests {
                         "status": {"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": 1,
                                    "updatedNumberScheduled": 2, "numberAvailable": 1}});
         let c = cells("DaemonSet", &ds, now());
-        assert_eq!(c[1..7], [json!(2), json!(2), json!(1), json!(2), json!(1), json!("kubernetes.io/os=linux")]);
+        assert_eq!(
+            c[1..7],
+            [
+                json!(2),
+                json!(2),
+                json!(1),
+                json!(2),
+                json!(1),
+                json!("kubernetes.io/os=linux")
+            ]
+        );
         assert_eq!(c[10], json!("k=v"));
         let no_sel = json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {}}}});
         assert_eq!(cells("DaemonSet", &no_sel, now())[6], json!("<none>"));
@@ -1846,13 +2253,27 @@ mod tests {
             "status": {"succeeded": 1, "startTime": ago(290), "completionTime": ago(250),
                        "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}});
         let c = strs(&cells("Job", &done, now()));
-        assert_eq!(c[1..5], ["Complete".to_string(), "1/1".into(), "40s".into(), "5m".into()]);
+        assert_eq!(
+            c[1..5],
+            [
+                "Complete".to_string(),
+                "1/1".into(),
+                "40s".into(),
+                "5m".into()
+            ]
+        );
         let running = json!({"metadata": {"name": "r"}, "spec": {"parallelism": 3, "template": template(json!([]))},
                              "status": {"startTime": ago(10)}});
         let c = strs(&cells("Job", &running, now()));
-        assert_eq!(c[1..4], ["Running".to_string(), "0/1 of 3".into(), "10s".into()]);
+        assert_eq!(
+            c[1..4],
+            ["Running".to_string(), "0/1 of 3".into(), "10s".into()]
+        );
         let fresh = json!({"metadata": {"name": "f"}, "spec": {"template": template(json!([]))}});
-        assert_eq!(strs(&cells("Job", &fresh, now()))[1..4], ["Running".to_string(), "0/1".into(), String::new()]);
+        assert_eq!(
+            strs(&cells("Job", &fresh, now()))[1..4],
+            ["Running".to_string(), "0/1".into(), String::new()]
+        );
         let failed = json!({"metadata": {"name": "f"}, "spec": {}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}});
         assert_eq!(strs(&cells("Job", &failed, now()))[1], "Failed");
         let susp = json!({"metadata": {"name": "f"}, "spec": {}, "status": {"conditions": [{"type": "Suspended", "status": "True"}]}});
@@ -1889,7 +2310,15 @@ mod tests {
         );
         let cj2 = json!({"metadata": {"name": "x"}, "spec": {"schedule": "@daily", "timeZone": "Etc/UTC", "suspend": true}});
         let c = strs(&cells("CronJob", &cj2, now()));
-        assert_eq!(c[2..6], ["Etc/UTC".to_string(), "True".into(), "0".into(), "<none>".into()]);
+        assert_eq!(
+            c[2..6],
+            [
+                "Etc/UTC".to_string(),
+                "True".into(),
+                "0".into(),
+                "<none>".into()
+            ]
+        );
         let cj3 = json!({"metadata": {"name": "x"}, "spec": {"schedule": "@daily"}});
         assert_eq!(strs(&cells("CronJob", &cj3, now()))[3], "<unset>");
     }
@@ -1898,35 +2327,65 @@ mod tests {
     fn ingress_and_ingress_class() {
         assert_eq!(
             names("Ingress"),
-            vec![("Name", 0), ("Class", 0), ("Hosts", 0), ("Address", 0), ("Ports", 0), ("Age", 0)]
+            vec![
+                ("Name", 0),
+                ("Class", 0),
+                ("Hosts", 0),
+                ("Address", 0),
+                ("Ports", 0),
+                ("Age", 0)
+            ]
         );
         let ing = json!({"metadata": {"name": "web"}, "spec": {"ingressClassName": "nginx",
             "rules": [{"host": "a.com"}, {"host": "b.com"}, {}, {"host": "c.com"}, {"host": "d.com"}],
             "tls": [{"hosts": ["a.com"]}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "192.168.49.2"}]}}});
         let c = strs(&cells("Ingress", &ing, now()));
-        assert_eq!(c[1..5], ["nginx".to_string(), "a.com,b.com,c.com + 2 more...".into(), "192.168.49.2".into(), "80, 443".into()]);
+        assert_eq!(
+            c[1..5],
+            [
+                "nginx".to_string(),
+                "a.com,b.com,c.com + 2 more...".into(),
+                "192.168.49.2".into(),
+                "80, 443".into()
+            ]
+        );
         let bare = json!({"metadata": {"name": "x"}, "spec": {"defaultBackend": {}}});
         let c = strs(&cells("Ingress", &bare, now()));
-        assert_eq!(c[1..5], ["<none>".to_string(), "*".into(), String::new(), "80".into()]);
+        assert_eq!(
+            c[1..5],
+            ["<none>".to_string(), "*".into(), String::new(), "80".into()]
+        );
 
         let ic = json!({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx",
             "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "external-lb"}}});
         let c = strs(&cells("IngressClass", &ic, now()));
-        assert_eq!(c[1..3], ["k8s.io/ingress-nginx".to_string(), "IngressParameters.k8s.example.com/external-lb".into()]);
+        assert_eq!(
+            c[1..3],
+            [
+                "k8s.io/ingress-nginx".to_string(),
+                "IngressParameters.k8s.example.com/external-lb".into()
+            ]
+        );
         let ic2 = json!({"metadata": {"name": "x"}, "spec": {"controller": "c"}});
         assert_eq!(strs(&cells("IngressClass", &ic2, now()))[2], "<none>");
     }
 
     #[test]
     fn network_policy_cells() {
-        assert_eq!(names("NetworkPolicy"), vec![("Name", 0), ("Pod-Selector", 0), ("Age", 0)]);
+        assert_eq!(
+            names("NetworkPolicy"),
+            vec![("Name", 0), ("Pod-Selector", 0), ("Age", 0)]
+        );
         let np = json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}});
         assert_eq!(strs(&cells("NetworkPolicy", &np, now()))[1], "<none>");
         let np = json!({"metadata": {"name": "db"}, "spec": {"podSelector": {"matchLabels": {"role": "db"},
             "matchExpressions": [{"key": "tier", "operator": "Exists"}, {"key": "x", "operator": "DoesNotExist"},
                                  {"key": "env", "operator": "NotIn", "values": ["b", "a"]}]}}});
-        assert_eq!(strs(&cells("NetworkPolicy", &np, now()))[1], "env notin (a,b),role=db,tier,!x");
+        assert_eq!(
+            strs(&cells("NetworkPolicy", &np, now()))[1],
+            "env notin (a,b),role=db,tier,!x"
+        );
     }
 
     #[test]
@@ -1936,15 +2395,32 @@ mod tests {
                          {"kind": "ServiceAccount", "name": "default", "namespace": "ns1"}, {"kind": "User", "name": "bob"}]});
         let c = strs(&cells("RoleBinding", &rb, now()));
         assert_eq!(c[1], "ClusterRole/view");
-        assert_eq!(c[3..], ["alice, bob".to_string(), "devs".into(), "ns1/default".into()]);
-        assert_eq!(columns("ClusterRoleBinding")[3].description, "Users in the clusterRoleBinding");
-        let lease = json!({"metadata": {"name": "kube-scheduler"}, "spec": {"holderIdentity": "cp_1234"}});
+        assert_eq!(
+            c[3..],
+            [
+                "alice, bob".to_string(),
+                "devs".into(),
+                "ns1/default".into()
+            ]
+        );
+        assert_eq!(
+            columns("ClusterRoleBinding")[3].description,
+            "Users in the clusterRoleBinding"
+        );
+        let lease =
+            json!({"metadata": {"name": "kube-scheduler"}, "spec": {"holderIdentity": "cp_1234"}});
         assert_eq!(strs(&cells("Lease", &lease, now()))[1], "cp_1234");
     }
 
     #[test]
     fn whole_table() {
-        let t = table("Namespace", &[json!({"metadata": {"name": "a", "creationTimestamp": ago(5)}})], now(), "42", None);
+        let t = table(
+            "Namespace",
+            &[json!({"metadata": {"name": "a", "creationTimestamp": ago(5)}})],
+            now(),
+            "42",
+            None,
+        );
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
         assert_eq!(t["metadata"]["resourceVersion"], "42");

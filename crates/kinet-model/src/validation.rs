@@ -43,13 +43,25 @@ impl Cause {
 /// `Pod "x" is invalid: <error>` or `Deployment.apps "x" is invalid: [<e1>, <e2>]`.
 /// `group` is the API group ("" for core).
 pub fn status_message(kind: &str, group: &str, name: &str, causes: &[Cause]) -> String {
-    let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+    let qualified = if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    };
     let mut seen = HashSet::new();
-    let msgs: Vec<String> = causes.iter().map(Cause::error).filter(|m| seen.insert(m.clone())).collect();
+    let msgs: Vec<String> = causes
+        .iter()
+        .map(Cause::error)
+        .filter(|m| seen.insert(m.clone()))
+        .collect();
     match msgs.len() {
         0 => format!("{qualified} {} is invalid", go_quote(name)),
         1 => format!("{qualified} {} is invalid: {}", go_quote(name), msgs[0]),
-        _ => format!("{qualified} {} is invalid: [{}]", go_quote(name), msgs.join(", ")),
+        _ => format!(
+            "{qualified} {} is invalid: [{}]",
+            go_quote(name),
+            msgs.join(", ")
+        ),
     }
 }
 
@@ -89,11 +101,19 @@ fn with_detail(mut s: String, detail: &str) -> String {
 }
 
 fn required(field: &str, detail: &str) -> Cause {
-    Cause { reason: "FieldValueRequired", field: field.to_string(), message: with_detail("Required value".into(), detail) }
+    Cause {
+        reason: "FieldValueRequired",
+        field: field.to_string(),
+        message: with_detail("Required value".into(), detail),
+    }
 }
 
 fn forbidden(field: &str, detail: &str) -> Cause {
-    Cause { reason: "FieldValueForbidden", field: field.to_string(), message: with_detail("Forbidden".into(), detail) }
+    Cause {
+        reason: "FieldValueForbidden",
+        field: field.to_string(),
+        message: with_detail("Forbidden".into(), detail),
+    }
 }
 
 fn too_long(field: &str, max: usize) -> Cause {
@@ -114,11 +134,19 @@ fn invalid(field: &str, bad: Bad, detail: &str) -> Cause {
 }
 
 fn duplicate(field: &str, bad: Bad) -> Cause {
-    Cause { reason: "FieldValueDuplicate", field: field.to_string(), message: format!("Duplicate value: {}", bad.render()) }
+    Cause {
+        reason: "FieldValueDuplicate",
+        field: field.to_string(),
+        message: format!("Duplicate value: {}", bad.render()),
+    }
 }
 
 fn not_found(field: &str, bad: Bad) -> Cause {
-    Cause { reason: "FieldValueNotFound", field: field.to_string(), message: format!("Not found: {}", bad.render()) }
+    Cause {
+        reason: "FieldValueNotFound",
+        field: field.to_string(),
+        message: format!("Not found: {}", bad.render()),
+    }
 }
 
 fn not_supported(field: &str, bad: Bad, valid: &[&str]) -> Cause {
@@ -150,7 +178,9 @@ fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => {
                 if (c as u32) <= 0xffff {
                     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -170,10 +200,15 @@ fn go_map(m: Option<&Value>) -> String {
     match m.and_then(Value::as_object) {
         None => "map[string]string(nil)".to_string(),
         Some(m) => {
-            let mut pairs: Vec<(String, String)> =
-                m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+            let mut pairs: Vec<(String, String)> = m
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect();
             pairs.sort();
-            let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v))).collect();
+            let body: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
+                .collect();
             format!("map[string]string{{{}}}", body.join(", "))
         }
     }
@@ -181,7 +216,10 @@ fn go_map(m: Option<&Value>) -> String {
 
 /// Go `%#v` of a `[]string`.
 fn go_strings(v: &[Value]) -> String {
-    let items: Vec<String> = v.iter().map(|s| go_quote(s.as_str().unwrap_or(""))).collect();
+    let items: Vec<String> = v
+        .iter()
+        .map(|s| go_quote(s.as_str().unwrap_or("")))
+        .collect();
     format!("[]string{{{}}}", items.join(", "))
 }
 
@@ -189,7 +227,11 @@ fn go_strings(v: &[Value]) -> String {
 // Field paths
 
 fn child(p: &str, name: &str) -> String {
-    if p.is_empty() { name.to_string() } else { format!("{p}.{name}") }
+    if p.is_empty() {
+        name.to_string()
+    } else {
+        format!("{p}.{name}")
+    }
 }
 
 fn index(p: &str, i: usize) -> String {
@@ -212,7 +254,10 @@ fn gets<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 fn geta<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    get(v, k).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    get(v, k)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn geto(v: &Value, k: &str) -> Vec<(String, String)> {
@@ -242,17 +287,18 @@ fn geti(v: &Value, k: &str) -> Option<i64> {
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_NAME_ERR: &str =
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_MAP_KEY_ERR: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_MAP_KEY_ERR: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 
 fn max_len_error(n: usize) -> String {
     format!("must be no more than {n} characters")
@@ -302,7 +348,11 @@ pub fn is_dns1123_label(s: &str) -> Vec<String> {
         if matches_dns1123_subdomain(s) {
             errs.push("must not contain dots".to_string());
         } else {
-            errs.push(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
+            errs.push(regex_error(
+                DNS1123_LABEL_ERR,
+                DNS1123_LABEL_FMT,
+                &["my-name", "123-abc"],
+            ));
         }
     }
     errs
@@ -315,7 +365,11 @@ pub fn is_dns1123_subdomain(s: &str) -> Vec<String> {
         errs.push(max_len_error(253));
     }
     if !matches_dns1123_subdomain(s) {
-        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
+        errs.push(regex_error(
+            DNS1123_SUBDOMAIN_ERR,
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
     }
     errs
 }
@@ -331,14 +385,19 @@ pub fn is_dns1035_label(s: &str) -> Vec<String> {
         && s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && s.chars().last().is_some_and(lower_alnum);
     if !ok {
-        errs.push(regex_error(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, &["my-name", "abc-123"]));
+        errs.push(regex_error(
+            DNS1035_LABEL_ERR,
+            DNS1035_LABEL_FMT,
+            &["my-name", "abc-123"],
+        ));
     }
     errs
 }
 
 fn matches_qualified_name_part(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && s.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
@@ -354,7 +413,11 @@ pub fn is_qualified_name(s: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
-                errs.extend(is_dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+                errs.extend(
+                    is_dns1123_subdomain(prefix)
+                        .into_iter()
+                        .map(|m| format!("prefix part {m}")),
+                );
             }
             name
         }
@@ -374,7 +437,11 @@ pub fn is_qualified_name(s: &str) -> Vec<String> {
     if !matches_qualified_name_part(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -387,7 +454,11 @@ pub fn is_valid_label_value(s: &str) -> Vec<String> {
         errs.push(max_len_error(63));
     }
     if !s.is_empty() && !matches_qualified_name_part(s) {
-        errs.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
+        errs.push(regex_error(
+            LABEL_VALUE_ERR,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
     }
     errs
 }
@@ -398,8 +469,16 @@ pub fn is_config_map_key(s: &str) -> Vec<String> {
     if s.len() > 253 {
         errs.push(max_len_error(253));
     }
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
-        errs.push(regex_error(CONFIG_MAP_KEY_ERR, CONFIG_MAP_KEY_FMT, &["key.name", "KEY_NAME", "key-name"]));
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+    {
+        errs.push(regex_error(
+            CONFIG_MAP_KEY_ERR,
+            CONFIG_MAP_KEY_FMT,
+            &["key.name", "KEY_NAME", "key-name"],
+        ));
     }
     if s == "." {
         errs.push("must not be '.'".to_string());
@@ -418,7 +497,9 @@ pub fn is_valid_port_name(s: &str) -> Vec<String> {
         errs.push(max_len_error(15));
     }
     if s.is_empty() || !s.chars().all(|c| lower_alnum(c) || c == '-') {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if !s.chars().any(|c| c.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
@@ -434,7 +515,11 @@ pub fn is_valid_port_name(s: &str) -> Vec<String> {
 
 /// `validation.IsValidPortNum`.
 pub fn is_valid_port_num(port: i64) -> Vec<String> {
-    if (1..=65535).contains(&port) { Vec::new() } else { vec![inclusive_range_error(1, 65535)] }
+    if (1..=65535).contains(&port) {
+        Vec::new()
+    } else {
+        vec![inclusive_range_error(1, 65535)]
+    }
 }
 
 /// `validation.IsRelaxedEnvVarName` (RelaxedEnvironmentVariableValidation is on by default).
@@ -479,18 +564,29 @@ enum NameRule {
 }
 
 fn mask_trailing_dash(name: &str) -> String {
-    if name.len() > 1 && name.ends_with('-') { format!("{}a", &name[..name.len() - 2]) } else { name.to_string() }
+    if name.len() > 1 && name.ends_with('-') {
+        format!("{}a", &name[..name.len() - 2])
+    } else {
+        name.to_string()
+    }
 }
 
 fn name_errors(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
-    let name = if prefix && rule != NameRule::PathSegment { mask_trailing_dash(name) } else { name.to_string() };
+    let name = if prefix && rule != NameRule::PathSegment {
+        mask_trailing_dash(name)
+    } else {
+        name.to_string()
+    };
     match rule {
         NameRule::Subdomain => is_dns1123_subdomain(&name),
         NameRule::Label => is_dns1123_label(&name),
         NameRule::Dns1035 => is_dns1035_label(&name),
         NameRule::PathSegment => {
             if prefix {
-                is_valid_path_segment_name(&name).into_iter().filter(|m| !m.starts_with("may not be '")).collect()
+                is_valid_path_segment_name(&name)
+                    .into_iter()
+                    .filter(|m| !m.starts_with("may not be '"))
+                    .collect()
             } else {
                 is_valid_path_segment_name(&name)
             }
@@ -532,7 +628,11 @@ fn validate_finalizer(name: &str, path: &str, errs: &mut Vec<Cause>) {
         errs.push(invalid(path, bs(name), &msg));
     }
     if !name.contains('/') && !STANDARD_FINALIZERS.contains(&name) {
-        errs.push(invalid(path, bs(name), "name is neither a standard finalizer name nor is it fully qualified"));
+        errs.push(invalid(
+            path,
+            bs(name),
+            "name is neither a standard finalizer name nor is it fully qualified",
+        ));
     }
 }
 
@@ -549,21 +649,37 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
     if let Some(g) = geti(meta, "generation")
         && g < 0
     {
-        errs.push(invalid(&child(path, "generation"), Bad::Int(g), "must be greater than or equal to 0"));
+        errs.push(invalid(
+            &child(path, "generation"),
+            Bad::Int(g),
+            "must be greater than or equal to 0",
+        ));
     }
     validate_labels(&geto(meta, "labels"), &child(path, "labels"), errs);
-    validate_annotations(&geto(meta, "annotations"), &child(path, "annotations"), errs);
+    validate_annotations(
+        &geto(meta, "annotations"),
+        &child(path, "annotations"),
+        errs,
+    );
     let owners_path = child(path, "ownerReferences");
     let mut controller: Option<String> = None;
     for owner in geta(meta, "ownerReferences") {
         let api_version = gets(owner, "apiVersion");
         let version = api_version.rsplit('/').next().unwrap_or("");
         if version.is_empty() {
-            errs.push(invalid(&child(&owners_path, "apiVersion"), bs(api_version), "version must not be empty"));
+            errs.push(invalid(
+                &child(&owners_path, "apiVersion"),
+                bs(api_version),
+                "version must not be empty",
+            ));
         }
         for f in ["kind", "name", "uid"] {
             if gets(owner, f).is_empty() {
-                errs.push(invalid(&child(&owners_path, f), bs(""), "must not be empty"));
+                errs.push(invalid(
+                    &child(&owners_path, f),
+                    bs(""),
+                    "must not be empty",
+                ));
             }
         }
         if get(owner, "controller").and_then(Value::as_bool) == Some(true) {
@@ -581,7 +697,10 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
         }
     }
     let fin_path = child(path, "finalizers");
-    let finalizers: Vec<&str> = geta(meta, "finalizers").iter().map(|f| f.as_str().unwrap_or("")).collect();
+    let finalizers: Vec<&str> = geta(meta, "finalizers")
+        .iter()
+        .map(|f| f.as_str().unwrap_or(""))
+        .collect();
     for f in &finalizers {
         for msg in is_qualified_name(f) {
             errs.push(invalid(&fin_path, bs(f), &msg));
@@ -624,7 +743,10 @@ fn validate_meta(obj: &Value, rule: NameRule, namespaced: bool, kube: bool, errs
     }
     if name.is_empty() {
         if generate.is_empty() {
-            errs.push(required("metadata.name", "name or generateName is required"));
+            errs.push(required(
+                "metadata.name",
+                "name or generateName is required",
+            ));
         }
     } else {
         for msg in name_errors(rule, name, false) {
@@ -643,9 +765,15 @@ fn validate_meta_update(old: &Value, new: &Value, kube: bool, errs: &mut Vec<Cau
     let om = get(old, "metadata").unwrap_or(&empty);
     let nm = get(new, "metadata").unwrap_or(&empty);
     if get(om, "deletionTimestamp").is_some() {
-        let old_f: HashSet<&str> = geta(om, "finalizers").iter().filter_map(Value::as_str).collect();
-        let mut extra: Vec<&str> =
-            geta(nm, "finalizers").iter().filter_map(Value::as_str).filter(|f| !old_f.contains(f)).collect();
+        let old_f: HashSet<&str> = geta(om, "finalizers")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut extra: Vec<&str> = geta(nm, "finalizers")
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|f| !old_f.contains(f))
+            .collect();
         extra.sort();
         extra.dedup();
         if !extra.is_empty() {
@@ -659,13 +787,24 @@ fn validate_meta_update(old: &Value, new: &Value, kube: bool, errs: &mut Vec<Cau
             ));
         }
     }
-    let (og, ng) = (geti(om, "generation").unwrap_or(0), geti(nm, "generation").unwrap_or(0));
+    let (og, ng) = (
+        geti(om, "generation").unwrap_or(0),
+        geti(nm, "generation").unwrap_or(0),
+    );
     if ng < og && get(nm, "generation").is_some() {
-        errs.push(invalid("metadata.generation", Bad::Int(ng), "must not be decremented"));
+        errs.push(invalid(
+            "metadata.generation",
+            Bad::Int(ng),
+            "must not be decremented",
+        ));
     }
     for f in ["name", "namespace"] {
         if gets(nm, f) != gets(om, f) {
-            errs.push(invalid(&format!("metadata.{f}"), bs(gets(nm, f)), "field is immutable"));
+            errs.push(invalid(
+                &format!("metadata.{f}"),
+                bs(gets(nm, f)),
+                "field is immutable",
+            ));
         }
     }
     // BeforeUpdate copies uid and creationTimestamp when the request leaves them out.
@@ -714,7 +853,9 @@ fn parse_quantity(s: &str) -> Option<Quantity> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let num_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     let (num, suffix) = rest.split_at(num_end);
     if num.is_empty() || num == "." || num.matches('.').count() > 1 {
         return None;
@@ -722,7 +863,11 @@ fn parse_quantity(s: &str) -> Option<Quantity> {
     let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
     let digits = format!("{int_part}{frac_part}");
     let trimmed = digits.trim_start_matches('0');
-    let mantissa: i128 = if trimmed.is_empty() { 0 } else { trimmed.parse().ok()? };
+    let mantissa: i128 = if trimmed.is_empty() {
+        0
+    } else {
+        trimmed.parse().ok()?
+    };
     let scale = frac_part.len() as i32;
     // value = mantissa * 10^(-scale) * multiplier
     let (format, dec_exp, bin_exp): (QFormat, i32, u32) = match suffix {
@@ -760,7 +905,10 @@ fn parse_quantity(s: &str) -> Option<Quantity> {
         let d = pow_i128(10, (-shift) as u32)?;
         v = v / d + if v % d != 0 { 1 } else { 0 };
     }
-    Some(Quantity { nanos: if neg { -v } else { v }, format })
+    Some(Quantity {
+        nanos: if neg { -v } else { v },
+        format,
+    })
 }
 
 impl Quantity {
@@ -769,7 +917,11 @@ impl Quantity {
         if self.nanos == 0 {
             return "0".to_string();
         }
-        let (sign, abs) = if self.nanos < 0 { ("-", -self.nanos) } else { ("", self.nanos) };
+        let (sign, abs) = if self.nanos < 0 {
+            ("-", -self.nanos)
+        } else {
+            ("", self.nanos)
+        };
         const NANO: i128 = 1_000_000_000;
         if self.format == QFormat::BinarySI && abs >= 1024 * NANO && abs % NANO == 0 {
             let units = abs / NANO;
@@ -830,16 +982,28 @@ fn validate_resource_name(name: &str, path: &str, errs: &mut Vec<Cause>) {
     }
     if !name.contains('/') {
         if !matches!(name, "cpu" | "memory" | "ephemeral-storage") && !is_hugepages(name) {
-            errs.push(invalid(path, bs(name), "must be a standard resource for containers"));
+            errs.push(invalid(
+                path,
+                bs(name),
+                "must be a standard resource for containers",
+            ));
         }
     } else if !is_native_resource(name) && name.starts_with("requests.") {
-        errs.push(invalid(path, bs(name), "doesn't follow extended resource name standard"));
+        errs.push(invalid(
+            path,
+            bs(name),
+            "doesn't follow extended resource name standard",
+        ));
     }
 }
 
 fn validate_quantity_value(name: &str, q: &Quantity, path: &str, errs: &mut Vec<Cause>) {
     if q.nanos < 0 {
-        errs.push(invalid(path, Bad::Str(q.canonical()), "must be greater than or equal to 0"));
+        errs.push(invalid(
+            path,
+            Bad::Str(q.canonical()),
+            "must be greater than or equal to 0",
+        ));
     }
     if !is_native_resource(name) && q.nanos % 1_000_000_000 != 0 {
         errs.push(invalid(path, Bad::Raw(q.canonical()), "must be an integer"));
@@ -850,10 +1014,14 @@ fn validate_quantity_value(name: &str, q: &Quantity, path: &str, errs: &mut Vec<
 fn validate_resources(res: &Value, path: &str, errs: &mut Vec<Cause>) {
     let lim_path = child(path, "limits");
     let req_path = child(path, "requests");
-    let limits: Vec<(String, Value)> =
-        get(res, "limits").and_then(Value::as_object).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
-    let requests: Vec<(String, Value)> =
-        get(res, "requests").and_then(Value::as_object).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    let limits: Vec<(String, Value)> = get(res, "limits")
+        .and_then(Value::as_object)
+        .map(|m| m.clone().into_iter().collect())
+        .unwrap_or_default();
+    let requests: Vec<(String, Value)> = get(res, "requests")
+        .and_then(Value::as_object)
+        .map(|m| m.clone().into_iter().collect())
+        .unwrap_or_default();
     for (name, v) in &limits {
         let p = key(&lim_path, name);
         validate_resource_name(name, &p, errs);
@@ -866,7 +1034,11 @@ fn validate_resources(res: &Value, path: &str, errs: &mut Vec<Cause>) {
         validate_resource_name(name, &p, errs);
         let Some(q) = quantity_of(v) else { continue };
         validate_quantity_value(name, &q, &p, errs);
-        match limits.iter().find(|(n, _)| n == name).and_then(|(_, l)| quantity_of(l)) {
+        match limits
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, l)| quantity_of(l))
+        {
             Some(l) => {
                 if q.nanos != l.nanos && !overcommit_allowed(name) {
                     errs.push(invalid(
@@ -878,13 +1050,19 @@ fn validate_resources(res: &Value, path: &str, errs: &mut Vec<Cause>) {
                     errs.push(invalid(
                         &req_path,
                         Bad::Str(q.canonical()),
-                        &format!("must be less than or equal to {name} limit of {}", l.canonical()),
+                        &format!(
+                            "must be less than or equal to {name} limit of {}",
+                            l.canonical()
+                        ),
                     ));
                 }
             }
             None => {
                 if !overcommit_allowed(name) && !limits.iter().any(|(n, _)| n == name) {
-                    errs.push(required(&lim_path, "Limit must be set for non overcommitable resources"));
+                    errs.push(required(
+                        &lim_path,
+                        "Limit must be set for non overcommitable resources",
+                    ));
                 }
             }
         }
@@ -940,9 +1118,15 @@ fn validate_volume_source(vol: &Value, path: &str, errs: &mut Vec<Cause>) {
         n += 1;
         let sp = child(path, ty);
         match *ty {
-            "hostPath" if gets(src, "path").is_empty() => errs.push(required(&child(&sp, "path"), "")),
-            "secret" if gets(src, "secretName").is_empty() => errs.push(required(&child(&sp, "secretName"), "")),
-            "configMap" if gets(src, "name").is_empty() => errs.push(required(&child(&sp, "name"), "")),
+            "hostPath" if gets(src, "path").is_empty() => {
+                errs.push(required(&child(&sp, "path"), ""))
+            }
+            "secret" if gets(src, "secretName").is_empty() => {
+                errs.push(required(&child(&sp, "secretName"), ""))
+            }
+            "configMap" if gets(src, "name").is_empty() => {
+                errs.push(required(&child(&sp, "name"), ""))
+            }
             "persistentVolumeClaim" if gets(src, "claimName").is_empty() => {
                 errs.push(required(&child(&sp, "claimName"), ""))
             }
@@ -954,7 +1138,11 @@ fn validate_volume_source(vol: &Value, path: &str, errs: &mut Vec<Cause>) {
                 if p.is_empty() {
                     errs.push(required(&child(&sp, "path"), ""));
                 } else if !p.starts_with('/') {
-                    errs.push(invalid(&child(&sp, "path"), bs(p), "must be an absolute path"));
+                    errs.push(invalid(
+                        &child(&sp, "path"),
+                        bs(p),
+                        "must be an absolute path",
+                    ));
                 }
             }
             _ => {}
@@ -1047,9 +1235,12 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
         if let Some(from) = get(e, "valueFrom") {
             let vf = child(&idx, "valueFrom");
             let mut n = 0;
-            for (src, name_required) in
-                [("fieldRef", false), ("resourceFieldRef", false), ("configMapKeyRef", true), ("secretKeyRef", true)]
-            {
+            for (src, name_required) in [
+                ("fieldRef", false),
+                ("resourceFieldRef", false),
+                ("configMapKeyRef", true),
+                ("secretKeyRef", true),
+            ] {
                 let Some(sel) = get(from, src) else { continue };
                 n += 1;
                 let sp = child(&vf, src);
@@ -1079,9 +1270,17 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                     "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
                 ));
             } else if !gets(e, "value").is_empty() {
-                errs.push(invalid(&vf, bs(""), "may not be specified when `value` is not empty"));
+                errs.push(invalid(
+                    &vf,
+                    bs(""),
+                    "may not be specified when `value` is not empty",
+                ));
             } else if n > 1 {
-                errs.push(invalid(&vf, bs(""), "may not have more than one field specified at a time"));
+                errs.push(invalid(
+                    &vf,
+                    bs(""),
+                    "may not have more than one field specified at a time",
+                ));
             }
         }
     }
@@ -1111,14 +1310,27 @@ fn validate_env_from(env_from: &[Value], path: &str, errs: &mut Vec<Cause>) {
             }
         }
         if n == 0 {
-            errs.push(invalid(path, bs(""), "must specify one of: `configMapRef` or `secretRef`"));
+            errs.push(invalid(
+                path,
+                bs(""),
+                "must specify one of: `configMapRef` or `secretRef`",
+            ));
         } else if n > 1 {
-            errs.push(invalid(path, bs(""), "may not have more than one field specified at a time"));
+            errs.push(invalid(
+                path,
+                bs(""),
+                "may not have more than one field specified at a time",
+            ));
         }
     }
 }
 
-fn validate_volume_mounts(mounts: &[Value], volumes: &HashSet<String>, path: &str, errs: &mut Vec<Cause>) {
+fn validate_volume_mounts(
+    mounts: &[Value],
+    volumes: &HashSet<String>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) {
     let mut points = HashSet::new();
     for (i, m) in mounts.iter().enumerate() {
         let idx = index(path, i);
@@ -1143,7 +1355,11 @@ fn validate_volume_mounts(mounts: &[Value], volumes: &HashSet<String>, path: &st
         let expr = gets(m, "subPathExpr");
         if !expr.is_empty() {
             if !sub.is_empty() {
-                errs.push(invalid(&child(&idx, "subPathExpr"), bs(expr), "subPathExpr and subPath are mutually exclusive"));
+                errs.push(invalid(
+                    &child(&idx, "subPathExpr"),
+                    bs(expr),
+                    "subPathExpr and subPath are mutually exclusive",
+                ));
             }
             validate_local_descending_path(expr, &child(path, "subPathExpr"), errs);
         }
@@ -1166,7 +1382,10 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     for h in ["exec", "httpGet", "tcpSocket", "grpc"] {
         if get(probe, h).is_some() {
             if n > 0 {
-                errs.push(forbidden(&child(path, h), "may not specify more than 1 handler type"));
+                errs.push(forbidden(
+                    &child(path, h),
+                    "may not specify more than 1 handler type",
+                ));
             } else {
                 n += 1;
             }
@@ -1175,30 +1394,53 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     if n == 0 {
         errs.push(required(path, "must specify a handler type"));
     }
-    for f in ["initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] {
+    for f in [
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ] {
         if let Some(v) = geti(probe, f)
             && v < 0
         {
-            errs.push(invalid(&child(path, f), Bad::Int(v), "must be greater than or equal to 0"));
+            errs.push(invalid(
+                &child(path, f),
+                Bad::Int(v),
+                "must be greater than or equal to 0",
+            ));
         }
     }
     if success_must_be_one
         && let Some(v) = geti(probe, "successThreshold")
         && v != 1
     {
-        errs.push(invalid(&child(path, "successThreshold"), Bad::Int(v), "must be 1"));
+        errs.push(invalid(
+            &child(path, "successThreshold"),
+            Bad::Int(v),
+            "must be 1",
+        ));
     }
 }
 
 fn validate_pull_policy(c: &Value, path: &str, errs: &mut Vec<Cause>) {
     let p = gets(c, "imagePullPolicy");
     if !p.is_empty() && !["Always", "IfNotPresent", "Never"].contains(&p) {
-        errs.push(not_supported(path, bs(p), &["Always", "IfNotPresent", "Never"]));
+        errs.push(not_supported(
+            path,
+            bs(p),
+            &["Always", "IfNotPresent", "Never"],
+        ));
     }
 }
 
 /// `validateContainerCommon`.
-fn validate_container_common(c: &Value, volumes: &HashSet<String>, path: &str, errs: &mut Vec<Cause>) {
+fn validate_container_common(
+    c: &Value,
+    volumes: &HashSet<String>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) {
     let name = gets(c, "name");
     let name_path = child(path, "name");
     if name.is_empty() {
@@ -1213,12 +1455,21 @@ fn validate_container_common(c: &Value, volumes: &HashSet<String>, path: &str, e
     }
     let tmp = gets(c, "terminationMessagePolicy");
     if !tmp.is_empty() && tmp != "File" && tmp != "FallbackToLogsOnError" {
-        errs.push(not_supported(&child(path, "terminationMessagePolicy"), bs(tmp), &["File", "FallbackToLogsOnError"]));
+        errs.push(not_supported(
+            &child(path, "terminationMessagePolicy"),
+            bs(tmp),
+            &["File", "FallbackToLogsOnError"],
+        ));
     }
     validate_ports(geta(c, "ports"), &child(path, "ports"), errs);
     validate_env(geta(c, "env"), &child(path, "env"), errs);
     validate_env_from(geta(c, "envFrom"), &child(path, "envFrom"), errs);
-    validate_volume_mounts(geta(c, "volumeMounts"), volumes, &child(path, "volumeMounts"), errs);
+    validate_volume_mounts(
+        geta(c, "volumeMounts"),
+        volumes,
+        &child(path, "volumeMounts"),
+        errs,
+    );
     validate_pull_policy(c, &child(path, "imagePullPolicy"), errs);
     if let Some(res) = get(c, "resources") {
         validate_resources(res, &child(path, "resources"), errs);
@@ -1265,23 +1516,37 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
                 errs.push(duplicate(&child(&idx, "name"), bs(name)));
             }
             validate_probe(get(c, "livenessProbe"), &child(&idx, "livenessProbe"), errs);
-            validate_probe(get(c, "readinessProbe"), &child(&idx, "readinessProbe"), errs);
+            validate_probe(
+                get(c, "readinessProbe"),
+                &child(&idx, "readinessProbe"),
+                errs,
+            );
             validate_probe(get(c, "startupProbe"), &child(&idx, "startupProbe"), errs);
             if get(c, "restartPolicy").is_some() {
-                errs.push(forbidden(&child(&idx, "restartPolicy"), "may not be set for non-init containers"));
+                errs.push(forbidden(
+                    &child(&idx, "restartPolicy"),
+                    "may not be set for non-init containers",
+                ));
             }
         }
         check_host_ports(containers, &cpath, errs);
     }
 
     let ipath = child(path, "initContainers");
-    let mut all: HashSet<String> = containers.iter().map(|c| gets(c, "name").to_string()).collect();
+    let mut all: HashSet<String> = containers
+        .iter()
+        .map(|c| gets(c, "name").to_string())
+        .collect();
     for (i, c) in geta(spec, "initContainers").iter().enumerate() {
         let idx = index(&ipath, i);
         validate_container_common(c, &volumes, &idx, errs);
         let restart = gets(c, "restartPolicy");
         if get(c, "restartPolicy").is_some() && restart != "Always" {
-            errs.push(not_supported(&child(&idx, "restartPolicy"), bs(restart), &["Always"]));
+            errs.push(not_supported(
+                &child(&idx, "restartPolicy"),
+                bs(restart),
+                &["Always"],
+            ));
         }
         let name = gets(c, "name");
         if all.contains(name) {
@@ -1292,12 +1557,24 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         check_host_ports(std::slice::from_ref(c), &ipath, errs);
         if restart == "Always" {
             validate_probe(get(c, "livenessProbe"), &child(&idx, "livenessProbe"), errs);
-            validate_probe(get(c, "readinessProbe"), &child(&idx, "readinessProbe"), errs);
+            validate_probe(
+                get(c, "readinessProbe"),
+                &child(&idx, "readinessProbe"),
+                errs,
+            );
             validate_probe(get(c, "startupProbe"), &child(&idx, "startupProbe"), errs);
         } else {
-            for f in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] {
+            for f in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
                 if get(c, f).is_some() {
-                    errs.push(forbidden(&child(&idx, f), "may not be set for init containers without restartPolicy=Always"));
+                    errs.push(forbidden(
+                        &child(&idx, f),
+                        "may not be set for init containers without restartPolicy=Always",
+                    ));
                 }
             }
         }
@@ -1305,20 +1582,33 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
 
     let restart = gets(spec, "restartPolicy");
     if !restart.is_empty() && !["Always", "OnFailure", "Never"].contains(&restart) {
-        errs.push(not_supported(&child(path, "restartPolicy"), bs(restart), &["Always", "OnFailure", "Never"]));
+        errs.push(not_supported(
+            &child(path, "restartPolicy"),
+            bs(restart),
+            &["Always", "OnFailure", "Never"],
+        ));
     }
     let dns = gets(spec, "dnsPolicy");
-    if !dns.is_empty() && !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].contains(&dns) {
+    if !dns.is_empty()
+        && !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].contains(&dns)
+    {
         errs.push(not_supported(
             &child(path, "dnsPolicy"),
             bs(dns),
             &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
         ));
     }
-    validate_labels(&geto(spec, "nodeSelector"), &child(path, "nodeSelector"), errs);
+    validate_labels(
+        &geto(spec, "nodeSelector"),
+        &child(path, "nodeSelector"),
+        errs,
+    );
     if dns == "None" {
         match get(spec, "dnsConfig") {
-            None => errs.push(required(&child(path, "dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None")),
+            None => errs.push(required(
+                &child(path, "dnsConfig"),
+                "must provide `dnsConfig` when `dnsPolicy` is None",
+            )),
             Some(cfg) if geta(cfg, "nameservers").is_empty() => errs.push(required(
                 &child(&child(path, "dnsConfig"), "nameservers"),
                 "must provide at least one DNS nameserver when `dnsPolicy` is None",
@@ -1337,7 +1627,11 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
     if let Some(ads) = geti(spec, "activeDeadlineSeconds")
         && !(1..=i32::MAX as i64).contains(&ads)
     {
-        errs.push(invalid(&child(path, "activeDeadlineSeconds"), Bad::Int(ads), &inclusive_range_error(1, i32::MAX as i64)));
+        errs.push(invalid(
+            &child(path, "activeDeadlineSeconds"),
+            Bad::Int(ads),
+            &inclusive_range_error(1, i32::MAX as i64),
+        ));
     }
     for field_name in ["hostname", "subdomain"] {
         let v = gets(spec, field_name);
@@ -1351,11 +1645,18 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
 
     if is_pod {
         // validateContainersOnlyForPod
-        for (list, p) in [(containers, cpath.as_str()), (geta(spec, "initContainers"), ipath.as_str())] {
+        for (list, p) in [
+            (containers, cpath.as_str()),
+            (geta(spec, "initContainers"), ipath.as_str()),
+        ] {
             for (i, c) in list.iter().enumerate() {
                 let image = gets(c, "image");
                 if image.trim() != image {
-                    errs.push(invalid(&child(&index(p, i), "image"), bs(image), "must not have leading or trailing whitespace"));
+                    errs.push(invalid(
+                        &child(&index(p, i), "image"),
+                        bs(image),
+                        "must not have leading or trailing whitespace",
+                    ));
                 }
             }
         }
@@ -1370,7 +1671,11 @@ fn validate_taint_effect(effect: &str, allow_empty: bool, path: &str, errs: &mut
         return;
     }
     if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
-        errs.push(not_supported(path, bs(effect), &["NoSchedule", "PreferNoSchedule", "NoExecute"]));
+        errs.push(not_supported(
+            path,
+            bs(effect),
+            &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+        ));
     }
 }
 
@@ -1393,22 +1698,38 @@ fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Vec<Cause>
             ));
         }
         if get(t, "tolerationSeconds").is_some() && effect != "NoExecute" {
-            errs.push(invalid(&child(&idx, "effect"), bs(effect), "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+            errs.push(invalid(
+                &child(&idx, "effect"),
+                bs(effect),
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ));
         }
         let value = gets(t, "value");
         match op {
             "Equal" | "" => {
                 let msgs = is_valid_label_value(value);
                 if !msgs.is_empty() {
-                    errs.push(invalid(&child(&idx, "operator"), bs(value), &msgs.join(";")));
+                    errs.push(invalid(
+                        &child(&idx, "operator"),
+                        bs(value),
+                        &msgs.join(";"),
+                    ));
                 }
             }
             "Exists" => {
                 if !value.is_empty() {
-                    errs.push(invalid(&child(&idx, "operator"), bs(value), "value must be empty when `operator` is 'Exists'"));
+                    errs.push(invalid(
+                        &child(&idx, "operator"),
+                        bs(value),
+                        "value must be empty when `operator` is 'Exists'",
+                    ));
                 }
             }
-            other => errs.push(not_supported(&child(&idx, "operator"), bs(other), &["Equal", "Exists"])),
+            other => errs.push(not_supported(
+                &child(&idx, "operator"),
+                bs(other),
+                &["Equal", "Exists"],
+            )),
         }
         validate_taint_effect(effect, true, &child(&idx, "effect"), errs);
     }
@@ -1422,7 +1743,12 @@ fn validate_pod_template(template: Option<&Value>, path: &str, errs: &mut Vec<Ca
     let mp = child(path, "metadata");
     validate_labels(&geto(meta, "labels"), &child(&mp, "labels"), errs);
     validate_annotations(&geto(meta, "annotations"), &child(&mp, "annotations"), errs);
-    validate_pod_spec(get(t, "spec").unwrap_or(&empty), &child(path, "spec"), false, errs);
+    validate_pod_spec(
+        get(t, "spec").unwrap_or(&empty),
+        &child(path, "spec"),
+        false,
+        errs,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1437,23 +1763,34 @@ fn validate_label_selector(sel: &Value, path: &str, errs: &mut Vec<Cause>) {
         match op {
             "In" | "NotIn" => {
                 if values.is_empty() {
-                    errs.push(required(&child(&idx, "values"), "must be specified when `operator` is 'In' or 'NotIn'"));
+                    errs.push(required(
+                        &child(&idx, "values"),
+                        "must be specified when `operator` is 'In' or 'NotIn'",
+                    ));
                 }
             }
             "Exists" | "DoesNotExist" => {
                 if !values.is_empty() {
-                    errs.push(forbidden(&child(&idx, "values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+                    errs.push(forbidden(
+                        &child(&idx, "values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    ));
                 }
             }
-            other => errs.push(invalid(&child(&idx, "operator"), bs(other), "not a valid selector operator")),
+            other => errs.push(invalid(
+                &child(&idx, "operator"),
+                bs(other),
+                "not a valid selector operator",
+            )),
         }
         let k = gets(e, "key");
         for m in is_qualified_name(k) {
             errs.push(invalid(&child(&idx, "key"), bs(k), &m));
         }
-        for v in values.iter().filter_map(Value::as_str) {
+        for (vi, v) in values.iter().enumerate() {
+            let v = v.as_str().unwrap_or("");
             for m in is_valid_label_value(v) {
-                errs.push(invalid(&index(&child(&idx, "values"), 0), bs(v), &m));
+                errs.push(invalid(&index(&child(&idx, "values"), vi), bs(v), &m));
             }
         }
     }
@@ -1462,7 +1799,12 @@ fn validate_label_selector(sel: &Value, path: &str, errs: &mut Vec<Cause>) {
 
 /// Whether `sel` (a LabelSelector) matches `labels`.
 fn selector_matches(sel: &Value, labels: &[(String, String)]) -> bool {
-    let lookup = |k: &str| labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.as_str());
+    let lookup = |k: &str| {
+        labels
+            .iter()
+            .find(|(lk, _)| lk == k)
+            .map(|(_, v)| v.as_str())
+    };
     for (k, v) in geto(sel, "matchLabels") {
         if lookup(&k) != Some(v.as_str()) {
             return false;
@@ -1483,6 +1825,17 @@ fn selector_matches(sel: &Value, labels: &[(String, String)]) -> bool {
         }
     }
     true
+}
+
+/// Whether metav1.LabelSelectorAsSelector accepts `sel`.
+fn selector_parses(sel: &Value) -> bool {
+    geta(sel, "matchExpressions")
+        .iter()
+        .all(|e| match gets(e, "operator") {
+            "In" | "NotIn" => !geta(e, "values").is_empty(),
+            "Exists" | "DoesNotExist" => geta(e, "values").is_empty(),
+            _ => false,
+        })
 }
 
 fn selector_is_empty(sel: &Value) -> bool {
@@ -1506,20 +1859,34 @@ fn label_selector_string(sel: &Value) -> String {
             )
         })
         .collect();
-    format!("&LabelSelector{{MatchLabels:map[string]string{{{ml}}},MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}")
+    format!(
+        "&LabelSelector{{MatchLabels:map[string]string{{{ml}}},MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}"
+    )
 }
 
 /// Selector and template checks of ReplicaSet-like controllers.
-fn validate_controller_spec(obj: &Value, kind_word: &str, template_path_spec: &str, errs: &mut Vec<Cause>) {
+fn validate_controller_spec(
+    obj: &Value,
+    kind_word: &str,
+    template_path_spec: &str,
+    errs: &mut Vec<Cause>,
+) {
     let empty = Value::Object(Default::default());
     let spec = get(obj, "spec").unwrap_or(&empty);
     if let Some(r) = geti(spec, "replicas")
         && r < 0
     {
-        errs.push(invalid("spec.replicas", Bad::Int(r), "must be greater than or equal to 0"));
+        errs.push(invalid(
+            "spec.replicas",
+            Bad::Int(r),
+            "must be greater than or equal to 0",
+        ));
     }
     let template = get(spec, "template");
-    let labels = template.and_then(|t| get(t, "metadata")).map(|m| geto(m, "labels")).unwrap_or_default();
+    let labels = template
+        .and_then(|t| get(t, "metadata"))
+        .map(|m| geto(m, "labels"))
+        .unwrap_or_default();
     let selector = get(spec, "selector");
     if selector.is_none() && kind_word != "daemonset" {
         errs.push(required("spec.selector", ""));
@@ -1534,17 +1901,51 @@ fn validate_controller_spec(obj: &Value, kind_word: &str, template_path_spec: &s
             ));
         }
     }
-    // A nil selector selects nothing, so it never matches the template.
-    if selector.is_none_or(|sel| !selector_is_empty(sel) && !selector_matches(sel, &labels)) {
-        let raw = go_map(template.and_then(|t| get(t, "metadata")).and_then(|m| get(m, "labels")));
-        errs.push(invalid("spec.template.metadata.labels", Bad::Raw(raw), "`selector` does not match template `labels`"));
+    if let Some(sel) = selector.filter(|s| !selector_parses(s)) {
+        // The template is not checked against a selector that does not parse.
+        match kind_word {
+            "daemonset" => {}
+            "statefulset" => {
+                errs.push(invalid(
+                    "spec.selector",
+                    Bad::Raw(label_selector_string(sel)),
+                    "",
+                ));
+                return;
+            }
+            _ => {
+                errs.push(invalid(
+                    "spec.selector",
+                    Bad::Raw(label_selector_string(sel)),
+                    "invalid label selector",
+                ));
+                return;
+            }
+        }
+    } else if selector.is_none_or(|sel| !selector_is_empty(sel) && !selector_matches(sel, &labels))
+    {
+        // A nil selector selects nothing, so it never matches the template.
+        let raw = go_map(
+            template
+                .and_then(|t| get(t, "metadata"))
+                .and_then(|m| get(m, "labels")),
+        );
+        errs.push(invalid(
+            "spec.template.metadata.labels",
+            Bad::Raw(raw),
+            "`selector` does not match template `labels`",
+        ));
     }
     validate_pod_template(template, "spec.template", errs);
     if let Some(t) = template {
         let tspec = get(t, "spec").unwrap_or(&empty);
         let rp = gets(tspec, "restartPolicy");
         if !rp.is_empty() && rp != "Always" {
-            errs.push(not_supported("spec.template.spec.restartPolicy", bs(rp), &["Always"]));
+            errs.push(not_supported(
+                "spec.template.spec.restartPolicy",
+                bs(rp),
+                &["Always"],
+            ));
         }
         if get(tspec, "activeDeadlineSeconds").is_some() {
             errs.push(forbidden(
@@ -1559,16 +1960,27 @@ fn validate_controller_spec(obj: &Value, kind_word: &str, template_path_spec: &s
 fn validate_job_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
     let spec = spec.unwrap_or(&empty);
-    for f in ["parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"] {
+    for f in [
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+    ] {
         if let Some(v) = geti(spec, f)
             && v < 0
         {
-            errs.push(invalid(&child(path, f), Bad::Int(v), "must be greater than or equal to 0"));
+            errs.push(invalid(
+                &child(path, f),
+                Bad::Int(v),
+                "must be greater than or equal to 0",
+            ));
         }
     }
     let tpath = child(path, "template");
     validate_pod_template(get(spec, "template"), &tpath, errs);
-    let tspec = get(spec, "template").and_then(|t| get(t, "spec")).unwrap_or(&empty);
+    let tspec = get(spec, "template")
+        .and_then(|t| get(t, "spec"))
+        .unwrap_or(&empty);
     let rp = gets(tspec, "restartPolicy");
     let rp_path = child(&child(&tpath, "spec"), "restartPolicy");
     if rp.is_empty() || rp == "Always" {
@@ -1639,7 +2051,11 @@ fn validate_service(svc: &Value, errs: &mut Vec<Cause>) {
     }
     validate_labels(&geto(spec, "selector"), "spec.selector", errs);
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
-        errs.push(not_supported("spec.type", bs(ty), &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]));
+        errs.push(not_supported(
+            "spec.type",
+            bs(ty),
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        ));
     }
 }
 
@@ -1656,7 +2072,11 @@ fn validate_config_map(cm: &Value, errs: &mut Vec<Cause>) {
             errs.push(invalid(&key("data", &k), bs(&k), &m));
         }
         if binary.iter().any(|(bk, _)| *bk == k) {
-            errs.push(invalid(&key("data", &k), bs(&k), "duplicate of key present in binaryData"));
+            errs.push(invalid(
+                &key("data", &k),
+                bs(&k),
+                "duplicate of key present in binaryData",
+            ));
         }
         total += v.len();
     }
@@ -1678,8 +2098,10 @@ fn base64_decoded_len(s: &str) -> usize {
 
 /// Secret `data` after `stringData` is merged in (as conversion does).
 fn secret_data(secret: &Value) -> Vec<(String, usize)> {
-    let mut data: Vec<(String, usize)> =
-        geto(secret, "data").into_iter().map(|(k, v)| (k, base64_decoded_len(&v))).collect();
+    let mut data: Vec<(String, usize)> = geto(secret, "data")
+        .into_iter()
+        .map(|(k, v)| (k, base64_decoded_len(&v)))
+        .collect();
     for (k, v) in geto(secret, "stringData") {
         match data.iter_mut().find(|(dk, _)| *dk == k) {
             Some(e) => e.1 = v.len(),
@@ -1705,12 +2127,22 @@ fn validate_secret(secret: &Value, errs: &mut Vec<Cause>) {
     let non_empty = |k: &str| data.iter().any(|(dk, l)| dk == k && *l > 0);
     match gets(secret, "type") {
         "kubernetes.io/service-account-token" => {
-            let anns = get(secret, "metadata").map(|m| geto(m, "annotations")).unwrap_or_default();
-            if !anns.iter().any(|(k, v)| k == "kubernetes.io/service-account.name" && !v.is_empty()) {
-                errs.push(required("metadata.annotations[kubernetes.io/service-account.name]", ""));
+            let anns = get(secret, "metadata")
+                .map(|m| geto(m, "annotations"))
+                .unwrap_or_default();
+            if !anns
+                .iter()
+                .any(|(k, v)| k == "kubernetes.io/service-account.name" && !v.is_empty())
+            {
+                errs.push(required(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                    "",
+                ));
             }
         }
-        "kubernetes.io/dockercfg" if !has(".dockercfg") => errs.push(required("data[.dockercfg]", "")),
+        "kubernetes.io/dockercfg" if !has(".dockercfg") => {
+            errs.push(required("data[.dockercfg]", ""))
+        }
         "kubernetes.io/dockerconfigjson" if !has(".dockerconfigjson") => {
             errs.push(required("data[.dockerconfigjson]", ""))
         }
@@ -1718,7 +2150,9 @@ fn validate_secret(secret: &Value, errs: &mut Vec<Cause>) {
             errs.push(required("data[username]", ""));
             errs.push(required("data[password]", ""));
         }
-        "kubernetes.io/ssh-auth" if !non_empty("ssh-privatekey") => errs.push(required("data[ssh-privatekey]", "")),
+        "kubernetes.io/ssh-auth" if !non_empty("ssh-privatekey") => {
+            errs.push(required("data[ssh-privatekey]", ""))
+        }
         "kubernetes.io/tls" => {
             if !has("tls.crt") {
                 errs.push(required("data[tls.crt]", ""));
@@ -1759,7 +2193,8 @@ fn validate_node_taints(taints: &[Value], path: &str, errs: &mut Vec<Cause>) {
                 time
             );
             let mut c = duplicate(&idx, Bad::Raw(raw));
-            c.message.push_str(": taints must be unique by key and effect pair");
+            c.message
+                .push_str(": taints must be unique by key and effect pair");
             errs.push(c);
         }
     }
@@ -1771,17 +2206,40 @@ fn validate_node_taints(taints: &[Value], path: &str, errs: &mut Vec<Cause>) {
 /// (name rule, namespaced, core-group) for the kinds with upstream validation.
 fn kind_rules(kind: &str) -> Option<(NameRule, bool, bool)> {
     Some(match kind {
-        "Pod" | "ConfigMap" | "Secret" | "ServiceAccount" | "Endpoints" | "Event" | "PersistentVolumeClaim"
-        | "ReplicationController" | "PodTemplate" | "LimitRange" | "ResourceQuota" => {
-            (NameRule::Subdomain, true, true)
-        }
+        "Pod"
+        | "ConfigMap"
+        | "Secret"
+        | "ServiceAccount"
+        | "Endpoints"
+        | "Event"
+        | "PersistentVolumeClaim"
+        | "ReplicationController"
+        | "PodTemplate"
+        | "LimitRange"
+        | "ResourceQuota" => (NameRule::Subdomain, true, true),
         "Service" => (NameRule::Dns1035, true, true),
         "Namespace" => (NameRule::Label, false, true),
         "Node" | "PersistentVolume" => (NameRule::Subdomain, false, true),
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" | "Ingress"
-        | "NetworkPolicy" | "EndpointSlice" | "Role" | "RoleBinding" | "Lease" | "ControllerRevision"
-        | "HorizontalPodAutoscaler" | "PodDisruptionBudget" => (NameRule::Subdomain, true, true),
-        "IngressClass" | "ClusterRole" | "ClusterRoleBinding" | "PriorityClass" | "StorageClass"
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "CronJob"
+        | "Ingress"
+        | "NetworkPolicy"
+        | "EndpointSlice"
+        | "Role"
+        | "RoleBinding"
+        | "Lease"
+        | "ControllerRevision"
+        | "HorizontalPodAutoscaler"
+        | "PodDisruptionBudget" => (NameRule::Subdomain, true, true),
+        "IngressClass"
+        | "ClusterRole"
+        | "ClusterRoleBinding"
+        | "PriorityClass"
+        | "StorageClass"
         | "CustomResourceDefinition" => (NameRule::Subdomain, false, true),
         _ => return None,
     })
@@ -1791,9 +2249,20 @@ fn kind_rules(kind: &str) -> Option<(NameRule, bool, bool)> {
 /// metadata checks (name required, path-segment name, labels, annotations).
 pub fn validate(kind: &str, obj: &Value) -> Vec<Cause> {
     let mut errs = Vec::new();
-    let (rule, namespaced, kube) = kind_rules(kind).unwrap_or((NameRule::PathSegment, false, false));
+    let (rule, namespaced, kube) =
+        kind_rules(kind).unwrap_or((NameRule::PathSegment, false, false));
     validate_meta(obj, rule, namespaced, kube, &mut errs);
     validate_body(kind, obj, &mut errs);
+    if kind == "Pod"
+        && let Some(spec) = get(obj, "spec")
+        && !geta(spec, "ephemeralContainers").is_empty()
+    {
+        // ValidatePodCreate: ephemeral containers come through their subresource only.
+        errs.push(forbidden(
+            "spec.ephemeralContainers",
+            "cannot be set on create",
+        ));
+    }
     errs
 }
 
@@ -1815,7 +2284,9 @@ fn validate_body(kind: &str, obj: &Value, errs: &mut Vec<Cause>) {
             validate_node_taints(geta(spec, "taints"), "metadata.taints", errs);
         }
         "Service" => validate_service(obj, errs),
-        "Deployment" | "ReplicaSet" => validate_controller_spec(obj, "deployment", "ReplicaSet", errs),
+        "Deployment" | "ReplicaSet" => {
+            validate_controller_spec(obj, "deployment", "ReplicaSet", errs)
+        }
         "StatefulSet" => validate_controller_spec(obj, "statefulset", "StatefulSet", errs),
         "DaemonSet" => validate_controller_spec(obj, "daemonset", "DaemonSet", errs),
         "Job" => validate_job_spec(get(obj, "spec"), "spec", errs),
@@ -1867,7 +2338,10 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
         let (oc, nc) = (geta(os, list), geta(ns, list));
         let p = child("spec", list);
         if oc.len() != nc.len() {
-            errs.push(forbidden(&p, "pod updates may not add or remove containers"));
+            errs.push(forbidden(
+                &p,
+                "pod updates may not add or remove containers",
+            ));
             return;
         }
         for (i, c) in nc.iter().enumerate() {
@@ -1876,21 +2350,40 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
                 errs.push(required(&child(&index(&p, i), "image"), ""));
             }
             if image.trim() != image {
-                errs.push(invalid(&child(&index(&p, i), "image"), bs(image), "must not have leading or trailing whitespace"));
+                errs.push(invalid(
+                    &child(&index(&p, i), "image"),
+                    bs(image),
+                    "must not have leading or trailing whitespace",
+                ));
             }
         }
     }
     let ads_path = "spec.activeDeadlineSeconds";
-    match (geti(os, "activeDeadlineSeconds"), geti(ns, "activeDeadlineSeconds")) {
+    match (
+        geti(os, "activeDeadlineSeconds"),
+        geti(ns, "activeDeadlineSeconds"),
+    ) {
         (_, Some(n)) if !(0..=i32::MAX as i64).contains(&n) => {
-            errs.push(invalid(ads_path, Bad::Int(n), &inclusive_range_error(0, i32::MAX as i64)));
+            errs.push(invalid(
+                ads_path,
+                Bad::Int(n),
+                &inclusive_range_error(0, i32::MAX as i64),
+            ));
             return;
         }
         (Some(o), Some(n)) if o < n => {
-            errs.push(invalid(ads_path, Bad::Int(n), "must be less than or equal to previous value"));
+            errs.push(invalid(
+                ads_path,
+                Bad::Int(n),
+                "must be less than or equal to previous value",
+            ));
             return;
         }
-        (Some(_), None) => errs.push(invalid(ads_path, Bad::Null, "must not update from a positive integer to nil value")),
+        (Some(_), None) => errs.push(invalid(
+            ads_path,
+            Bad::Null,
+            "must not update from a positive integer to nil value",
+        )),
         _ => {}
     }
     // Only additions to tolerations (tolerationSeconds may change).
@@ -1902,13 +2395,22 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
         t
     };
     let new_tols: Vec<Value> = geta(ns, "tolerations").iter().map(strip).collect();
-    if geta(os, "tolerations").iter().any(|o| !new_tols.contains(&strip(o))) {
-        errs.push(forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"));
+    if geta(os, "tolerations")
+        .iter()
+        .any(|o| !new_tols.contains(&strip(o)))
+    {
+        errs.push(forbidden(
+            "spec.tolerations",
+            "existing toleration can not be modified except its tolerationSeconds",
+        ));
     } else {
         validate_tolerations(geta(ns, "tolerations"), "spec.tolerations", errs);
     }
     // Only deletions of scheduling gates.
-    let old_gates: HashSet<&str> = geta(os, "schedulingGates").iter().map(|g| gets(g, "name")).collect();
+    let old_gates: HashSet<&str> = geta(os, "schedulingGates")
+        .iter()
+        .map(|g| gets(g, "name"))
+        .collect();
     for (i, g) in geta(ns, "schedulingGates").iter().enumerate() {
         let name = gets(g, "name");
         if !old_gates.contains(name) {
@@ -1941,7 +2443,12 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
         }
         let ogp = geti(os, "terminationGracePeriodSeconds");
         if ogp.is_some_and(|g| g < 0) && geti(ns, "terminationGracePeriodSeconds") == Some(1) {
-            m.insert("terminationGracePeriodSeconds".into(), get(os, "terminationGracePeriodSeconds").cloned().unwrap_or(Value::Null));
+            m.insert(
+                "terminationGracePeriodSeconds".into(),
+                get(os, "terminationGracePeriodSeconds")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
         }
         if !geta(os, "schedulingGates").is_empty() {
             // Gated pods may add to nodeSelector.
@@ -1956,7 +2463,23 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
         }
     }
     if normalize(&munged) != normalize(os) {
-        errs.push(forbidden("spec", &format!("pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}")));
+        errs.push(forbidden(
+            "spec",
+            &format!("pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}"),
+        ));
+    }
+}
+
+/// Immutable selectors of the apps controllers.
+fn validate_selector_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
+    let sel = |v: &Value| get(v, "spec").and_then(|s| get(s, "selector")).cloned();
+    let (o, n) = (sel(old), sel(new));
+    if o.as_ref().map(normalize) != n.as_ref().map(normalize) {
+        let bad = match &n {
+            Some(n) => Bad::Raw(label_selector_string(n)),
+            None => Bad::Null,
+        };
+        errs.push(invalid("spec.selector", bad, "field is immutable"));
     }
 }
 
@@ -1965,7 +2488,8 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
 /// has (as the API server defaults a request before validating it).
 pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
     let mut errs = Vec::new();
-    let (rule, namespaced, kube) = kind_rules(kind).unwrap_or((NameRule::PathSegment, false, false));
+    let (rule, namespaced, kube) =
+        kind_rules(kind).unwrap_or((NameRule::PathSegment, false, false));
     validate_meta_update(old, new, kube, &mut errs);
     match kind {
         "Pod" => {
@@ -2021,19 +2545,35 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
             let os = get(old, "spec").unwrap_or(&empty);
             let ns = get(new, "spec").unwrap_or(&empty);
             let (oc, nc) = (geta(os, "podCIDRs"), geta(ns, "podCIDRs"));
-            if !oc.is_empty() && normalize(&Value::Array(oc.to_vec())) != normalize(&Value::Array(nc.to_vec())) {
-                errs.push(forbidden("spec.podCIDRs", "node updates may not change podCIDR except from \"\" to valid"));
+            let cidr_msg = "node updates may not change podCIDR except from \"\" to valid";
+            if !oc.is_empty() {
+                if oc.len() != nc.len() {
+                    errs.push(forbidden("spec.podCIDRs", cidr_msg));
+                } else {
+                    for (o, n) in oc.iter().zip(nc) {
+                        if o != n {
+                            errs.push(forbidden("spec.podCIDRs", cidr_msg));
+                        }
+                    }
+                }
             }
             let op = gets(os, "providerID");
             if !op.is_empty() && op != gets(ns, "providerID") {
-                errs.push(forbidden("spec.providerID", "node updates may not change providerID except from \"\" to valid"));
+                errs.push(forbidden(
+                    "spec.providerID",
+                    "node updates may not change providerID except from \"\" to valid",
+                ));
             }
-            validate_node_taints(geta(ns, "taints"), "spec.taints", &mut errs);
+            validate_node_taints(geta(ns, "taints"), "metadata.taints", &mut errs);
         }
         "Namespace" => {}
         "ServiceAccount" => {
             validate_meta(new, rule, namespaced, kube, &mut errs);
             validate_body(kind, new, &mut errs);
+        }
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
+            validate_body(kind, new, &mut errs);
+            validate_selector_update(old, new, &mut errs);
         }
         _ => validate_body(kind, new, &mut errs),
     }
@@ -2044,7 +2584,11 @@ fn encode_base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -2160,14 +2704,23 @@ mod tests {
     fn dns_helpers_match_upstream() {
         assert!(is_dns1123_label("my-name").is_empty());
         assert!(is_dns1123_label("123-abc").is_empty());
-        assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert_eq!(
+            is_dns1123_label("a.b"),
+            vec!["must not contain dots".to_string()]
+        );
         assert_eq!(is_dns1123_label("Bad"), vec![label_msg()]);
         assert_eq!(is_dns1123_label("-a"), vec![label_msg()]);
         assert_eq!(is_dns1123_label(""), vec![label_msg()]);
         let long = "a".repeat(64);
-        assert_eq!(is_dns1123_label(&long), vec!["must be no more than 63 characters".to_string()]);
+        assert_eq!(
+            is_dns1123_label(&long),
+            vec!["must be no more than 63 characters".to_string()]
+        );
         assert!(is_dns1123_subdomain("example.com").is_empty());
-        assert_eq!(is_dns1123_subdomain("Bad_Name"), vec![SUBDOMAIN_RE.to_string()]);
+        assert_eq!(
+            is_dns1123_subdomain("Bad_Name"),
+            vec![SUBDOMAIN_RE.to_string()]
+        );
         assert_eq!(is_dns1123_subdomain("a..b"), vec![SUBDOMAIN_RE.to_string()]);
         assert_eq!(
             is_dns1123_subdomain(&"a".repeat(254)),
@@ -2184,13 +2737,22 @@ mod tests {
     fn qualified_name_and_label_value() {
         assert!(is_qualified_name("app.kubernetes.io/name").is_empty());
         assert!(is_qualified_name("MyName").is_empty());
-        assert_eq!(is_qualified_name("/a"), vec!["prefix part must be non-empty".to_string()]);
+        assert_eq!(
+            is_qualified_name("/a"),
+            vec!["prefix part must be non-empty".to_string()]
+        );
         assert_eq!(
             is_qualified_name("Example.com/a"),
             vec![format!("prefix part {SUBDOMAIN_RE}")]
         );
         let name_re = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-        assert_eq!(is_qualified_name("a/"), vec!["name part must be non-empty".to_string(), name_re.to_string()]);
+        assert_eq!(
+            is_qualified_name("a/"),
+            vec![
+                "name part must be non-empty".to_string(),
+                name_re.to_string()
+            ]
+        );
         assert_eq!(is_qualified_name("-x"), vec![name_re.to_string()]);
         assert_eq!(
             is_qualified_name(&"x".repeat(64)),
@@ -2206,7 +2768,10 @@ mod tests {
             is_valid_label_value("bad value"),
             vec!["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string()]
         );
-        assert_eq!(is_valid_label_value(&"v".repeat(64)), vec!["must be no more than 63 characters".to_string()]);
+        assert_eq!(
+            is_valid_label_value(&"v".repeat(64)),
+            vec!["must be no more than 63 characters".to_string()]
+        );
     }
 
     #[test]
@@ -2214,9 +2779,15 @@ mod tests {
         assert!(is_config_map_key("key.name").is_empty());
         let key_re = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
         assert_eq!(is_config_map_key("a b"), vec![key_re.to_string()]);
-        assert_eq!(is_config_map_key(".."), vec!["must not be '..'".to_string()]);
+        assert_eq!(
+            is_config_map_key(".."),
+            vec!["must not be '..'".to_string()]
+        );
         assert_eq!(is_config_map_key("."), vec!["must not be '.'".to_string()]);
-        assert_eq!(is_config_map_key("..x"), vec!["must not start with '..'".to_string()]);
+        assert_eq!(
+            is_config_map_key("..x"),
+            vec!["must not start with '..'".to_string()]
+        );
         assert!(is_valid_port_name("http").is_empty());
         assert_eq!(
             is_valid_port_name("a-very-long-port-name"),
@@ -2233,12 +2804,16 @@ mod tests {
         assert_eq!(
             is_valid_port_name("HTTP"),
             vec![
-                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+                    .to_string(),
                 "must contain at least one letter (a-z)".to_string()
             ]
         );
         assert!(is_valid_port_num(65535).is_empty());
-        assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive".to_string()]);
+        assert_eq!(
+            is_valid_port_num(0),
+            vec!["must be between 1 and 65535, inclusive".to_string()]
+        );
     }
 
     #[test]
@@ -2254,18 +2829,25 @@ mod tests {
         p["metadata"]["name"] = json!("Bad_Name");
         assert_eq!(
             lines(&validate("Pod", &p)),
-            vec![format!("metadata.name: Invalid value: \"Bad_Name\": {SUBDOMAIN_RE}")]
+            vec![format!(
+                "metadata.name: Invalid value: \"Bad_Name\": {SUBDOMAIN_RE}"
+            )]
         );
         p["metadata"].as_object_mut().unwrap().remove("name");
         let c = validate("Pod", &p);
         assert_eq!(c[0].reason, "FieldValueRequired");
-        assert_eq!(lines(&c), vec!["metadata.name: Required value: name or generateName is required"]);
+        assert_eq!(
+            lines(&c),
+            vec!["metadata.name: Required value: name or generateName is required"]
+        );
         p["metadata"]["generateName"] = json!("web-");
         assert!(validate("Pod", &p).is_empty());
         p["metadata"]["generateName"] = json!("Web-");
         assert_eq!(
             lines(&validate("Pod", &p)),
-            vec![format!("metadata.generateName: Invalid value: \"Web-\": {SUBDOMAIN_RE}")]
+            vec![format!(
+                "metadata.generateName: Invalid value: \"Web-\": {SUBDOMAIN_RE}"
+            )]
         );
         // A dotted name is fine for a pod, not for a namespace or a service.
         let ok = json!({"metadata": {"name": "a.b"}});
@@ -2277,7 +2859,9 @@ mod tests {
         let svc = json!({"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 80}]}});
         assert_eq!(
             lines(&validate("Service", &svc)),
-            vec!["metadata.name: Invalid value: \"1svc\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"]
+            vec![
+                "metadata.name: Invalid value: \"1svc\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+            ]
         );
         // Custom resources only get the path-segment rule.
         assert!(validate("Widget", &json!({"metadata": {"name": "Any_Name"}})).is_empty());
@@ -2292,7 +2876,9 @@ mod tests {
         let bad_ns = json!({"metadata": {"name": "c", "namespace": "Bad"}});
         assert_eq!(
             lines(&validate("ConfigMap", &bad_ns)),
-            vec![format!("metadata.namespace: Invalid value: \"Bad\": {LABEL_RE}")]
+            vec![format!(
+                "metadata.namespace: Invalid value: \"Bad\": {LABEL_RE}"
+            )]
         );
     }
 
@@ -2301,32 +2887,52 @@ mod tests {
         let obj = json!({"metadata": {"name": "c", "labels": {"ok": "v", "bad key!": "v", "k": "bad value"}}});
         let c = validate("ConfigMap", &obj);
         assert_eq!(c.len(), 2);
-        assert!(c.iter().all(|c| c.field == "metadata.labels" && c.reason == "FieldValueInvalid"));
-        assert!(c[0].message.starts_with("Invalid value: \"bad key!\": name part must consist of"));
-        assert!(c[1].message.starts_with("Invalid value: \"bad value\": a valid label must be an empty string"));
+        assert!(
+            c.iter()
+                .all(|c| c.field == "metadata.labels" && c.reason == "FieldValueInvalid")
+        );
+        assert!(
+            c[0].message
+                .starts_with("Invalid value: \"bad key!\": name part must consist of")
+        );
+        assert!(
+            c[1].message
+                .starts_with("Invalid value: \"bad value\": a valid label must be an empty string")
+        );
 
         // Annotation keys are checked case-insensitively; values are free-form.
         let obj = json!({"metadata": {"name": "c", "annotations": {"Example.COM/Key": "x y z", "bad key": ""}}});
         let c = validate("ConfigMap", &obj);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].field, "metadata.annotations");
-        assert!(c[0].message.starts_with("Invalid value: \"bad key\": name part must consist"));
+        assert!(
+            c[0].message
+                .starts_with("Invalid value: \"bad key\": name part must consist")
+        );
 
         let big = "x".repeat(256 * 1024);
         let obj = json!({"metadata": {"name": "c", "annotations": {"a": big}}});
         let c = validate("ConfigMap", &obj);
         assert_eq!(c[0].reason, "FieldValueTooLong");
-        assert_eq!(c[0].error(), "metadata.annotations: Too long: may not be more than 262144 bytes");
+        assert_eq!(
+            c[0].error(),
+            "metadata.annotations: Too long: may not be more than 262144 bytes"
+        );
 
         let obj = json!({"metadata": {"name": "c", "finalizers": ["example.com/f", "kubernetes", "custom"]}});
         assert_eq!(
             lines(&validate("ConfigMap", &obj)),
-            vec!["metadata.finalizers[2]: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"]
+            vec![
+                "metadata.finalizers[2]: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"
+            ]
         );
-        let obj = json!({"metadata": {"name": "c", "finalizers": ["orphan", "foregroundDeletion"]}});
+        let obj =
+            json!({"metadata": {"name": "c", "finalizers": ["orphan", "foregroundDeletion"]}});
         assert_eq!(
             lines(&validate("ConfigMap", &obj)),
-            vec!["metadata.finalizers: Invalid value: []string{\"orphan\", \"foregroundDeletion\"}: finalizer orphan and foregroundDeletion cannot be both set"]
+            vec![
+                "metadata.finalizers: Invalid value: []string{\"orphan\", \"foregroundDeletion\"}: finalizer orphan and foregroundDeletion cannot be both set"
+            ]
         );
         let obj = json!({"metadata": {"name": "c", "generation": -1, "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs"}]}});
         assert_eq!(
@@ -2345,7 +2951,11 @@ mod tests {
             status_message("Pod", "", "x", &one),
             "Pod \"x\" is invalid: spec.containers[0].image: Required value"
         );
-        let two = vec![required("a", ""), required("a", ""), invalid("b", Bad::Int(3), "bad")];
+        let two = vec![
+            required("a", ""),
+            required("a", ""),
+            invalid("b", Bad::Int(3), "bad"),
+        ];
         assert_eq!(
             status_message("Deployment", "apps", "web", &two),
             "Deployment.apps \"web\" is invalid: [a: Required value, b: Invalid value: 3: bad]"
@@ -2381,7 +2991,9 @@ mod tests {
         );
         assert_eq!(
             pod_errs(json!({"containers": [ctr("a", " nginx")]})),
-            vec!["spec.containers[0].image: Invalid value: \" nginx\": must not have leading or trailing whitespace"]
+            vec![
+                "spec.containers[0].image: Invalid value: \" nginx\": must not have leading or trailing whitespace"
+            ]
         );
     }
 
@@ -2389,18 +3001,31 @@ mod tests {
     fn pod_container_names() {
         assert_eq!(
             pod_errs(json!({"containers": [ctr("Web", "nginx")]})),
-            vec![format!("spec.containers[0].name: Invalid value: \"Web\": {LABEL_RE}")]
+            vec![format!(
+                "spec.containers[0].name: Invalid value: \"Web\": {LABEL_RE}"
+            )]
         );
         assert_eq!(
             pod_errs(json!({"containers": [{"image": "nginx"}]})),
             vec!["spec.containers[0].name: Required value"]
         );
-        let c = validate("Pod", &pod(json!({"containers": [ctr("a", "x"), ctr("a", "y")]})));
+        let c = validate(
+            "Pod",
+            &pod(json!({"containers": [ctr("a", "x"), ctr("a", "y")]})),
+        );
         assert_eq!(c[0].reason, "FieldValueDuplicate");
-        assert_eq!(lines(&c), vec!["spec.containers[1].name: Duplicate value: \"a\""]);
         assert_eq!(
-            pod_errs(json!({"containers": [ctr("a", "x")], "initContainers": [ctr("b", "x"), ctr("a", "y"), ctr("b", "z")]})),
-            vec!["spec.initContainers[1].name: Duplicate value: \"a\"", "spec.initContainers[2].name: Duplicate value: \"b\""]
+            lines(&c),
+            vec!["spec.containers[1].name: Duplicate value: \"a\""]
+        );
+        assert_eq!(
+            pod_errs(
+                json!({"containers": [ctr("a", "x")], "initContainers": [ctr("b", "x"), ctr("a", "y"), ctr("b", "z")]})
+            ),
+            vec![
+                "spec.initContainers[1].name: Duplicate value: \"a\"",
+                "spec.initContainers[2].name: Duplicate value: \"b\""
+            ]
         );
     }
 
@@ -2424,7 +3049,12 @@ mod tests {
                 "spec.containers[0].ports[4].name: Duplicate value: \"web\"",
             ]
         );
-        let c = validate("Pod", &pod(json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80, "protocol": "QUIC"}]}]})));
+        let c = validate(
+            "Pod",
+            &pod(
+                json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80, "protocol": "QUIC"}]}]}),
+            ),
+        );
         assert_eq!(c[0].reason, "FieldValueNotSupported");
     }
 
@@ -2434,26 +3064,37 @@ mod tests {
             {"name": "a", "image": "x", "ports": [{"containerPort": 80, "hostPort": 8080}]},
             {"name": "b", "image": "x", "ports": [{"containerPort": 81, "hostPort": 8080, "protocol": "TCP"}]}
         ]});
-        assert_eq!(pod_errs(spec), vec!["spec.containers[1].ports[0].hostPort: Duplicate value: \"/TCP/8080\""]);
+        assert_eq!(
+            pod_errs(spec),
+            vec!["spec.containers[1].ports[0].hostPort: Duplicate value: \"/TCP/8080\""]
+        );
     }
 
     #[test]
     fn pod_restart_and_dns_policy() {
         assert_eq!(
             pod_errs(json!({"restartPolicy": "Sometimes", "containers": [ctr("a", "x")]})),
-            vec!["spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""]
+            vec![
+                "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""
+            ]
         );
         assert_eq!(
             pod_errs(json!({"dnsPolicy": "Cluster", "containers": [ctr("a", "x")]})),
-            vec!["spec.dnsPolicy: Unsupported value: \"Cluster\": supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\""]
+            vec![
+                "spec.dnsPolicy: Unsupported value: \"Cluster\": supported values: \"ClusterFirstWithHostNet\", \"ClusterFirst\", \"Default\", \"None\""
+            ]
         );
         assert_eq!(
             pod_errs(json!({"dnsPolicy": "None", "containers": [ctr("a", "x")]})),
-            vec!["spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"]
+            vec![
+                "spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"
+            ]
         );
         assert_eq!(
-            pod_errs(json!({"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Sometimes",
-                            "terminationMessagePolicy": "Foo"}]})),
+            pod_errs(
+                json!({"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Sometimes",
+                            "terminationMessagePolicy": "Foo"}]})
+            ),
             vec![
                 "spec.containers[0].terminationMessagePolicy: Unsupported value: \"Foo\": supported values: \"File\", \"FallbackToLogsOnError\"",
                 "spec.containers[0].imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\"",
@@ -2484,7 +3125,9 @@ mod tests {
         let spec = json!({"containers": [{"name": "a", "image": "x", "envFrom": [{"prefix": "P_"}, {"configMapRef": {"name": "c"}}]}]});
         assert_eq!(
             pod_errs(spec),
-            vec!["spec.containers[0].envFrom: Invalid value: \"\": must specify one of: `configMapRef` or `secretRef`"]
+            vec![
+                "spec.containers[0].envFrom: Invalid value: \"\": must specify one of: `configMapRef` or `secretRef`"
+            ]
         );
     }
 
@@ -2518,7 +3161,12 @@ mod tests {
                 "spec.containers[0].volumeMounts.subPath: Invalid value: \"../x\": must not contain '..'".to_string(),
             ]
         );
-        let c = validate("Pod", &pod(json!({"containers": [{"name": "a", "image": "x", "volumeMounts": [{"name": "v"}]}]})));
+        let c = validate(
+            "Pod",
+            &pod(
+                json!({"containers": [{"name": "a", "image": "x", "volumeMounts": [{"name": "v"}]}]}),
+            ),
+        );
         assert_eq!(c[0].reason, "FieldValueNotFound");
         assert_eq!(
             lines(&c),
@@ -2607,8 +3255,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            pod_errs(json!({"containers": [{"name": "a", "image": "x", "restartPolicy": "Always"}]})),
-            vec!["spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers"]
+            pod_errs(
+                json!({"containers": [{"name": "a", "image": "x", "restartPolicy": "Always"}]})
+            ),
+            vec![
+                "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers"
+            ]
         );
     }
 
@@ -2620,14 +3272,36 @@ mod tests {
                             {"key": "k", "tolerationSeconds": 5, "effect": "NoSchedule"}, {"key": "k", "effect": "Never"}]});
         let got = pod_errs(spec);
         assert_eq!(got.len(), 8, "{got:#?}");
-        assert!(got[0].starts_with("spec.nodeSelector: Invalid value: \"fast ssd\": a valid label"));
-        assert!(got[1].starts_with("spec.nodeName: Invalid value: \"Node_1\": a lowercase RFC 1123 subdomain"));
-        assert_eq!(got[2], "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive");
-        assert_eq!(got[3], "spec.hostname: Invalid value: \"a.b\": must not contain dots");
-        assert_eq!(got[4], "spec.tolerations[0].operator: Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\"");
-        assert_eq!(got[5], "spec.tolerations[1].operator: Invalid value: \"v\": value must be empty when `operator` is 'Exists'");
-        assert_eq!(got[6], "spec.tolerations[2].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set");
-        assert_eq!(got[7], "spec.tolerations[3].effect: Unsupported value: \"Never\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"");
+        assert!(
+            got[0].starts_with("spec.nodeSelector: Invalid value: \"fast ssd\": a valid label")
+        );
+        assert!(got[1].starts_with(
+            "spec.nodeName: Invalid value: \"Node_1\": a lowercase RFC 1123 subdomain"
+        ));
+        assert_eq!(
+            got[2],
+            "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive"
+        );
+        assert_eq!(
+            got[3],
+            "spec.hostname: Invalid value: \"a.b\": must not contain dots"
+        );
+        assert_eq!(
+            got[4],
+            "spec.tolerations[0].operator: Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\""
+        );
+        assert_eq!(
+            got[5],
+            "spec.tolerations[1].operator: Invalid value: \"v\": value must be empty when `operator` is 'Exists'"
+        );
+        assert_eq!(
+            got[6],
+            "spec.tolerations[2].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set"
+        );
+        assert_eq!(
+            got[7],
+            "spec.tolerations[3].effect: Unsupported value: \"Never\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\""
+        );
     }
 
     fn running(spec: Value) -> Value {
@@ -2639,19 +3313,29 @@ mod tests {
 
     #[test]
     fn pod_update_image_change_allowed() {
-        let old = running(json!({"containers": [ctr("a", "nginx:1")], "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}]}));
+        let old = running(
+            json!({"containers": [ctr("a", "nginx:1")], "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}]}),
+        );
         let mut new = old.clone();
         new["spec"]["containers"][0]["image"] = json!("nginx:2");
         new["spec"]["tolerations"][0]["tolerationSeconds"] = json!(5);
-        new["spec"]["tolerations"].as_array_mut().unwrap().push(json!({"key": "x", "operator": "Exists"}));
+        new["spec"]["tolerations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "x", "operator": "Exists"}));
         new["spec"]["activeDeadlineSeconds"] = json!(100);
         new["metadata"]["labels"] = json!({"new": "label"});
-        assert_eq!(lines(&validate_update("Pod", &old, &new)), Vec::<String>::new());
+        assert_eq!(
+            lines(&validate_update("Pod", &old, &new)),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn pod_update_forbidden_changes() {
-        let old = running(json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}]}));
+        let old = running(
+            json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}]}),
+        );
         let mut new = old.clone();
         new["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(8080);
         let c = validate_update("Pod", &old, &new);
@@ -2663,7 +3347,10 @@ mod tests {
         );
 
         let mut new = old.clone();
-        new["spec"]["containers"].as_array_mut().unwrap().push(ctr("b", "y"));
+        new["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(ctr("b", "y"));
         assert_eq!(
             lines(&validate_update("Pod", &old, &new)),
             vec!["spec.containers: Forbidden: pod updates may not add or remove containers"]
@@ -2673,7 +3360,10 @@ mod tests {
         new["spec"]["containers"][0]["image"] = json!("");
         assert_eq!(
             lines(&validate_update("Pod", &old, &new)),
-            vec!["spec.containers[0].image: Required value", "spec.containers[0].image: Required value"]
+            vec![
+                "spec.containers[0].image: Required value",
+                "spec.containers[0].image: Required value"
+            ]
         );
     }
 
@@ -2684,35 +3374,51 @@ mod tests {
         new["spec"]["activeDeadlineSeconds"] = json!(20);
         assert_eq!(
             lines(&validate_update("Pod", &old, &new)),
-            vec!["spec.activeDeadlineSeconds: Invalid value: 20: must be less than or equal to previous value"]
+            vec![
+                "spec.activeDeadlineSeconds: Invalid value: 20: must be less than or equal to previous value"
+            ]
         );
-        new["spec"].as_object_mut().unwrap().remove("activeDeadlineSeconds");
+        new["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("activeDeadlineSeconds");
         assert_eq!(
             lines(&validate_update("Pod", &old, &new)),
-            vec!["spec.activeDeadlineSeconds: Invalid value: null: must not update from a positive integer to nil value"]
+            vec![
+                "spec.activeDeadlineSeconds: Invalid value: null: must not update from a positive integer to nil value"
+            ]
         );
 
-        let old = running(json!({"containers": [ctr("a", "x")], "tolerations": [{"key": "k", "operator": "Exists"}]}));
+        let old = running(
+            json!({"containers": [ctr("a", "x")], "tolerations": [{"key": "k", "operator": "Exists"}]}),
+        );
         let mut new = old.clone();
         new["spec"]["tolerations"][0]["key"] = json!("other");
         assert_eq!(
             lines(&validate_update("Pod", &old, &new)),
-            vec!["spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"]
+            vec![
+                "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+            ]
         );
 
-        let old = running(json!({"containers": [ctr("a", "x")], "schedulingGates": [{"name": "g1"}], "nodeSelector": {"a": "b"}}));
+        let old = running(
+            json!({"containers": [ctr("a", "x")], "schedulingGates": [{"name": "g1"}], "nodeSelector": {"a": "b"}}),
+        );
         let mut new = old.clone();
         new["spec"]["schedulingGates"] = json!([{"name": "g1"}, {"name": "g2"}]);
         assert_eq!(
             lines(&validate_update("Pod", &old, &new)),
-            vec!["spec.schedulingGates[1].name: Forbidden: only deletion is allowed, but found new scheduling gate 'g2'"]
+            vec![
+                "spec.schedulingGates[1].name: Forbidden: only deletion is allowed, but found new scheduling gate 'g2'"
+            ]
         );
         let mut new = old.clone();
         new["spec"]["schedulingGates"] = json!([]);
         new["spec"]["nodeSelector"]["c"] = json!("d");
         assert!(validate_update("Pod", &old, &new).is_empty());
 
-        let old = running(json!({"containers": [ctr("a", "x")], "terminationGracePeriodSeconds": -1}));
+        let old =
+            running(json!({"containers": [ctr("a", "x")], "terminationGracePeriodSeconds": -1}));
         let mut new = old.clone();
         new["spec"]["terminationGracePeriodSeconds"] = json!(1);
         assert!(validate_update("Pod", &old, &new).is_empty());
@@ -2748,7 +3454,9 @@ mod tests {
         new["metadata"]["finalizers"] = json!(["example.com/a", "example.com/b"]);
         assert_eq!(
             lines(&validate_update("ConfigMap", &deleting, &new)),
-            vec!["metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/b\"}"]
+            vec![
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/b\"}"
+            ]
         );
         let mut old_gen = old.clone();
         old_gen["metadata"]["generation"] = json!(3);
@@ -2762,18 +3470,40 @@ mod tests {
 
     #[test]
     fn namespace_rules() {
-        assert!(validate("Namespace", &json!({"metadata": {"name": "team-a"}, "spec": {"finalizers": ["kubernetes"]}})).is_empty());
-        assert_eq!(
-            lines(&validate("Namespace", &json!({"metadata": {"name": "Team"}}))),
-            vec![format!("metadata.name: Invalid value: \"Team\": {LABEL_RE}")]
+        assert!(
+            validate(
+                "Namespace",
+                &json!({"metadata": {"name": "team-a"}, "spec": {"finalizers": ["kubernetes"]}})
+            )
+            .is_empty()
         );
         assert_eq!(
-            lines(&validate("Namespace", &json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["foo"]}}))),
-            vec!["spec.finalizers: Invalid value: \"foo\": name is neither a standard finalizer name nor is it fully qualified"]
+            lines(&validate(
+                "Namespace",
+                &json!({"metadata": {"name": "Team"}})
+            )),
+            vec![format!(
+                "metadata.name: Invalid value: \"Team\": {LABEL_RE}"
+            )]
         );
         assert_eq!(
-            lines(&validate("Namespace", &json!({"metadata": {"name": &"n".repeat(64)}}))),
-            vec![format!("metadata.name: Invalid value: \"{}\": must be no more than 63 characters", "n".repeat(64))]
+            lines(&validate(
+                "Namespace",
+                &json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["foo"]}})
+            )),
+            vec![
+                "spec.finalizers: Invalid value: \"foo\": name is neither a standard finalizer name nor is it fully qualified"
+            ]
+        );
+        assert_eq!(
+            lines(&validate(
+                "Namespace",
+                &json!({"metadata": {"name": &"n".repeat(64)}})
+            )),
+            vec![format!(
+                "metadata.name: Invalid value: \"{}\": must be no more than 63 characters",
+                "n".repeat(64)
+            )]
         );
     }
 
@@ -2786,14 +3516,18 @@ mod tests {
             lines(&validate("ConfigMap", &cm)),
             vec![
                 format!("data[bad key]: Invalid value: \"bad key\": {key_re}"),
-                "data[dup]: Invalid value: \"dup\": duplicate of key present in binaryData".to_string(),
+                "data[dup]: Invalid value: \"dup\": duplicate of key present in binaryData"
+                    .to_string(),
                 format!("binaryData[bad/bin]: Invalid value: \"bad/bin\": {key_re}"),
             ]
         );
         let big = json!({"metadata": {"name": "c"}, "data": {"a": "x".repeat(1024 * 1024 + 1)}});
         let c = validate("ConfigMap", &big);
         assert_eq!(c[0].reason, "FieldValueTooLong");
-        assert_eq!(c[0].error(), ": Too long: may not be more than 1048576 bytes");
+        assert_eq!(
+            c[0].error(),
+            ": Too long: may not be more than 1048576 bytes"
+        );
     }
 
     #[test]
@@ -2820,13 +3554,22 @@ mod tests {
         let s = json!({"metadata": {"name": "s"}, "type": "Opaque", "data": {"a": "dmFsdWU="}, "stringData": {"bad key": "x"}});
         let c = validate("Secret", &s);
         assert_eq!(c.len(), 1);
-        assert!(c[0].error().starts_with("data[bad key]: Invalid value: \"bad key\": a valid config key"));
+        assert!(
+            c[0].error()
+                .starts_with("data[bad key]: Invalid value: \"bad key\": a valid config key")
+        );
         let tls = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "eA=="}});
-        assert_eq!(lines(&validate("Secret", &tls)), vec!["data[tls.key]: Required value"]);
+        assert_eq!(
+            lines(&validate("Secret", &tls)),
+            vec!["data[tls.key]: Required value"]
+        );
         let basic = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/basic-auth"});
         assert_eq!(
             lines(&validate("Secret", &basic)),
-            vec!["data[username]: Required value", "data[password]: Required value"]
+            vec![
+                "data[username]: Required value",
+                "data[password]: Required value"
+            ]
         );
         let sa = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/service-account-token"});
         assert_eq!(
@@ -2834,21 +3577,31 @@ mod tests {
             vec!["metadata.annotations[kubernetes.io/service-account.name]: Required value"]
         );
         let docker = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/dockerconfigjson", "data": {}});
-        assert_eq!(lines(&validate("Secret", &docker)), vec!["data[.dockerconfigjson]: Required value"]);
+        assert_eq!(
+            lines(&validate("Secret", &docker)),
+            vec!["data[.dockerconfigjson]: Required value"]
+        );
         let ssh = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/ssh-auth", "data": {"ssh-privatekey": ""}});
-        assert_eq!(lines(&validate("Secret", &ssh)), vec!["data[ssh-privatekey]: Required value"]);
-        let big = json!({"metadata": {"name": "s"}, "stringData": {"a": "x".repeat(1024 * 1024 + 1)}});
-        assert_eq!(lines(&validate("Secret", &big)), vec!["data: Too long: may not be more than 1048576 bytes"]);
+        assert_eq!(
+            lines(&validate("Secret", &ssh)),
+            vec!["data[ssh-privatekey]: Required value"]
+        );
+        let big =
+            json!({"metadata": {"name": "s"}, "stringData": {"a": "x".repeat(1024 * 1024 + 1)}});
+        assert_eq!(
+            lines(&validate("Secret", &big)),
+            vec!["data: Too long: may not be more than 1048576 bytes"]
+        );
     }
 
     #[test]
     fn secret_update_rules() {
         let old = json!({"metadata": {"name": "s"}, "type": "Opaque", "immutable": true, "data": {"a": "eA=="}});
         let mut new = old.clone();
-        new["type"] = json!("kubernetes.io/basic-auth");
+        new["type"] = json!("example.com/custom");
         assert_eq!(
             lines(&validate_update("Secret", &old, &new)),
-            vec!["type: Invalid value: \"kubernetes.io/basic-auth\": field is immutable"]
+            vec!["type: Invalid value: \"example.com/custom\": field is immutable"]
         );
         let mut new = old.clone();
         new["stringData"] = json!({"a": "y"});
@@ -2860,15 +3613,27 @@ mod tests {
         same["stringData"] = json!({"a": "x"});
         assert!(validate_update("Secret", &old, &same).is_empty());
         let untyped = json!({"metadata": {"name": "s"}, "data": {}});
-        assert!(validate_update("Secret", &untyped, &json!({"metadata": {"name": "s"}, "type": "Opaque"})).is_empty());
+        assert!(
+            validate_update(
+                "Secret",
+                &untyped,
+                &json!({"metadata": {"name": "s"}, "type": "Opaque"})
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn service_account_rules() {
         assert!(validate("ServiceAccount", &json!({"metadata": {"name": "builder"}})).is_empty());
         assert_eq!(
-            lines(&validate("ServiceAccount", &json!({"metadata": {"name": "Builder"}}))),
-            vec![format!("metadata.name: Invalid value: \"Builder\": {SUBDOMAIN_RE}")]
+            lines(&validate(
+                "ServiceAccount",
+                &json!({"metadata": {"name": "Builder"}})
+            )),
+            vec![format!(
+                "metadata.name: Invalid value: \"Builder\": {SUBDOMAIN_RE}"
+            )]
         );
     }
 
@@ -2890,7 +3655,9 @@ mod tests {
         );
         assert_eq!(
             lines(&validate("Node", &json!({"metadata": {"name": "Node_1"}}))),
-            vec![format!("metadata.name: Invalid value: \"Node_1\": {SUBDOMAIN_RE}")]
+            vec![format!(
+                "metadata.name: Invalid value: \"Node_1\": {SUBDOMAIN_RE}"
+            )]
         );
         let old = json!({"metadata": {"name": "n"}, "spec": {"podCIDR": "10.0.0.0/24", "podCIDRs": ["10.0.0.0/24"], "providerID": "kinet://n"}});
         let mut new = old.clone();
@@ -2930,12 +3697,24 @@ mod tests {
             ]
         );
         assert_eq!(
-            lines(&validate("Service", &json!({"metadata": {"name": "s"}, "spec": {}}))),
+            lines(&validate(
+                "Service",
+                &json!({"metadata": {"name": "s"}, "spec": {}})
+            )),
             vec!["spec.ports: Required value"]
         );
-        assert!(validate("Service", &json!({"metadata": {"name": "s"}, "spec": {"clusterIP": "None"}})).is_empty());
+        assert!(
+            validate(
+                "Service",
+                &json!({"metadata": {"name": "s"}, "spec": {"clusterIP": "None"}})
+            )
+            .is_empty()
+        );
         assert_eq!(
-            lines(&validate("Service", &json!({"metadata": {"name": "s"}, "spec": {"type": "ExternalName"}}))),
+            lines(&validate(
+                "Service",
+                &json!({"metadata": {"name": "s"}, "spec": {"type": "ExternalName"}})
+            )),
             vec!["spec.externalName: Required value"]
         );
     }
@@ -2947,14 +3726,36 @@ mod tests {
 
     #[test]
     fn workload_selector_rules() {
-        assert!(validate("Deployment", &deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web", "x": "y"}))).is_empty());
-        assert_eq!(
-            lines(&validate("Deployment", &deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "api", "tier": "fe"})))),
-            vec!["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"api\", \"tier\":\"fe\"}: `selector` does not match template `labels`"]
+        assert!(
+            validate(
+                "Deployment",
+                &deployment(
+                    json!({"matchLabels": {"app": "web"}}),
+                    json!({"app": "web", "x": "y"})
+                )
+            )
+            .is_empty()
         );
         assert_eq!(
-            lines(&validate("Deployment", &deployment(json!({}), json!({"app": "web"})))),
-            vec!["spec.selector: Invalid value: &LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]LabelSelectorRequirement{},}: empty selector is invalid for deployment"]
+            lines(&validate(
+                "Deployment",
+                &deployment(
+                    json!({"matchLabels": {"app": "web"}}),
+                    json!({"app": "api", "tier": "fe"})
+                )
+            )),
+            vec![
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"api\", \"tier\":\"fe\"}: `selector` does not match template `labels`"
+            ]
+        );
+        assert_eq!(
+            lines(&validate(
+                "Deployment",
+                &deployment(json!({}), json!({"app": "web"}))
+            )),
+            vec![
+                "spec.selector: Invalid value: &LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]LabelSelectorRequirement{},}: empty selector is invalid for deployment"
+            ]
         );
         let mut no_sel = deployment(json!({}), json!({"app": "web"}));
         no_sel["spec"].as_object_mut().unwrap().remove("selector");
@@ -2966,16 +3767,33 @@ mod tests {
             ]
         );
         assert_eq!(lines(&validate("DaemonSet", &no_sel)).len(), 1);
-        let expr = deployment(json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]},
-                                                           {"key": "x", "operator": "Has"}]}), json!({"app": "web"}));
+        let expr = deployment(
+            json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]},
+                                                           {"key": "x", "operator": "Has"}]}),
+            json!({"app": "web"}),
+        );
         assert_eq!(
             lines(&validate("ReplicaSet", &expr)),
             vec![
                 "spec.selector.matchExpressions[1].operator: Invalid value: \"Has\": not a valid selector operator",
-                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"
+                "spec.selector: Invalid value: &LabelSelector{MatchLabels:map[string]string{},MatchExpressions:[]LabelSelectorRequirement{LabelSelectorRequirement{Key:app,Operator:In,Values:[web api],},LabelSelectorRequirement{Key:x,Operator:Has,Values:[],},},}: invalid label selector"
             ]
         );
-        let mut bad_tpl = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}));
+        let nomatch = deployment(
+            json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]},
+                                                              {"key": "v", "operator": "In", "values": ["bad value"]}]}),
+            json!({"app": "web"}),
+        );
+        let got = lines(&validate("ReplicaSet", &nomatch));
+        assert_eq!(got.len(), 2);
+        assert!(got[0].starts_with(
+            "spec.selector.matchExpressions[1].values[0]: Invalid value: \"bad value\""
+        ));
+        assert!(got[1].starts_with("spec.template.metadata.labels: Invalid value"));
+        let mut bad_tpl = deployment(
+            json!({"matchLabels": {"app": "web"}}),
+            json!({"app": "web"}),
+        );
         bad_tpl["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
         bad_tpl["spec"]["template"]["spec"]["containers"][0]["image"] = json!("");
         bad_tpl["spec"]["replicas"] = json!(-1);
@@ -2990,11 +3808,43 @@ mod tests {
     }
 
     #[test]
+    fn workload_selector_immutable() {
+        let old = deployment(
+            json!({"matchLabels": {"app": "web"}}),
+            json!({"app": "web"}),
+        );
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(5);
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+        assert!(validate_update("Deployment", &old, &new).is_empty());
+        new["spec"]["selector"] = json!({"matchLabels": {"app": "web2"}});
+        new["spec"]["template"]["metadata"]["labels"] = json!({"app": "web2"});
+        assert_eq!(
+            lines(&validate_update("Deployment", &old, &new)),
+            vec![
+                "spec.selector: Invalid value: &LabelSelector{MatchLabels:map[string]string{app: web2,},MatchExpressions:[]LabelSelectorRequirement{},}: field is immutable"
+            ]
+        );
+        assert_eq!(validate_update("StatefulSet", &old, &new).len(), 1);
+    }
+
+    #[test]
+    fn pod_ephemeral_containers_forbidden_on_create() {
+        let spec = json!({"containers": [ctr("a", "x")], "ephemeralContainers": [{"name": "debug", "image": "busybox"}]});
+        assert_eq!(
+            pod_errs(spec),
+            vec!["spec.ephemeralContainers: Forbidden: cannot be set on create"]
+        );
+    }
+
+    #[test]
     fn job_and_cronjob_rules() {
         let job = json!({"metadata": {"name": "pi"}, "spec": {"template": {"spec": {"containers": [ctr("pi", "perl")]}}}});
         assert_eq!(
             lines(&validate("Job", &job)),
-            vec!["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]
+            vec![
+                "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+            ]
         );
         let mut ok = job.clone();
         ok["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
@@ -3003,7 +3853,10 @@ mod tests {
             "restartPolicy": "OnFailure", "containers": [ctr("c", "")]}}}}}});
         assert_eq!(
             lines(&validate("CronJob", &cj)),
-            vec!["spec.schedule: Required value", "spec.jobTemplate.spec.template.spec.containers[0].image: Required value"]
+            vec![
+                "spec.schedule: Required value",
+                "spec.jobTemplate.spec.template.spec.containers[0].image: Required value"
+            ]
         );
     }
 
@@ -3034,12 +3887,29 @@ mod tests {
         let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
             "spec": {"replica": 3, "selector": {"matchLabels": {"a": "b"}},
                      "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "n", "image": "i", "resources": {"limits": {"cpu": "1"}}, "Env": []}]}}}});
-        assert_eq!(unknown_fields("Deployment", &dep), vec!["spec.replica", "spec.template.spec.containers[0].Env"]);
+        assert_eq!(
+            unknown_fields("Deployment", &dep),
+            vec!["spec.replica", "spec.template.spec.containers[0].Env"]
+        );
         let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
                          "spec": {"ports": [{"port": 80, "targetPort": "http", "nodeport": 1}]}});
-        assert_eq!(unknown_fields("Service", &svc), vec!["spec.ports[0].nodeport"]);
-        for kind in ["Namespace", "Node", "ServiceAccount", "Event", "Endpoints", "ReplicaSet", "StatefulSet",
-                     "DaemonSet", "Job", "Ingress", "NetworkPolicy"] {
+        assert_eq!(
+            unknown_fields("Service", &svc),
+            vec!["spec.ports[0].nodeport"]
+        );
+        for kind in [
+            "Namespace",
+            "Node",
+            "ServiceAccount",
+            "Event",
+            "Endpoints",
+            "ReplicaSet",
+            "StatefulSet",
+            "DaemonSet",
+            "Job",
+            "Ingress",
+            "NetworkPolicy",
+        ] {
             let obj = json!({"metadata": {"name": "x"}, "extraTopLevel": 1});
             assert_eq!(unknown_fields(kind, &obj), vec!["extraTopLevel"], "{kind}");
         }
@@ -3047,5 +3917,4 @@ mod tests {
         // Undecodable input (wrong types) gives no report.
         assert!(unknown_fields("Pod", &json!({"spec": {"containers": "nope"}, "x": 1})).is_empty());
     }
-
 }

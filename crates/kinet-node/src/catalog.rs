@@ -38,23 +38,28 @@ fn ports_args(ports: &[u16]) -> Vec<String> {
 pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) -> Program {
     let name = short_name(image);
     let last = name.rsplit('/').next().unwrap_or(&name).to_string();
-    let given = |default: &[&str]| -> Vec<String> {
-        if !command.is_empty() {
-            command.iter().chain(args.iter()).cloned().collect()
-        } else if !args.is_empty() {
-            default.iter().take(1).map(|s| s.to_string()).chain(args.iter().cloned()).collect()
+    // an image has an entrypoint and a default command; `command` replaces the
+    // entrypoint, `args` the default command
+    let given = |entrypoint: &[&str], cmd: &[&str]| -> Vec<String> {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let head = if command.is_empty() { own(entrypoint) } else { command.to_vec() };
+        let tail = if !args.is_empty() {
+            args.to_vec()
+        } else if command.is_empty() {
+            own(cmd)
         } else {
-            default.iter().map(|s| s.to_string()).collect()
-        }
+            Vec::new()
+        };
+        [head, tail].concat()
     };
     match last.as_str() {
-        "busybox" | "alpine" => Program::Exec { argv: given(&["sh"]), busybox: true },
-        "debian" | "ubuntu" | "fedora" | "centos" => Program::Exec { argv: given(&["bash"]), busybox: false },
+        "busybox" | "alpine" => Program::Exec { argv: given(&[], &["sh"]), busybox: true },
+        "debian" | "ubuntu" | "fedora" | "centos" => Program::Exec { argv: given(&[], &["bash"]), busybox: false },
         "netshoot" | "dnsutils" | "curl" | "jessie-dnsutils" | "toolbox" => {
-            let default: &[&str] = if last == "curl" { &["curl"] } else { &["sh"] };
-            Program::Exec { argv: given(default), busybox: false }
+            let argv = if last == "curl" { given(&["curl"], &[]) } else { given(&[], &["sh"]) };
+            Program::Exec { argv, busybox: false }
         }
-        "pause" => Program::Exec { argv: given(&["sleep", "infinity"]), busybox: false },
+        "pause" => Program::Exec { argv: given(&["sleep", "infinity"], &[]), busybox: false },
         "agnhost" => {
             if !command.is_empty() {
                 // agnhost images are often run with an explicit command (`/agnhost netexec …`)
@@ -70,7 +75,7 @@ pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) 
         }
         "nginx" | "nginx-unprivileged" | "httpd" | "whoami" | "http-echo" | "echoserver" | "hello-app" | "network-multitool" | "caddy" => {
             if !command.is_empty() {
-                return Program::Exec { argv: given(&[]), busybox: false };
+                return Program::Exec { argv: given(&[], &[]), busybox: false };
             }
             let default_port: u16 = match last.as_str() {
                 "nginx-unprivileged" | "hello-app" | "echoserver" => 8080,
@@ -94,9 +99,9 @@ pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) 
         }
         _ => {
             if !command.is_empty() {
-                return Program::Exec { argv: given(&[]), busybox: false };
+                return Program::Exec { argv: given(&[], &[]), busybox: false };
             }
-            let mut a = vec!["serve".to_string(), "--image".to_string(), last];
+            let mut a = vec!["serve".to_string(), "--image".to_string(), name.clone()];
             a.extend(ports_args(ports));
             Program::Emulated { args: a }
         }
@@ -126,8 +131,11 @@ mod tests {
         assert_eq!(p, Program::Exec { argv: s(&["sleep", "3600"]), busybox: true });
         let p = program("busybox", &[], &[], &[]);
         assert_eq!(p, Program::Exec { argv: s(&["sh"]), busybox: true });
-        let p = program("busybox", &[], &s(&["-c", "echo hi"]), &[]);
+        // kubectl run NAME --image=busybox -- sh -c '…' sets args only: they replace the default command
+        let p = program("busybox", &[], &s(&["sh", "-c", "echo hi"]), &[]);
         assert_eq!(p, Program::Exec { argv: s(&["sh", "-c", "echo hi"]), busybox: true });
+        let p = program("curlimages/curl", &[], &s(&["-s", "http://x"]), &[]);
+        assert_eq!(p, Program::Exec { argv: s(&["curl", "-s", "http://x"]), busybox: false });
     }
 
     #[test]
