@@ -5,6 +5,7 @@
 
 pub mod discovery;
 pub mod objects;
+pub mod openapi_v2;
 pub mod pki;
 pub mod rest;
 pub mod status;
@@ -88,6 +89,13 @@ impl ApiServer {
                 };
             }
             "/openapi/v3" | "/openapi/v3/" => return json(StatusCode::OK, &discovery::openapi_index()),
+            "/openapi/v2" | "/openapi/v2/" => {
+                return Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                    .body(full(openapi_v2::document()))
+                    .unwrap();
+            }
             _ => {}
         }
         if let Some(gv) = path.strip_prefix("/openapi/v3/") {
