@@ -31,12 +31,21 @@ fn subresource(sub: &str, r: &Resource) -> (Value, Vec<&'static str>) {
         "log" => (own, vec!["get"]),
         "exec" => (gvk("", "v1", "PodExecOptions"), vec!["create", "get"]),
         "attach" => (gvk("", "v1", "PodAttachOptions"), vec!["create", "get"]),
-        "portforward" => (gvk("", "v1", "PodPortForwardOptions"), vec!["create", "get"]),
+        "portforward" => (
+            gvk("", "v1", "PodPortForwardOptions"),
+            vec!["create", "get"],
+        ),
         "binding" => (gvk("", "v1", "Binding"), vec!["create"]),
         "eviction" => (gvk("policy", "v1", "Eviction"), vec!["create"]),
-        "scale" => (gvk("autoscaling", "v1", "Scale"), vec!["get", "patch", "update"]),
+        "scale" => (
+            gvk("autoscaling", "v1", "Scale"),
+            vec!["get", "patch", "update"],
+        ),
         "finalize" => (own, vec!["update"]),
-        "token" => (gvk("authentication.k8s.io", "v1", "TokenRequest"), vec!["create"]),
+        "token" => (
+            gvk("authentication.k8s.io", "v1", "TokenRequest"),
+            vec!["create"],
+        ),
         "proxy" => (
             gvk("", "v1", &format!("{}ProxyOptions", r.kind)),
             vec!["create", "delete", "get", "patch", "update"],
@@ -77,8 +86,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     if out.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
+    )
 }
 
 pub fn api_versions(server_address: &str) -> Value {
@@ -103,12 +118,18 @@ pub fn api_group_list() -> Value {
 pub fn api_group(group: &str) -> Option<Value> {
     let (g, v) = resources::groups().into_iter().find(|(g, _)| *g == group)?;
     let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
-    Some(json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv}))
+    Some(
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv}),
+    )
 }
 
 /// Aggregated discovery (apidiscovery.k8s.io/v2) for /api (`core`) or /apis.
 pub fn aggregated(core: bool) -> Value {
-    let groups: Vec<(&str, &str)> = if core { vec![("", "v1")] } else { resources::groups() };
+    let groups: Vec<(&str, &str)> = if core {
+        vec![("", "v1")]
+    } else {
+        resources::groups()
+    };
     let items: Vec<Value> = groups
         .into_iter()
         .map(|(g, v)| {
@@ -154,7 +175,10 @@ pub fn aggregated(core: bool) -> Value {
 /// GET /openapi/v3: the index of group-version documents.
 pub fn openapi_index() -> Value {
     let mut paths = serde_json::Map::new();
-    paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=kinet1"}));
+    paths.insert(
+        "api/v1".into(),
+        json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=kinet1"}),
+    );
     for (g, v) in resources::groups() {
         paths.insert(
             format!("apis/{g}/{v}"),
@@ -173,7 +197,11 @@ pub fn openapi_group_version(group: &str, version: &str) -> Option<Value> {
         if r.kind == "Binding" {
             continue;
         }
-        let base = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let base = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
         let item = if r.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -210,13 +238,24 @@ mod tests {
     #[test]
     fn core_discovery_lists_pods_and_subresources() {
         let l = resource_list("", "v1").unwrap();
-        let names: Vec<&str> = l["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = l["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         assert!(names.contains(&"pods"));
         assert!(names.contains(&"pods/exec"));
         assert!(names.contains(&"pods/log"));
         assert!(resource_list("", "v2").is_none());
         let agg = aggregated(false);
-        assert!(agg["items"].as_array().unwrap().iter().any(|g| g["metadata"]["name"] == "apps"));
+        assert!(
+            agg["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["metadata"]["name"] == "apps")
+        );
     }
 
     #[test]
@@ -224,6 +263,12 @@ mod tests {
         let doc = openapi_group_version("apps", "v1").unwrap();
         let p = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(p["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(p["parameters"].as_array().unwrap().iter().any(|x| x["name"] == "fieldValidation"));
+        assert!(
+            p["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["name"] == "fieldValidation")
+        );
     }
 }

@@ -29,7 +29,14 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 /// Where the node agents keep what the API serves about running pods.
 pub trait NodeHooks: Send + Sync {
     /// The log file of a container (`previous` for its last terminated instance).
-    fn log_path(&self, namespace: &str, pod: &str, uid: &str, container: &str, previous: bool) -> Option<PathBuf>;
+    fn log_path(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        previous: bool,
+    ) -> Option<PathBuf>;
 }
 
 pub struct ApiServer {
@@ -42,7 +49,11 @@ pub struct ApiServer {
 
 impl ApiServer {
     /// Serves HTTPS on `listener` until the task is dropped.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) -> Result<()> {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<()> {
         let acceptor = TlsAcceptor::from(tls);
         loop {
             let (tcp, _) = listener.accept().await?;
@@ -50,7 +61,9 @@ impl ApiServer {
             let acceptor = acceptor.clone();
             let me = self.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let svc = hyper::service::service_fn(move |req| {
                     let me = me.clone();
                     async move { Ok::<_, Infallible>(me.handle(req).await) }
@@ -64,7 +77,10 @@ impl ApiServer {
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_string();
-        let public = matches!(path.as_str(), "/version" | "/healthz" | "/livez" | "/readyz");
+        let public = matches!(
+            path.as_str(),
+            "/version" | "/healthz" | "/livez" | "/readyz"
+        );
         if !public && !self.authorized(&req) {
             return error(&status::ApiError::unauthorized());
         }
@@ -78,7 +94,9 @@ impl ApiServer {
                     let mut r = json(StatusCode::OK, &discovery::aggregated(core));
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
-                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList".parse().unwrap(),
+                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+                            .parse()
+                            .unwrap(),
                     );
                     return r;
                 }
@@ -88,11 +106,16 @@ impl ApiServer {
                     json(StatusCode::OK, &discovery::api_group_list())
                 };
             }
-            "/openapi/v3" | "/openapi/v3/" => return json(StatusCode::OK, &discovery::openapi_index()),
+            "/openapi/v3" | "/openapi/v3/" => {
+                return json(StatusCode::OK, &discovery::openapi_index());
+            }
             "/openapi/v2" | "/openapi/v2/" => {
                 return Response::builder()
                     .status(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                    .header(
+                        header::CONTENT_TYPE,
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                    )
                     .body(full(openapi_v2::document()))
                     .unwrap();
             }
@@ -114,7 +137,8 @@ impl ApiServer {
 
     fn authorized<B>(&self, req: &Request<B>) -> bool {
         let h = header_str(req, header::AUTHORIZATION);
-        h.strip_prefix("Bearer ").is_some_and(|t| t.trim() == self.token)
+        h.strip_prefix("Bearer ")
+            .is_some_and(|t| t.trim() == self.token)
     }
 }
 
@@ -127,7 +151,9 @@ pub(crate) fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> Strin
 }
 
 pub(crate) fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|never: Infallible| match never {}).boxed()
+    Full::new(b.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 pub(crate) fn json(code: StatusCode, v: &Value) -> Response<Body> {
@@ -148,5 +174,8 @@ pub(crate) fn text(code: StatusCode, s: &str) -> Response<Body> {
 }
 
 pub(crate) fn error(e: &status::ApiError) -> Response<Body> {
-    json(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status())
+    json(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &e.to_status(),
+    )
 }

@@ -19,11 +19,15 @@ pub fn now_rfc3339() -> String {
 pub fn random_suffix(n: usize) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    (0..n).map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char).collect()
+    (0..n)
+        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
+        .collect()
 }
 
 pub fn name_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn store_err(r: &Resource, name: &str, e: StoreError) -> ApiError {
@@ -72,7 +76,10 @@ pub struct WriteOpts {
 
 impl Default for WriteOpts {
     fn default() -> Self {
-        WriteOpts { dry_run: false, validation: FieldValidation::Strict }
+        WriteOpts {
+            dry_run: false,
+            validation: FieldValidation::Strict,
+        }
     }
 }
 
@@ -87,7 +94,13 @@ impl Objects {
         Objects { store }
     }
 
-    fn check_unknown(&self, r: &Resource, obj: &Value, opts: &WriteOpts, warnings: &mut Vec<String>) -> Result<(), ApiError> {
+    fn check_unknown(
+        &self,
+        r: &Resource,
+        obj: &Value,
+        opts: &WriteOpts,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ApiError> {
         if opts.validation == FieldValidation::Ignore {
             return Ok(());
         }
@@ -96,7 +109,10 @@ impl Objects {
             return Ok(());
         }
         if opts.validation == FieldValidation::Strict {
-            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
             return Err(ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
                 r.kind,
@@ -111,7 +127,9 @@ impl Objects {
 
     fn check_type(&self, r: &Resource, obj: &Value) -> Result<(), ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be a JSON object",
+            ));
         }
         let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -129,16 +147,26 @@ impl Objects {
         let nsr = resources::find("", "v1", "namespaces").unwrap();
         match self.store.get(&resources::store_key(nsr, None, ns)) {
             None => Err(ApiError::not_found("namespaces", ns)),
-            Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::forbidden(
-                &r.group_resource(),
-                name,
-                &format!("unable to create new content in namespace {ns} because it is being terminated"),
-            )),
+            Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                Err(ApiError::forbidden(
+                    &r.group_resource(),
+                    name,
+                    &format!(
+                        "unable to create new content in namespace {ns} because it is being terminated"
+                    ),
+                ))
+            }
             Some(_) => Ok(()),
         }
     }
 
-    pub fn create(&self, r: &'static Resource, ns: Option<&str>, mut obj: Value, opts: WriteOpts) -> Result<Written, ApiError> {
+    pub fn create(
+        &self,
+        r: &'static Resource,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: WriteOpts,
+    ) -> Result<Written, ApiError> {
         self.check_type(r, &obj)?;
         let mut warnings = Vec::new();
         self.check_unknown(r, &obj, &opts, &mut warnings)?;
@@ -161,15 +189,30 @@ impl Objects {
         } else if let Some(m) = meta.as_object_mut() {
             m.remove("namespace");
         }
-        let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if name.is_empty()
-            && let Some(g) = meta.get("generateName").and_then(Value::as_str).filter(|g| !g.is_empty())
+            && let Some(g) = meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|g| !g.is_empty())
         {
             let generated = format!("{g}{}", random_suffix(5));
             meta["name"] = json!(generated);
         }
         if let Some(m) = meta.as_object_mut() {
-            for k in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+            for k in [
+                "uid",
+                "resourceVersion",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+                "managedFields",
+            ] {
                 m.remove(k);
             }
             m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -194,7 +237,10 @@ impl Objects {
         if !causes.is_empty() {
             return Err(ApiError::invalid(r.kind, r.group, &name, &causes));
         }
-        let ns_name = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from);
+        let ns_name = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(String::from);
         if let Some(ns) = &ns_name {
             self.check_namespace(r, ns, &name)?;
         }
@@ -203,9 +249,15 @@ impl Objects {
             if self.store.get(&key).is_some() {
                 return Err(ApiError::already_exists(&r.group_resource(), &name));
             }
-            return Ok(Written { object: Arc::new(obj), warnings });
+            return Ok(Written {
+                object: Arc::new(obj),
+                warnings,
+            });
         }
-        let object = self.store.create(&key, obj).map_err(|e| store_err(r, &name, e))?;
+        let object = self
+            .store
+            .create(&key, obj)
+            .map_err(|e| store_err(r, &name, e))?;
         Ok(Written { object, warnings })
     }
 
@@ -240,14 +292,23 @@ impl Objects {
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}"))))
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))
+            })
             .transpose()?;
         let merged = self.merge_update(r, &cur, new, subresource)?;
         self.finish_update(r, &key, name, &cur, merged, precondition, opts, warnings)
     }
 
     /// The object an update leads to: immutable metadata kept, status or spec kept as the subresource says.
-    fn merge_update(&self, r: &Resource, cur: &Value, mut new: Value, subresource: Option<&str>) -> Result<Value, ApiError> {
+    fn merge_update(
+        &self,
+        r: &Resource,
+        cur: &Value,
+        mut new: Value,
+        subresource: Option<&str>,
+    ) -> Result<Value, ApiError> {
         if subresource == Some("status") {
             let mut out = cur.clone();
             out["status"] = new.get("status").cloned().unwrap_or(json!({}));
@@ -258,7 +319,15 @@ impl Objects {
         if !new.get("metadata").is_some_and(Value::is_object) {
             new["metadata"] = json!({});
         }
-        for k in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for k in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match cur["metadata"].get(k) {
                 Some(v) => new["metadata"][k] = v.clone(),
                 None => {
@@ -278,7 +347,10 @@ impl Objects {
         }
         if r.kind == "Namespace" {
             new["spec"] = cur.get("spec").cloned().unwrap_or(json!({}));
-            if let Some(l) = new["metadata"].get_mut("labels").and_then(Value::as_object_mut) {
+            if let Some(l) = new["metadata"]
+                .get_mut("labels")
+                .and_then(Value::as_object_mut)
+            {
                 l.insert("kubernetes.io/metadata.name".into(), json!(name_of(cur)));
             } else {
                 new["metadata"]["labels"] = json!({"kubernetes.io/metadata.name": name_of(cur)});
@@ -300,7 +372,10 @@ impl Objects {
             }
         }
         if has_generation(r) && spec_changed(cur, &new) {
-            let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let g = cur
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             new["metadata"]["generation"] = json!(g + 1);
         }
         Ok(new)
@@ -323,7 +398,10 @@ impl Objects {
             return Err(ApiError::invalid(r.kind, r.group, name, &causes));
         }
         if opts.dry_run {
-            return Ok(Written { object: Arc::new(new), warnings });
+            return Ok(Written {
+                object: Arc::new(new),
+                warnings,
+            });
         }
         // the last finalizer gone from an object being deleted: it goes
         let deleting = new.pointer("/metadata/deletionTimestamp").is_some();
@@ -332,9 +410,13 @@ impl Objects {
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
         let object = if deleting && !finalizers && r.kind != "Pod" && r.kind != "Namespace" {
-            self.store.delete(key, precondition).map_err(|e| store_err(r, name, e))?
+            self.store
+                .delete(key, precondition)
+                .map_err(|e| store_err(r, name, e))?
         } else {
-            self.store.update(key, new, precondition).map_err(|e| store_err(r, name, e))?
+            self.store
+                .update(key, new, precondition)
+                .map_err(|e| store_err(r, name, e))?
         };
         Ok(Written { object, warnings })
     }
@@ -355,9 +437,10 @@ impl Objects {
         let p: Value = match ct {
             "application/apply-patch+yaml" => serde_yaml::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
-            "application/json-patch+json" | "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
-            }
+            "application/json-patch+json"
+            | "application/merge-patch+json"
+            | "application/strategic-merge-patch+json" => serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
             other => return Err(ApiError::unsupported_media(other)),
         };
         let key = resources::store_key(r, ns, name);
@@ -384,7 +467,12 @@ impl Objects {
             let merged = self.merge_update(r, &cur, patched, subresource)?;
             let precondition = precondition.or(Some(kinet_store::resource_version(&cur)));
             match self.finish_update(r, &key, name, &cur, merged, precondition, opts, warnings) {
-                Err(e) if e.reason == "Conflict" && p.pointer("/metadata/resourceVersion").is_none() => continue,
+                Err(e)
+                    if e.reason == "Conflict"
+                        && p.pointer("/metadata/resourceVersion").is_none() =>
+                {
+                    continue;
+                }
                 other => return other,
             }
         }
@@ -410,7 +498,11 @@ impl Objects {
             return Err(ApiError::conflict(&r.group_resource(), name));
         }
         if r.kind == "Namespace" && matches!(name, "default" | "kube-system" | "kube-public") {
-            return Err(ApiError::forbidden("namespaces", name, "this namespace may not be deleted"));
+            return Err(ApiError::forbidden(
+                "namespaces",
+                name,
+                "this namespace may not be deleted",
+            ));
         }
         if dry_run {
             return Ok((cur, false));
@@ -421,20 +513,31 @@ impl Objects {
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
         let on_node = r.kind == "Pod"
-            && cur.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty())
-            && !matches!(cur.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded") | Some("Failed"));
+            && cur
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty())
+            && !matches!(
+                cur.pointer("/status/phase").and_then(Value::as_str),
+                Some("Succeeded") | Some("Failed")
+            );
         let graceful = match r.kind {
             "Namespace" => true,
             "Pod" => on_node && grace != Some(0),
             _ => finalizers,
         };
         if !graceful && !(r.kind == "Pod" && finalizers) {
-            let gone = self.store.delete(&key, None).map_err(|e| store_err(r, name, e))?;
+            let gone = self
+                .store
+                .delete(&key, None)
+                .map_err(|e| store_err(r, name, e))?;
             return Ok((gone, true));
         }
         let grace = match r.kind {
             "Pod" if graceful => grace.unwrap_or_else(|| {
-                cur.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
+                cur.pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(30)
             }),
             _ => 0,
         };
@@ -445,7 +548,9 @@ impl Objects {
                     o["status"]["phase"] = json!("Terminating");
                 }
                 // a second delete may shorten the grace period, never lengthen it
-                let cur_grace = o.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+                let cur_grace = o
+                    .pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_i64);
                 if already && cur_grace.is_some_and(|g| g <= grace) {
                     return r.kind == "Namespace";
                 }
@@ -466,7 +571,16 @@ impl Objects {
 fn has_generation(r: &Resource) -> bool {
     !matches!(
         r.kind,
-        "Namespace" | "Node" | "ConfigMap" | "Secret" | "ServiceAccount" | "Event" | "Endpoints" | "Lease" | "Binding" | "Service"
+        "Namespace"
+            | "Node"
+            | "ConfigMap"
+            | "Secret"
+            | "ServiceAccount"
+            | "Event"
+            | "Endpoints"
+            | "Lease"
+            | "Binding"
+            | "Service"
     )
 }
 

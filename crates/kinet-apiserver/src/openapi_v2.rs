@@ -52,9 +52,14 @@ fn query_param(name: &str) -> Msg {
 fn gvk_extension(group: &str, version: &str, kind: &str) -> Msg {
     // NamedAny{name=1, value=2: Any{yaml=2}}
     let mut any = Msg::default();
-    any.string(2, &format!("group: \"{group}\"\nkind: {kind}\nversion: {version}\n"));
+    any.string(
+        2,
+        &format!("group: \"{group}\"\nkind: {kind}\nversion: {version}\n"),
+    );
     let mut named = Msg::default();
-    named.string(1, "x-kubernetes-group-version-kind").msg(2, &any);
+    named
+        .string(1, "x-kubernetes-group-version-kind")
+        .msg(2, &any);
     named
 }
 
@@ -62,7 +67,11 @@ fn gvk_extension(group: &str, version: &str, kind: &str) -> Msg {
 pub fn document() -> Vec<u8> {
     let mut paths = Msg::default();
     for r in resources::RESOURCES.iter().filter(|r| r.kind != "Binding") {
-        let base = if r.group.is_empty() { format!("/api/{}", r.version) } else { format!("/apis/{}/{}", r.group, r.version) };
+        let base = if r.group.is_empty() {
+            format!("/api/{}", r.version)
+        } else {
+            format!("/apis/{}/{}", r.group, r.version)
+        };
         let path = if r.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -84,7 +93,8 @@ pub fn document() -> Vec<u8> {
     }
     // Info{title=1, version=2}; Document{swagger=1, info=2, paths=8}
     let mut info = Msg::default();
-    info.string(1, "Kubernetes").string(2, crate::discovery::GIT_VERSION);
+    info.string(1, "Kubernetes")
+        .string(2, crate::discovery::GIT_VERSION);
     let mut doc = Msg::default();
     doc.string(1, "2.0").msg(2, &info).msg(8, &paths);
     doc.0

@@ -3,7 +3,9 @@
 //! serving with the certificate the user's kubeconfig trusts.
 
 use anyhow::{Context, Result};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -31,7 +33,11 @@ pub fn default_sans(extra_ips: &[IpAddr]) -> Vec<SanType> {
 impl Pki {
     /// Loads the PKI from `dir`, or creates it there.
     pub fn load_or_create(dir: &Path, extra_ips: &[IpAddr]) -> Result<Pki> {
-        let (ca, cert, key) = (dir.join("ca.crt"), dir.join("apiserver.crt"), dir.join("apiserver.key"));
+        let (ca, cert, key) = (
+            dir.join("ca.crt"),
+            dir.join("apiserver.crt"),
+            dir.join("apiserver.key"),
+        );
         if ca.exists() && cert.exists() && key.exists() {
             return Ok(Pki {
                 ca_pem: std::fs::read_to_string(&ca)?,
@@ -50,24 +56,38 @@ impl Pki {
     pub fn generate(extra_ips: &[IpAddr]) -> Result<Pki> {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::default();
-        ca_params.distinguished_name.push(DnType::CommonName, "kinet-ca");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "kinet-ca");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca_params, ca_key);
 
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
         params.subject_alt_names = default_sans(extra_ips);
         let cert = params.signed_by(&key, &issuer)?;
-        Ok(Pki { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(Pki {
+            ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// A rustls server configuration offering HTTP/2 and HTTP/1.1.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
-        let certs = rustls_pemfile::certs(&mut self.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
-        let key = rustls_pemfile::private_key(&mut self.key_pem.as_bytes())?.context("no private key")?;
+        let certs =
+            rustls_pemfile::certs(&mut self.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+        let key =
+            rustls_pemfile::private_key(&mut self.key_pem.as_bytes())?.context("no private key")?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?

@@ -34,7 +34,11 @@ pub fn parse_path(path: &str) -> Result<Option<Target>, ApiError> {
     let segs: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let (group, version, rest) = match segs.first().map(String::as_str) {
         Some("api") if segs.len() >= 2 => ("", segs[1].as_str(), &segs[2..]),
@@ -44,7 +48,8 @@ pub fn parse_path(path: &str) -> Result<Option<Target>, ApiError> {
     if rest.is_empty() {
         return Ok(None);
     }
-    let find = |plural: &str| resources::find(group, version, plural).ok_or_else(ApiError::no_resource);
+    let find =
+        |plural: &str| resources::find(group, version, plural).ok_or_else(ApiError::no_resource);
     let t = |res, ns: Option<&String>, name: Option<&String>, sub: Option<&String>| Target {
         res,
         namespace: ns.cloned(),
@@ -52,7 +57,9 @@ pub fn parse_path(path: &str) -> Result<Option<Target>, ApiError> {
         sub: sub.cloned(),
     };
     let target = match rest {
-        [ns_kw, ns, plural, tail @ ..] if ns_kw == "namespaces" && !(plural == "status" || plural == "finalize") => {
+        [ns_kw, ns, plural, tail @ ..]
+            if ns_kw == "namespaces" && !(plural == "status" || plural == "finalize") =>
+        {
             let r = find(plural)?;
             if !r.namespaced {
                 return Err(ApiError::no_resource());
@@ -60,7 +67,9 @@ pub fn parse_path(path: &str) -> Result<Option<Target>, ApiError> {
             match tail {
                 [] => t(r, Some(ns), None, None),
                 [name] => t(r, Some(ns), Some(name), None),
-                [name, sub] if r.subresources.contains(&sub.as_str()) => t(r, Some(ns), Some(name), Some(sub)),
+                [name, sub] if r.subresources.contains(&sub.as_str()) => {
+                    t(r, Some(ns), Some(name), Some(sub))
+                }
                 _ => return Err(ApiError::no_resource()),
             }
         }
@@ -88,7 +97,11 @@ fn query_map(req: &Request<Incoming>) -> HashMap<String, String> {
         .filter(|s| !s.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (dec(k), dec(v))
         })
         .collect()
@@ -132,19 +145,35 @@ async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Byte
     let bytes = http_body_util::Limited::new(body, MAX_BODY)
         .collect()
         .await
-        .map_err(|e| ApiError::new(413, "RequestEntityTooLarge", format!("request body too large or unreadable: {e}")))?
+        .map_err(|e| {
+            ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("request body too large or unreadable: {e}"),
+            )
+        })?
         .to_bytes();
     Ok((parts, bytes))
 }
 
 fn decode_object(parts: &http::request::Parts, body: &[u8]) -> Result<Value, ApiError> {
-    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     if ct.contains("yaml") {
-        serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+        serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
     } else if ct.contains("protobuf") {
         Err(ApiError::unsupported_media(ct))
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Object 'Kind' is missing in '{}': {e}", String::from_utf8_lossy(&body[..body.len().min(200)]))))
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "Object 'Kind' is missing in '{}': {e}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ))
+        })
     }
 }
 
@@ -181,7 +210,9 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             ["apis", g, v] => crate::discovery::resource_list(g, v),
             _ => None,
         };
-        return doc.map(|d| json(StatusCode::OK, &d)).ok_or_else(ApiError::no_resource);
+        return doc
+            .map(|d| json(StatusCode::OK, &d))
+            .ok_or_else(ApiError::no_resource);
     };
     let q = query_map(&req);
     let objects = Objects::new(api.store.clone());
@@ -200,24 +231,39 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
         (&Method::GET, Some(name), None | Some("status") | Some("ephemeralcontainers")) => {
             let obj = objects.get(r, ns, name)?;
             Ok(match repr(&req, &q) {
-                Repr::Table(inc) => json(StatusCode::OK, &make_table(r, &[obj], inc, true, api.store.rev())),
+                Repr::Table(inc) => json(
+                    StatusCode::OK,
+                    &make_table(r, &[obj], inc, true, api.store.rev()),
+                ),
                 Repr::Object => json(StatusCode::OK, &obj),
             })
         }
-        (&Method::GET, Some(name), Some("log")) => logs(&api, &objects, r, ns.unwrap_or("default"), name, &q).await,
+        (&Method::GET, Some(name), Some("log")) => {
+            logs(&api, &objects, r, ns.unwrap_or("default"), name, &q).await
+        }
         (&Method::POST, None, None) => {
             let opts = write_opts(&q)?;
             let (parts, body) = read_body(req).await?;
             let obj = decode_object(&parts, &body)?;
             let w = objects.create(r, ns, obj, opts)?;
-            Ok(with_warnings(json(StatusCode::CREATED, &w.object), &w.warnings))
+            Ok(with_warnings(
+                json(StatusCode::CREATED, &w.object),
+                &w.warnings,
+            ))
         }
         (&Method::POST, Some(name), Some("binding")) => {
             let (parts, body) = read_body(req).await?;
             let b = decode_object(&parts, &body)?;
-            let node = b.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
+            let node = b
+                .pointer("/target/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             bind(&objects, r, ns.unwrap_or("default"), name, &node)?;
-            Ok(json(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+            Ok(json(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
         }
         (&Method::PUT, Some(name), sub @ (None | Some("status") | Some("finalize"))) => {
             let opts = write_opts(&q)?;
@@ -230,27 +276,58 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             };
             Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
         }
-        (&Method::PATCH, Some(name), sub @ (None | Some("status") | Some("ephemeralcontainers"))) => {
+        (
+            &Method::PATCH,
+            Some(name),
+            sub @ (None | Some("status") | Some("ephemeralcontainers")),
+        ) => {
             let opts = write_opts(&q)?;
             let (parts, body) = read_body(req).await?;
-            let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-            let sub = if sub == Some("status") { Some("status") } else { None };
+            let ct = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let sub = if sub == Some("status") {
+                Some("status")
+            } else {
+                None
+            };
             let w = objects.patch(r, ns, name, sub, &ct, &body, opts)?;
             Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
         }
         (&Method::DELETE, Some(name), None) => {
             let (parts, body) = read_body(req).await?;
-            let opts: Value = if body.is_empty() { json!({}) } else { decode_object(&parts, &body)? };
+            let opts: Value = if body.is_empty() {
+                json!({})
+            } else {
+                decode_object(&parts, &body)?
+            };
             let grace = q
                 .get("gracePeriodSeconds")
                 .and_then(|g| g.parse().ok())
                 .or_else(|| opts.get("gracePeriodSeconds").and_then(Value::as_i64));
             let uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
             let dry = q.get("dryRun").is_some_and(|v| v == "All")
-                || opts.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+                || opts
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "All"));
             let (obj, gone) = objects.delete(r, ns, name, grace, uid, dry)?;
-            let code = if gone || dry { StatusCode::OK } else { StatusCode::ACCEPTED };
-            Ok(json(if r.kind == "Pod" || r.kind == "Namespace" { StatusCode::OK } else { code }, &obj))
+            let code = if gone || dry {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            Ok(json(
+                if r.kind == "Pod" || r.kind == "Namespace" {
+                    StatusCode::OK
+                } else {
+                    code
+                },
+                &obj,
+            ))
         }
         (&Method::DELETE, None, None) => {
             let ls = label_selector(&q)?;
@@ -258,20 +335,24 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             let prefix = resources::store_prefix(r, ns);
             let (items, _) = api.store.list(&prefix);
             let mut deleted = Vec::new();
-            for o in items.iter().filter(|o| ls.matches_object(o) && fs.matches(o)) {
+            for o in items
+                .iter()
+                .filter(|o| ls.matches_object(o) && fs.matches(o))
+            {
                 let name = crate::objects::name_of(o);
                 let ons = o.pointer("/metadata/namespace").and_then(Value::as_str);
                 if let Ok((obj, _)) = objects.delete(r, ons, name, None, None, false) {
                     deleted.push((*obj).clone());
                 }
             }
-            Ok(json(StatusCode::OK, &json!({"kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": {}, "items": deleted})))
+            Ok(json(
+                StatusCode::OK,
+                &json!({"kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": {}, "items": deleted}),
+            ))
         }
-        (_, Some(_), Some("exec" | "attach" | "portforward")) => Err(ApiError::new(
-            400,
-            "BadRequest",
-            "Upgrade request required",
-        )),
+        (_, Some(_), Some("exec" | "attach" | "portforward")) => {
+            Err(ApiError::new(400, "BadRequest", "Upgrade request required"))
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -282,17 +363,29 @@ fn label_selector(q: &HashMap<String, String>) -> Result<LabelSelector, ApiError
 }
 
 fn field_selector(r: &Resource, q: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
-    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
-    fs.check(r.kind).map_err(|e| ApiError::bad_request(format!("{e}")))?;
+    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    fs.check(r.kind)
+        .map_err(|e| ApiError::bad_request(format!("{e}")))?;
     Ok(fs)
 }
 
-fn list(api: &ApiServer, t: &Target, q: &HashMap<String, String>, rp: Repr) -> Result<Response<Body>, ApiError> {
+fn list(
+    api: &ApiServer,
+    t: &Target,
+    q: &HashMap<String, String>,
+    rp: Repr,
+) -> Result<Response<Body>, ApiError> {
     let r = t.res;
     let ls = label_selector(q)?;
     let fs = field_selector(r, q)?;
-    let (items, rev) = api.store.list(&resources::store_prefix(r, t.namespace.as_deref()));
-    let items: Vec<Arc<Value>> = items.into_iter().filter(|o| ls.matches_object(o) && fs.matches(o)).collect();
+    let (items, rev) = api
+        .store
+        .list(&resources::store_prefix(r, t.namespace.as_deref()));
+    let items: Vec<Arc<Value>> = items
+        .into_iter()
+        .filter(|o| ls.matches_object(o) && fs.matches(o))
+        .collect();
     Ok(match rp {
         Repr::Table(inc) => json(StatusCode::OK, &make_table(r, &items, inc, true, rev)),
         Repr::Object => json(
@@ -345,14 +438,22 @@ fn make_table(r: &Resource, items: &[Arc<Value>], inc: Include, headers: bool, r
     })
 }
 
-fn watch(api: Arc<ApiServer>, t: &Target, q: &HashMap<String, String>, rp: Repr) -> Result<Response<Body>, ApiError> {
+fn watch(
+    api: Arc<ApiServer>,
+    t: &Target,
+    q: &HashMap<String, String>,
+    rp: Repr,
+) -> Result<Response<Body>, ApiError> {
     let r = t.res;
     let ls = label_selector(q)?;
     let fs = field_selector(r, q)?;
     let from: Option<u64> = match q.get("resourceVersion").map(String::as_str) {
         None | Some("") => None,
         Some("0") => Some(0),
-        Some(s) => Some(s.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {s:?}")))?),
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version {s:?}")))?,
+        ),
     };
     let prefix = resources::store_prefix(r, t.namespace.as_deref());
     let bookmarks = truthy(q, "allowWatchBookmarks");
@@ -373,8 +474,14 @@ fn watch(api: Arc<ApiServer>, t: &Target, q: &HashMap<String, String>, rp: Repr)
         Err(StoreError::Gone { requested, oldest }) => {
             // as the API server does: a 200 stream with one ERROR event
             let e = ApiError::gone(format!("too old resource version: {requested} ({oldest})"));
-            let line = serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap();
-            return Ok(stream_response(futures::stream::iter(vec![Ok::<_, std::io::Error>(Frame::data(Bytes::from([line, b"\n".to_vec()].concat())))])));
+            let line =
+                serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()})).unwrap();
+            return Ok(stream_response(futures::stream::iter(vec![Ok::<
+                _,
+                std::io::Error,
+            >(
+                Frame::data(Bytes::from([line, b"\n".to_vec()].concat())),
+            )])));
         }
         Err(e) => return Err(ApiError::internal(e.to_string())),
     };
@@ -400,10 +507,19 @@ fn watch(api: Arc<ApiServer>, t: &Target, q: &HashMap<String, String>, rp: Repr)
             Bytes::from(line)
         };
         let matches = |o: &Value| {
-            ls.matches_object(o) && fs.matches(o) && name_filter.as_deref().is_none_or(|n| crate::objects::name_of(o) == n)
+            ls.matches_object(o)
+                && fs.matches(o)
+                && name_filter
+                    .as_deref()
+                    .is_none_or(|n| crate::objects::name_of(o) == n)
         };
         for o in &initial {
-            if matches(o) && tx.send(Ok(Frame::data(encode("ADDED", o, &mut first)))).await.is_err() {
+            if matches(o)
+                && tx
+                    .send(Ok(Frame::data(encode("ADDED", o, &mut first))))
+                    .await
+                    .is_err()
+            {
                 return;
             }
         }
@@ -473,13 +589,22 @@ where
 }
 
 /// POST pods/NAME/binding: assigns the pod to a node.
-pub fn bind(objects: &Objects, r: &Resource, ns: &str, name: &str, node: &str) -> Result<(), ApiError> {
+pub fn bind(
+    objects: &Objects,
+    r: &Resource,
+    ns: &str,
+    name: &str,
+    node: &str,
+) -> Result<(), ApiError> {
     let key = resources::store_key(r, Some(ns), name);
     let mut already = false;
     objects
         .store
         .update_with(&key, |p| {
-            if p.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
+            if p.pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty())
+            {
                 already = true;
                 return false;
             }
@@ -493,9 +618,17 @@ pub fn bind(objects: &Objects, r: &Resource, ns: &str, name: &str, node: &str) -
     Ok(())
 }
 
-fn finalize_namespace(objects: &Objects, r: &Resource, name: &str, obj: Value) -> Result<crate::objects::Written, ApiError> {
+fn finalize_namespace(
+    objects: &Objects,
+    r: &Resource,
+    name: &str,
+    obj: Value,
+) -> Result<crate::objects::Written, ApiError> {
     let key = resources::store_key(r, None, name);
-    let finalizers = obj.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+    let finalizers = obj
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(json!([]));
     let o = objects
         .store
         .update_with(&key, |n| {
@@ -503,7 +636,10 @@ fn finalize_namespace(objects: &Objects, r: &Resource, name: &str, obj: Value) -
             true
         })
         .map_err(|_| ApiError::not_found("namespaces", name))?;
-    Ok(crate::objects::Written { object: o, warnings: vec![] })
+    Ok(crate::objects::Written {
+        object: o,
+        warnings: vec![],
+    })
 }
 
 async fn logs(
@@ -518,7 +654,11 @@ async fn logs(
     let containers: Vec<String> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let container = match q.get("container") {
         Some(c) => {
@@ -537,27 +677,41 @@ async fn logs(
             )));
         }
     };
-    let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let previous = truthy(q, "previous");
-    let path = api.hooks.as_ref().and_then(|h| h.log_path(ns, name, uid, &container, previous));
+    let path = api
+        .hooks
+        .as_ref()
+        .and_then(|h| h.log_path(ns, name, uid, &container, previous));
     let Some(path) = path.filter(|p| p.exists()) else {
         let waiting = pod.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
         return Err(ApiError::bad_request(if waiting {
-            format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")
+            format!(
+                "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+            )
         } else if previous {
             format!("previous terminated container \"{container}\" in pod \"{name}\" not found")
         } else {
             format!("container \"{container}\" in pod \"{name}\" is not available")
         }));
     };
-    let data = tokio::fs::read(&path).await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let data = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let timestamps = truthy(q, "timestamps");
     let tail: Option<usize> = q.get("tailLines").and_then(|s| s.parse().ok());
     let since = q
         .get("sinceSeconds")
         .and_then(|s| s.parse::<i64>().ok())
         .map(|s| Utc::now() - chrono::Duration::seconds(s))
-        .or_else(|| q.get("sinceTime").and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc)));
+        .or_else(|| {
+            q.get("sinceTime")
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+        });
     let text = String::from_utf8_lossy(&data);
     let mut lines: Vec<String> = text
         .lines()
@@ -607,13 +761,17 @@ async fn logs(
                         chunk.push_str(&l);
                     }
                 }
-                if !chunk.is_empty() && tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err() {
+                if !chunk.is_empty() && tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err()
+                {
                     return;
                 }
             }
             let alive = store.get(&key).is_some_and(|p| {
                 p.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid.as_str())
-                    && !matches!(p.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"))
+                    && !matches!(
+                        p.pointer("/status/phase").and_then(Value::as_str),
+                        Some("Succeeded" | "Failed")
+                    )
             });
             if !alive {
                 return;
@@ -628,20 +786,30 @@ async fn logs(
 }
 
 /// One line of a CRI log file (`<RFC3339Nano> <stream> <P|F> <text>`), as `kubectl logs` prints it.
-pub fn cri_line(line: &str, timestamps: bool, since: Option<chrono::DateTime<Utc>>) -> Option<String> {
+pub fn cri_line(
+    line: &str,
+    timestamps: bool,
+    since: Option<chrono::DateTime<Utc>>,
+) -> Option<String> {
     let mut parts = line.splitn(4, ' ');
     let ts = parts.next()?;
     let _stream = parts.next()?;
     let tag = parts.next()?;
     let text = parts.next().unwrap_or("");
     if let Some(s) = since {
-        let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?.with_timezone(&Utc);
+        let t = chrono::DateTime::parse_from_rfc3339(ts)
+            .ok()?
+            .with_timezone(&Utc);
         if t < s {
             return None;
         }
     }
     let nl = if tag == "P" { "" } else { "\n" };
-    Some(if timestamps { format!("{ts} {text}{nl}") } else { format!("{text}{nl}") })
+    Some(if timestamps {
+        format!("{ts} {text}{nl}")
+    } else {
+        format!("{text}{nl}")
+    })
 }
 
 #[cfg(test)]
@@ -650,15 +818,34 @@ mod tests {
 
     #[test]
     fn parses_resource_paths() {
-        let t = parse_path("/api/v1/namespaces/default/pods/web/log").unwrap().unwrap();
-        assert_eq!((t.res.plural, t.namespace.as_deref(), t.name.as_deref(), t.sub.as_deref()), ("pods", Some("default"), Some("web"), Some("log")));
+        let t = parse_path("/api/v1/namespaces/default/pods/web/log")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                t.res.plural,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.sub.as_deref()
+            ),
+            ("pods", Some("default"), Some("web"), Some("log"))
+        );
         let t = parse_path("/api/v1/pods").unwrap().unwrap();
         assert!(t.namespace.is_none() && t.name.is_none());
-        let t = parse_path("/api/v1/namespaces/kube-system").unwrap().unwrap();
-        assert_eq!((t.res.plural, t.name.as_deref()), ("namespaces", Some("kube-system")));
-        let t = parse_path("/api/v1/namespaces/x/finalize").unwrap().unwrap();
+        let t = parse_path("/api/v1/namespaces/kube-system")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.res.plural, t.name.as_deref()),
+            ("namespaces", Some("kube-system"))
+        );
+        let t = parse_path("/api/v1/namespaces/x/finalize")
+            .unwrap()
+            .unwrap();
         assert_eq!(t.sub.as_deref(), Some("finalize"));
-        let t = parse_path("/apis/apps/v1/namespaces/d/deployments/web/scale").unwrap().unwrap();
+        let t = parse_path("/apis/apps/v1/namespaces/d/deployments/web/scale")
+            .unwrap()
+            .unwrap();
         assert_eq!(t.sub.as_deref(), Some("scale"));
         assert!(parse_path("/api/v1/nosuch").is_err());
         assert!(parse_path("/api/v1/namespaces/d/pods/x/nosuch").is_err());
@@ -669,8 +856,13 @@ mod tests {
     fn cri_lines() {
         let l = "2026-01-01T00:00:00.000000001Z stdout F hello";
         assert_eq!(cri_line(l, false, None).unwrap(), "hello\n");
-        assert_eq!(cri_line(l, true, None).unwrap(), "2026-01-01T00:00:00.000000001Z hello\n");
-        let since = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(
+            cri_line(l, true, None).unwrap(),
+            "2026-01-01T00:00:00.000000001Z hello\n"
+        );
+        let since = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert!(cri_line(l, false, Some(since)).is_none());
     }
 }

@@ -14,7 +14,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with(mut self, details: Value) -> Self {
@@ -58,15 +63,30 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     pub fn unsupported_media(ct: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+            ),
+        )
     }
 
     pub fn no_resource() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource").with(json!({}))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with(json!({}))
     }
 
     pub fn unauthorized() -> Self {
@@ -74,14 +94,29 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     /// `Pod "x" is invalid: spec.containers[0].image: Required value` (several causes: `[a, b]`).
     pub fn invalid(kind: &str, group: &str, name: &str, causes: &[Cause]) -> Self {
-        let parts: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let joined = if parts.len() == 1 { parts[0].clone() } else { format!("[{}]", parts.join(", ")) };
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let parts: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            format!("[{}]", parts.join(", "))
+        };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         Self::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {joined}")).with(json!({
             "name": name,
             "group": group,
@@ -140,10 +175,22 @@ mod tests {
         assert!(s["details"].get("group").is_none());
         let d = ApiError::not_found("deployments.apps", "web").to_status();
         assert_eq!(d["details"]["group"], "apps");
-        let c = Cause { reason: "FieldValueRequired", field: "spec.containers[0].image".into(), message: "Required value".into() };
+        let c = Cause {
+            reason: "FieldValueRequired",
+            field: "spec.containers[0].image".into(),
+            message: "Required value".into(),
+        };
         let i = ApiError::invalid("Pod", "", "x", &[c.clone()]).to_status();
-        assert_eq!(i["message"], "Pod \"x\" is invalid: spec.containers[0].image: Required value");
+        assert_eq!(
+            i["message"],
+            "Pod \"x\" is invalid: spec.containers[0].image: Required value"
+        );
         let two = ApiError::invalid("Deployment", "apps", "x", &[c.clone(), c]).to_status();
-        assert!(two["message"].as_str().unwrap().starts_with("Deployment.apps \"x\" is invalid: [spec"));
+        assert!(
+            two["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Deployment.apps \"x\" is invalid: [spec")
+        );
     }
 }

@@ -14,16 +14,36 @@ pub struct Source {
 
 impl Source {
     pub fn new(component: &str, host: Option<&str>) -> Self {
-        Source { component: component.into(), host: host.map(String::from) }
+        Source {
+            component: component.into(),
+            host: host.map(String::from),
+        }
     }
 }
 
 /// Records an event about `obj` (`kind` is "Normal" or "Warning").
-pub fn record(store: &Store, src: &Source, obj: &Value, field_path: Option<&str>, typ: &str, reason: &str, message: &str) {
+pub fn record(
+    store: &Store,
+    src: &Source,
+    obj: &Value,
+    field_path: Option<&str>,
+    typ: &str,
+    reason: &str,
+    message: &str,
+) {
     let r = objects::resource("", "events");
-    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let ts = now();
     // aggregate with an identical recent event
     let (existing, _) = store.list(&resources::store_prefix(r, Some(ns)));
@@ -31,7 +51,9 @@ pub fn record(store: &Store, src: &Source, obj: &Value, field_path: Option<&str>
         if e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(uid)
             && e["reason"] == reason
             && e["message"] == message
-            && e.pointer("/involvedObject/fieldPath").and_then(Value::as_str) == field_path
+            && e.pointer("/involvedObject/fieldPath")
+                .and_then(Value::as_str)
+                == field_path
         {
             let key = objects::key_of(r, &e);
             let _ = store.update_with(&key, |ev| {

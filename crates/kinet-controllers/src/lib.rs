@@ -19,9 +19,17 @@ where
     loop {
         let (items, rev) = store.list(prefix);
         for o in items {
-            f(&Event { rev, kind: kinet_store::EventType::Added, key: String::new(), object: o, prev: None });
+            f(&Event {
+                rev,
+                kind: kinet_store::EventType::Added,
+                key: String::new(),
+                object: o,
+                prev: None,
+            });
         }
-        let Ok(mut w) = store.watch(prefix, Some(rev)) else { continue };
+        let Ok(mut w) = store.watch(prefix, Some(rev)) else {
+            continue;
+        };
         loop {
             match w.next().await {
                 Ok(ev) => f(&ev),

@@ -33,10 +33,20 @@ pub async fn run(store: Arc<Store>, ca_pem: String) {
                 }
                 continue;
             }
-            if store.get(&resources::store_key(sa_r, Some(&name), "default")).is_none() {
-                let _ = objects::create(&store, sa_r, json!({"metadata": {"name": "default", "namespace": name}}));
+            if store
+                .get(&resources::store_key(sa_r, Some(&name), "default"))
+                .is_none()
+            {
+                let _ = objects::create(
+                    &store,
+                    sa_r,
+                    json!({"metadata": {"name": "default", "namespace": name}}),
+                );
             }
-            if store.get(&resources::store_key(cm_r, Some(&name), "kube-root-ca.crt")).is_none() {
+            if store
+                .get(&resources::store_key(cm_r, Some(&name), "kube-root-ca.crt"))
+                .is_none()
+            {
                 let _ = objects::create(
                     &store,
                     cm_r,
@@ -46,9 +56,17 @@ pub async fn run(store: Arc<Store>, ca_pem: String) {
                 );
             }
         }
-        let Ok(mut w) = store.watch("/core/namespaces/", Some(rev)) else { continue };
-        let terminating = all.iter().any(|n| n.pointer("/metadata/deletionTimestamp").is_some());
-        let wait = if terminating { Duration::from_millis(200) } else { Duration::from_secs(5) };
+        let Ok(mut w) = store.watch("/core/namespaces/", Some(rev)) else {
+            continue;
+        };
+        let terminating = all
+            .iter()
+            .any(|n| n.pointer("/metadata/deletionTimestamp").is_some());
+        let wait = if terminating {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(5)
+        };
         let _ = tokio::time::timeout(wait, w.next()).await;
     }
 }
@@ -56,17 +74,28 @@ pub async fn run(store: Arc<Store>, ca_pem: String) {
 /// Deletes what is left in a terminating namespace; true once it is empty.
 fn empty_namespace(store: &Store, ns: &str) -> bool {
     let mut empty = true;
-    for r in RESOURCES.iter().filter(|r| r.namespaced && r.kind != "Binding") {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.namespaced && r.kind != "Binding")
+    {
         let (items, _) = store.list(&resources::store_prefix(r, Some(ns)));
         for o in items {
             empty = false;
             let key = objects::key_of(r, &o);
             let on_node = r.kind == "Pod"
-                && o.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty())
-                && !matches!(o.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+                && o.pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty())
+                && !matches!(
+                    o.pointer("/status/phase").and_then(Value::as_str),
+                    Some("Succeeded" | "Failed")
+                );
             if on_node {
                 if o.pointer("/metadata/deletionTimestamp").is_none() {
-                    let grace = o.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+                    let grace = o
+                        .pointer("/spec/terminationGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(30);
                     let _ = store.update_with(&key, |p| {
                         p["metadata"]["deletionTimestamp"] = json!(objects::now());
                         p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);

@@ -30,6 +30,9 @@ pub fn create(store: &Store, r: &Resource, mut obj: Value) -> Result<Arc<Value>,
 /// The key of an object read from the store.
 pub fn key_of(r: &Resource, obj: &Value) -> String {
     let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     resources::store_key(r, ns, name)
 }

@@ -4,39 +4,58 @@
 use crate::events::{self, Source};
 use crate::objects;
 use kinet_model::selector::labels_of;
+use kinet_store::Store;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use kinet_store::Store;
 
 /// Picks a node for `pod` among `nodes` given how many pods each runs: nodeSelector,
 /// readiness and cordons honoured, least loaded first, then by name.
 /// Err is the FailedScheduling message.
-pub fn pick_node(pod: &Value, nodes: &[Arc<Value>], load: &BTreeMap<String, usize>) -> Result<String, String> {
+pub fn pick_node(
+    pod: &Value,
+    nodes: &[Arc<Value>],
+    load: &BTreeMap<String, usize>,
+) -> Result<String, String> {
     if nodes.is_empty() {
         return Err("no nodes available to schedule pods".into());
     }
     let selector: BTreeMap<String, String> = pod
         .pointer("/spec/nodeSelector")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").into())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").into()))
+                .collect()
+        })
         .unwrap_or_default();
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     let mut fit: Vec<(usize, String)> = Vec::new();
     for n in nodes {
-        let name = n.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = n
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let ready = n
             .pointer("/status/conditions")
             .and_then(Value::as_array)
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            });
         let labels = labels_of(n);
         if !ready {
-            *reasons.entry("node(s) had untolerated taint {node.kubernetes.io/not-ready: }").or_default() += 1;
+            *reasons
+                .entry("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
+                .or_default() += 1;
         } else if n.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
             *reasons.entry("node(s) were unschedulable").or_default() += 1;
         } else if !selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            *reasons.entry("node(s) didn't match Pod's node affinity/selector").or_default() += 1;
+            *reasons
+                .entry("node(s) didn't match Pod's node affinity/selector")
+                .or_default() += 1;
         } else {
             fit.push((load.get(&name).copied().unwrap_or(0), name));
         }
@@ -58,9 +77,14 @@ pub fn pick_node(pod: &Value, nodes: &[Arc<Value>], load: &BTreeMap<String, usiz
 }
 
 fn pending(p: &Value) -> bool {
-    p.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty)
+    p.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
         && p.pointer("/metadata/deletionTimestamp").is_none()
-        && p.pointer("/spec/schedulerName").and_then(Value::as_str).unwrap_or("default-scheduler") == "default-scheduler"
+        && p.pointer("/spec/schedulerName")
+            .and_then(Value::as_str)
+            .unwrap_or("default-scheduler")
+            == "default-scheduler"
 }
 
 /// Runs the scheduler until the store closes.
@@ -93,9 +117,23 @@ pub async fn run(store: Arc<Store>) {
                     if let Ok(o) = bound {
                         *load.entry(node.clone()).or_default() += 1;
                         failed.remove(&key);
-                        let ns = o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-                        let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                        events::record(&store, &src, &o, None, "Normal", "Scheduled", &format!("Successfully assigned {ns}/{name} to {node}"));
+                        let ns = o
+                            .pointer("/metadata/namespace")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        let name = o
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        events::record(
+                            &store,
+                            &src,
+                            &o,
+                            None,
+                            "Normal",
+                            "Scheduled",
+                            &format!("Successfully assigned {ns}/{name} to {node}"),
+                        );
                     }
                 }
                 Err(msg) => {
@@ -105,14 +143,24 @@ pub async fn run(store: Arc<Store>) {
                             set_scheduled(o, "False", Some("Unschedulable"), Some(&msg));
                             true
                         }) {
-                            events::record(&store, &src, &o, None, "Warning", "FailedScheduling", &msg);
+                            events::record(
+                                &store,
+                                &src,
+                                &o,
+                                None,
+                                "Warning",
+                                "FailedScheduling",
+                                &msg,
+                            );
                         }
                     }
                 }
             }
         }
         // wait for a change to pods or nodes (or retry unschedulable pods every second)
-        let Ok(mut wp) = store.watch("/core/", Some(rev)) else { continue };
+        let Ok(mut wp) = store.watch("/core/", Some(rev)) else {
+            continue;
+        };
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             while let Ok(ev) = wp.next().await {
                 if ev.key.starts_with("/core/pods/") || ev.key.starts_with("/core/nodes/") {
@@ -135,7 +183,11 @@ fn set_scheduled(o: &mut Value, status: &str, reason: Option<&str>, message: Opt
     if !o["status"].is_object() {
         o["status"] = json!({"phase": "Pending"});
     }
-    let conds = o["status"].as_object_mut().unwrap().entry("conditions").or_insert_with(|| json!([]));
+    let conds = o["status"]
+        .as_object_mut()
+        .unwrap()
+        .entry("conditions")
+        .or_insert_with(|| json!([]));
     if let Some(a) = conds.as_array_mut() {
         a.retain(|c| c["type"] != "PodScheduled");
         a.push(cond);
@@ -153,19 +205,38 @@ mod tests {
 
     #[test]
     fn least_loaded_ready_node_wins() {
-        let nodes = vec![node("node1", true, json!({})), node("node2", true, json!({})), node("node3", false, json!({}))];
-        let load: BTreeMap<String, usize> = [("node1".to_string(), 2), ("node2".to_string(), 1)].into();
-        assert_eq!(pick_node(&json!({"spec": {}}), &nodes, &load).unwrap(), "node2");
-        assert_eq!(pick_node(&json!({"spec": {}}), &nodes, &BTreeMap::new()).unwrap(), "node1");
+        let nodes = vec![
+            node("node1", true, json!({})),
+            node("node2", true, json!({})),
+            node("node3", false, json!({})),
+        ];
+        let load: BTreeMap<String, usize> =
+            [("node1".to_string(), 2), ("node2".to_string(), 1)].into();
+        assert_eq!(
+            pick_node(&json!({"spec": {}}), &nodes, &load).unwrap(),
+            "node2"
+        );
+        assert_eq!(
+            pick_node(&json!({"spec": {}}), &nodes, &BTreeMap::new()).unwrap(),
+            "node1"
+        );
     }
 
     #[test]
     fn node_selector_and_explanations() {
-        let nodes = vec![node("node1", true, json!({"disk": "hdd"})), node("node2", true, json!({"disk": "ssd"}))];
+        let nodes = vec![
+            node("node1", true, json!({"disk": "hdd"})),
+            node("node2", true, json!({"disk": "ssd"})),
+        ];
         let pod = json!({"spec": {"nodeSelector": {"disk": "ssd"}}});
         assert_eq!(pick_node(&pod, &nodes, &BTreeMap::new()).unwrap(), "node2");
         let pod = json!({"spec": {"nodeSelector": {"disk": "nvme"}}});
         let err = pick_node(&pod, &nodes, &BTreeMap::new()).unwrap_err();
-        assert!(err.starts_with("0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."), "{err}");
+        assert!(
+            err.starts_with(
+                "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+            ),
+            "{err}"
+        );
     }
 }

@@ -49,7 +49,9 @@ fn namespace(obj: &mut Value) {
 
 /// Defaults of a PodSpec (also used inside workload templates).
 pub fn pod_spec(spec: &mut Value) {
-    let Some(s) = spec.as_object_mut() else { return };
+    let Some(s) = spec.as_object_mut() else {
+        return;
+    };
     set_default(s, "restartPolicy", json!("Always"));
     set_default(s, "terminationGracePeriodSeconds", json!(30));
     set_default(s, "dnsPolicy", json!("ClusterFirst"));
@@ -69,7 +71,12 @@ pub fn pod_spec(spec: &mut Value) {
     }
     if let Some(vols) = s.get_mut("volumes").and_then(Value::as_array_mut) {
         for v in vols {
-            for (src, field) in [("configMap", "defaultMode"), ("secret", "defaultMode"), ("downwardAPI", "defaultMode"), ("projected", "defaultMode")] {
+            for (src, field) in [
+                ("configMap", "defaultMode"),
+                ("secret", "defaultMode"),
+                ("downwardAPI", "defaultMode"),
+                ("projected", "defaultMode"),
+            ] {
                 if let Some(o) = v.get_mut(src).and_then(Value::as_object_mut) {
                     set_default(o, field, json!(420));
                 }
@@ -79,7 +86,11 @@ pub fn pod_spec(spec: &mut Value) {
 }
 
 fn container(c: &mut Value, ephemeral: bool) {
-    let image = c.get("image").and_then(Value::as_str).unwrap_or("").to_string();
+    let image = c
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let Some(m) = c.as_object_mut() else { return };
     set_default(m, "imagePullPolicy", json!(image_pull_policy(&image)));
     set_default(m, "terminationMessagePath", json!("/dev/termination-log"));
@@ -123,7 +134,9 @@ pub fn image_pull_policy(image: &str) -> &'static str {
 fn pod(obj: &mut Value) {
     if let Some(spec) = obj.get_mut("spec") {
         pod_spec(spec);
-        let Some(s) = spec.as_object_mut() else { return };
+        let Some(s) = spec.as_object_mut() else {
+            return;
+        };
         // ServiceAccount admission
         set_default(s, "serviceAccountName", json!("default"));
         s.insert("serviceAccount".into(), s["serviceAccountName"].clone());
@@ -132,8 +145,14 @@ fn pod(obj: &mut Value) {
         // DefaultTolerationSeconds admission
         let tolerations = s.entry("tolerations").or_insert_with(|| json!([]));
         if let Some(t) = tolerations.as_array_mut() {
-            for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
-                if !t.iter().any(|x| x.get("key").and_then(Value::as_str) == Some(key)) {
+            for key in [
+                "node.kubernetes.io/not-ready",
+                "node.kubernetes.io/unreachable",
+            ] {
+                if !t
+                    .iter()
+                    .any(|x| x.get("key").and_then(Value::as_str) == Some(key))
+                {
                     t.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
                 }
             }
@@ -184,7 +203,9 @@ pub fn qos_class(pod: &Value) -> &'static str {
 }
 
 fn workload(kind: &str, obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     if kind != "DaemonSet" && kind != "Job" {
         set_default(spec, "replicas", json!(1));
     }
@@ -200,11 +221,23 @@ fn workload(kind: &str, obj: &mut Value) {
         }
         "StatefulSet" => {
             set_default(spec, "podManagementPolicy", json!("OrderedReady"));
-            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
-            set_default(spec, "persistentVolumeClaimRetentionPolicy", json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
+            set_default(
+                spec,
+                "persistentVolumeClaimRetentionPolicy",
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
         }
         "DaemonSet" => {
-            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}),
+            );
         }
         "Job" => {
             spec.remove("revisionHistoryLimit");
@@ -237,7 +270,10 @@ mod tests {
         assert_eq!(p["spec"]["dnsPolicy"], "ClusterFirst");
         assert_eq!(p["spec"]["serviceAccountName"], "default");
         assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Always");
-        assert_eq!(p["spec"]["containers"][1]["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(
+            p["spec"]["containers"][1]["imagePullPolicy"],
+            "IfNotPresent"
+        );
         assert_eq!(p["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
         assert_eq!(p["spec"]["tolerations"].as_array().unwrap().len(), 2);
         assert_eq!(p["status"]["phase"], "Pending");
@@ -264,7 +300,10 @@ mod tests {
     fn namespace_and_deployment_defaults() {
         let mut ns = json!({"metadata": {"name": "web"}});
         apply("Namespace", &mut ns);
-        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "web");
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "web"
+        );
         assert_eq!(ns["spec"]["finalizers"][0], "kubernetes");
         assert_eq!(ns["status"]["phase"], "Active");
         let mut d = json!({"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});

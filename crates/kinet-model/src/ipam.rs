@@ -13,13 +13,22 @@ pub struct Cidr {
 
 impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr, String> {
-        let (a, p) = s.split_once('/').ok_or_else(|| format!("invalid CIDR address: {s}"))?;
-        let addr: Ipv4Addr = a.parse().map_err(|_| format!("invalid CIDR address: {s}"))?;
-        let prefix: u8 = p.parse().map_err(|_| format!("invalid CIDR address: {s}"))?;
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("invalid CIDR address: {s}"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("invalid CIDR address: {s}"))?;
+        let prefix: u8 = p
+            .parse()
+            .map_err(|_| format!("invalid CIDR address: {s}"))?;
         if prefix > 32 {
             return Err(format!("invalid CIDR address: {s}"));
         }
-        Ok(Cidr { addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)), prefix })
+        Ok(Cidr {
+            addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
+            prefix,
+        })
     }
 
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
@@ -43,7 +52,11 @@ impl std::fmt::Display for Cidr {
 }
 
 fn mask(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) }
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix as u32)
+    }
 }
 
 /// Picks the first free address of `cidr` after `.1` (kept for the node), or None when full.
@@ -74,6 +87,9 @@ mod tests {
         let used: BTreeSet<_> = [Ipv4Addr::new(10, 1, 1, 2)].into();
         assert_eq!(allocate(&c, &used), None);
         assert!(Cidr::parse("10.1.1.0/33").is_err());
-        assert_eq!(Cidr::parse("10.1.1.7/24").unwrap().to_string(), "10.1.1.0/24");
+        assert_eq!(
+            Cidr::parse("10.1.1.7/24").unwrap().to_string(),
+            "10.1.1.0/24"
+        );
     }
 }

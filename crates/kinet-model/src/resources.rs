@@ -77,35 +77,249 @@ macro_rules! res {
 
 /// Every resource served, in discovery order.
 pub static RESOURCES: &[Resource] = &[
-    res!("", "v1", "bindings", "binding", "Binding", true, NONE, NONE, NONE),
-    res!("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], NONE, NONE),
-    res!("", "v1", "endpoints", "endpoints", "Endpoints", true, &["ep"], NONE, NONE),
-    res!("", "v1", "events", "event", "Event", true, &["ev"], NONE, NONE),
-    res!("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], NONE, &["status", "finalize"]),
-    res!("", "v1", "nodes", "node", "Node", false, &["no"], NONE, &["status", "proxy"]),
     res!(
-        "", "v1", "pods", "pod", "Pod", true, &["po"], ALL,
-        &["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "status"]
+        "", "v1", "bindings", "binding", "Binding", true, NONE, NONE, NONE
     ),
-    res!("", "v1", "secrets", "secret", "Secret", true, NONE, NONE, NONE),
-    res!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], NONE, &["token"]),
-    res!("", "v1", "services", "service", "Service", true, &["svc"], ALL, &["proxy", "status"]),
-    res!("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], ALL, &["status"]),
-    res!("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], ALL, &["scale", "status"]),
-    res!("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], ALL, &["scale", "status"]),
-    res!("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], ALL, &["scale", "status"]),
-    res!("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, NONE, NONE, NONE),
-    res!("batch", "v1", "jobs", "job", "Job", true, NONE, ALL, &["status"]),
-    res!("batch", "v1", "cronjobs", "cronjob", "CronJob", true, &["cj"], ALL, &["status"]),
-    res!("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, NONE, NONE, NONE),
-    res!("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, NONE, NONE, NONE),
-    res!("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", false, NONE, NONE, NONE),
-    res!("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, &["ing"], NONE, &["status"]),
-    res!("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, &["netpol"], NONE, NONE),
+    res!(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        NONE,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        NONE,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "events",
+        "event",
+        "Event",
+        true,
+        &["ev"],
+        NONE,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        NONE,
+        &["status", "finalize"]
+    ),
+    res!(
+        "",
+        "v1",
+        "nodes",
+        "node",
+        "Node",
+        false,
+        &["no"],
+        NONE,
+        &["status", "proxy"]
+    ),
+    res!(
+        "",
+        "v1",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        &["po"],
+        ALL,
+        &[
+            "attach",
+            "binding",
+            "ephemeralcontainers",
+            "eviction",
+            "exec",
+            "log",
+            "portforward",
+            "proxy",
+            "status"
+        ]
+    ),
+    res!(
+        "", "v1", "secrets", "secret", "Secret", true, NONE, NONE, NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        NONE,
+        &["token"]
+    ),
+    res!(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        &["svc"],
+        ALL,
+        &["proxy", "status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        &["ds"],
+        ALL,
+        &["status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        &["deploy"],
+        ALL,
+        &["scale", "status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        ALL,
+        &["scale", "status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        true,
+        &["sts"],
+        ALL,
+        &["scale", "status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "controllerrevisions",
+        "controllerrevision",
+        "ControllerRevision",
+        true,
+        NONE,
+        NONE,
+        NONE
+    ),
+    res!(
+        "batch",
+        "v1",
+        "jobs",
+        "job",
+        "Job",
+        true,
+        NONE,
+        ALL,
+        &["status"]
+    ),
+    res!(
+        "batch",
+        "v1",
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        true,
+        &["cj"],
+        ALL,
+        &["status"]
+    ),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        NONE,
+        NONE,
+        NONE
+    ),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        NONE,
+        NONE,
+        NONE
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "ingressclasses",
+        "ingressclass",
+        "IngressClass",
+        false,
+        NONE,
+        NONE,
+        NONE
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "ingress",
+        "Ingress",
+        true,
+        &["ing"],
+        NONE,
+        &["status"]
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "networkpolicy",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+        NONE,
+        NONE
+    ),
 ];
 
 /// Resources of one group/version.
-pub fn in_group_version<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static Resource> + 'a {
+pub fn in_group_version<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static Resource> + 'a {
     RESOURCES
         .iter()
         .filter(move |r| r.group == group && r.version == version)
@@ -179,7 +393,10 @@ mod tests {
     #[test]
     fn keys_carry_scope() {
         let pods = find("", "v1", "pods").unwrap();
-        assert_eq!(store_key(pods, Some("default"), "a"), "/core/pods/default/a");
+        assert_eq!(
+            store_key(pods, Some("default"), "a"),
+            "/core/pods/default/a"
+        );
         assert_eq!(store_prefix(pods, None), "/core/pods/");
         let nodes = find("", "v1", "nodes").unwrap();
         assert_eq!(store_key(nodes, None, "node1"), "/core/nodes/-/node1");

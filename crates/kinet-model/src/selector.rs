@@ -39,9 +39,15 @@ impl LabelSelector {
                 }
             }
             let part = rest[..end].trim();
-            rest = if end < rest.len() { rest[end + 1..].trim_start() } else { "" };
+            rest = if end < rest.len() {
+                rest[end + 1..].trim_start()
+            } else {
+                ""
+            };
             if part.is_empty() {
-                return Err(format!("unable to parse requirement: found '', expected: identifier in {s:?}"));
+                return Err(format!(
+                    "unable to parse requirement: found '', expected: identifier in {s:?}"
+                ));
             }
             reqs.push(parse_requirement(part)?);
         }
@@ -53,16 +59,27 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
             for (k, v) in m {
-                reqs.push(Requirement::Eq(k.clone(), v.as_str().unwrap_or("").to_string()));
+                reqs.push(Requirement::Eq(
+                    k.clone(),
+                    v.as_str().unwrap_or("").to_string(),
+                ));
             }
         }
         if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
             for e in exprs {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+                let key = e
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let values: Vec<String> = e
                     .get("values")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
                 reqs.push(match op {
@@ -70,7 +87,9 @@ impl LabelSelector {
                     "NotIn" => Requirement::NotIn(key, values),
                     "Exists" => Requirement::Exists(key),
                     "DoesNotExist" => Requirement::NotExists(key),
-                    other => return Err(format!("{other:?} is not a valid label selector operator")),
+                    other => {
+                        return Err(format!("{other:?} is not a valid label selector operator"));
+                    }
                 });
             }
         }
@@ -118,7 +137,11 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
     for (op, neg) in [("!=", true), ("==", false), ("=", false)] {
         if let Some((k, v)) = part.split_once(op) {
             let (k, v) = (check_key(k.trim())?, v.trim().to_string());
-            return Ok(if neg { Requirement::NotEq(k, v) } else { Requirement::Eq(k, v) });
+            return Ok(if neg {
+                Requirement::NotEq(k, v)
+            } else {
+                Requirement::Eq(k, v)
+            });
         }
     }
     let words: Vec<&str> = part.splitn(2, char::is_whitespace).collect();
@@ -142,7 +165,11 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
             .filter(|v| !v.is_empty())
             .collect();
         let key = check_key(words[0])?;
-        return Ok(if neg { Requirement::NotIn(key, values) } else { Requirement::In(key, values) });
+        return Ok(if neg {
+            Requirement::NotIn(key, values)
+        } else {
+            Requirement::In(key, values)
+        });
     }
     Ok(Requirement::Exists(check_key(part)?))
 }
@@ -154,7 +181,9 @@ fn check_key(k: &str) -> Result<String, String> {
     if ok {
         Ok(k.to_string())
     } else {
-        Err(format!("unable to parse requirement: invalid label key {k:?}"))
+        Err(format!(
+            "unable to parse requirement: invalid label key {k:?}"
+        ))
     }
 }
 
@@ -173,7 +202,9 @@ impl FieldSelector {
             } else if let Some((f, v)) = part.split_once('=') {
                 (f, false, v)
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             out.push((field.trim().to_string(), neg, value.trim().to_string()));
         }
@@ -212,8 +243,10 @@ fn supported_field(kind: &str, f: &str) -> bool {
                 | "status.podIP"
                 | "status.nominatedNodeName"
         ),
-        "Event" => f.starts_with("involvedObject.")
-            || matches!(f, "reason" | "reportingComponent" | "source" | "type"),
+        "Event" => {
+            f.starts_with("involvedObject.")
+                || matches!(f, "reason" | "reportingComponent" | "source" | "type")
+        }
         "Secret" => f == "type",
         "Namespace" => f == "status.phase",
         "Node" => f == "spec.unschedulable",
@@ -251,7 +284,10 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -260,8 +296,16 @@ mod tests {
         assert_eq!(s.0.len(), 4);
         assert!(s.matches(&labels(&[("app", "web"), ("tier", "front")])));
         assert!(!s.matches(&labels(&[("app", "web"), ("tier", "db")])));
-        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "back"), ("canary", "1")])));
-        assert!(!s.matches(&labels(&[("app", "web"), ("tier", "back"), ("env", "prod")])));
+        assert!(!s.matches(&labels(&[
+            ("app", "web"),
+            ("tier", "back"),
+            ("canary", "1")
+        ])));
+        assert!(!s.matches(&labels(&[
+            ("app", "web"),
+            ("tier", "back"),
+            ("env", "prod")
+        ])));
         let s = LabelSelector::parse("app notin (a,b),run").unwrap();
         assert!(s.matches(&labels(&[("run", "x")])));
         assert!(!s.matches(&labels(&[("run", "x"), ("app", "a")])));
@@ -278,7 +322,12 @@ mod tests {
         .unwrap();
         assert!(s.matches_object(&json!({"metadata": {"labels": {"app": "web", "tier": "x"}}})));
         assert!(!s.matches_object(&json!({"metadata": {"labels": {"app": "web"}}})));
-        assert!(LabelSelector::from_object(&json!({"matchExpressions": [{"key": "a", "operator": "Maybe"}]})).is_err());
+        assert!(
+            LabelSelector::from_object(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Maybe"}]})
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -287,9 +336,20 @@ mod tests {
         let f = FieldSelector::parse("spec.nodeName=node1,status.phase!=Succeeded").unwrap();
         assert!(f.check("Pod").is_ok());
         assert!(f.matches(&pod));
-        assert!(!FieldSelector::parse("metadata.name=b").unwrap().matches(&pod));
-        assert!(FieldSelector::parse("spec.hostNetwork=false").unwrap().matches(&pod));
-        let err = FieldSelector::parse("spec.foo=1").unwrap().check("Pod").unwrap_err();
+        assert!(
+            !FieldSelector::parse("metadata.name=b")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            FieldSelector::parse("spec.hostNetwork=false")
+                .unwrap()
+                .matches(&pod)
+        );
+        let err = FieldSelector::parse("spec.foo=1")
+            .unwrap()
+            .check("Pod")
+            .unwrap_err();
         assert_eq!(err, "field label not supported: spec.foo");
         assert!(FieldSelector::parse("nonsense").is_err());
     }

@@ -61,14 +61,30 @@ fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
 }
 
 /// Where a container's log of run `n` lives.
-pub fn log_path(log_dir: &Path, ns: &str, pod: &str, uid: &str, container: &str, n: u32) -> PathBuf {
-    log_dir.join("pods").join(format!("{ns}_{pod}_{uid}")).join(container).join(format!("{n}.log"))
+pub fn log_path(
+    log_dir: &Path,
+    ns: &str,
+    pod: &str,
+    uid: &str,
+    container: &str,
+    n: u32,
+) -> PathBuf {
+    log_dir
+        .join("pods")
+        .join(format!("{ns}_{pod}_{uid}"))
+        .join(container)
+        .join(format!("{n}.log"))
 }
 
 impl Agent {
     pub fn new(cfg: Config, store: Arc<Store>) -> Arc<Agent> {
         let src = Source::new("kubelet", Some(&cfg.node.name));
-        Arc::new(Agent { cfg, store, src, used_ips: Mutex::new(BTreeSet::new()) })
+        Arc::new(Agent {
+            cfg,
+            store,
+            src,
+            used_ips: Mutex::new(BTreeSet::new()),
+        })
     }
 
     pub fn node_name(&self) -> &str {
@@ -78,16 +94,24 @@ impl Agent {
     /// The Node object this agent reports.
     pub fn node_object(&self) -> Value {
         let n = &self.cfg.node;
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
             .ok()
-            .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()))
+            .and_then(|m| {
+                m.lines()
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|s| s.parse().ok())
+            })
             .unwrap_or(0);
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let t = now();
-        let cond = |typ: &str, status: &str, reason: &str, msg: &str| {
-            json!({"type": typ, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": msg})
-        };
+        let cond = |typ: &str, status: &str, reason: &str, msg: &str| json!({"type": typ, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": msg});
         let capacity = json!({"cpu": cpus.to_string(), "ephemeral-storage": "10Gi", "memory": format!("{mem_kb}Ki"), "pods": "110"});
         json!({
             "metadata": {
@@ -132,39 +156,59 @@ impl Agent {
                 true
             });
         } else if let Ok(n) = objects::create(&self.store, nodes, obj) {
-            events::record(&self.store, &self.src, &n, None, "Normal", "Starting", "Starting kubelet.");
-            events::record(&self.store, &self.src, &n, None, "Normal", "NodeReady", &format!("Node {} status is now: NodeReady", self.cfg.node.name));
+            events::record(
+                &self.store,
+                &self.src,
+                &n,
+                None,
+                "Normal",
+                "Starting",
+                "Starting kubelet.",
+            );
+            events::record(
+                &self.store,
+                &self.src,
+                &n,
+                None,
+                "Normal",
+                "NodeReady",
+                &format!("Node {} status is now: NodeReady", self.cfg.node.name),
+            );
         }
         let pods = objects::resource("", "pods");
         let mut workers: HashMap<String, mpsc::UnboundedSender<PodMsg>> = HashMap::new();
         let me = self.cfg.node.name.clone();
         let agent = self.clone();
-        kinet_controllers::for_each_change(self.store.clone(), &resources::store_prefix(pods, None), move |ev| {
-            let o = &ev.object;
-            if str_at(o, "/spec/nodeName") != me {
-                return;
-            }
-            let uid = str_at(o, "/metadata/uid").to_string();
-            workers.retain(|_, tx| !tx.is_closed());
-            if ev.kind == EventType::Deleted {
-                if let Some(tx) = workers.remove(&uid) {
-                    let _ = tx.send(PodMsg::Deleted);
+        kinet_controllers::for_each_change(
+            self.store.clone(),
+            &resources::store_prefix(pods, None),
+            move |ev| {
+                let o = &ev.object;
+                if str_at(o, "/spec/nodeName") != me {
+                    return;
                 }
-                return;
-            }
-            match workers.get(&uid) {
-                Some(tx) => {
-                    let _ = tx.send(PodMsg::Updated(o.clone()));
+                let uid = str_at(o, "/metadata/uid").to_string();
+                workers.retain(|_, tx| !tx.is_closed());
+                if ev.kind == EventType::Deleted {
+                    if let Some(tx) = workers.remove(&uid) {
+                        let _ = tx.send(PodMsg::Deleted);
+                    }
+                    return;
                 }
-                None => {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    workers.insert(uid, tx);
-                    let a = agent.clone();
-                    let pod = o.clone();
-                    tokio::spawn(async move { a.pod_worker(pod, rx).await });
+                match workers.get(&uid) {
+                    Some(tx) => {
+                        let _ = tx.send(PodMsg::Updated(o.clone()));
+                    }
+                    None => {
+                        let (tx, rx) = mpsc::unbounded_channel();
+                        workers.insert(uid, tx);
+                        let a = agent.clone();
+                        let pod = o.clone();
+                        tokio::spawn(async move { a.pod_worker(pod, rx).await });
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
     }
 
@@ -185,7 +229,8 @@ impl Agent {
             used.insert(prev);
             return Ok(prev);
         }
-        let ip = ipam::allocate(&cidr, &used).with_context(|| format!("no IP addresses available in range set: {cidr}"))?;
+        let ip = ipam::allocate(&cidr, &used)
+            .with_context(|| format!("no IP addresses available in range set: {cidr}"))?;
         used.insert(ip);
         Ok(ip)
     }
@@ -199,19 +244,33 @@ impl Agent {
         let uid = str_at(pod, "/metadata/uid");
         let name = str_at(pod, "/metadata/name");
         let ns = str_at(pod, "/metadata/namespace");
-        let host_network = pod.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false);
-        let ip = if host_network { self.cfg.node.ip } else { self.allocate_ip(pod)? };
+        let host_network = pod
+            .pointer("/spec/hostNetwork")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let ip = if host_network {
+            self.cfg.node.ip
+        } else {
+            self.allocate_ip(pod)?
+        };
         let dir = self.pod_dir(uid);
         std::fs::create_dir_all(&dir)?;
         let hostname = if host_network {
             self.cfg.node.name.clone()
         } else {
             let h = str_at(pod, "/spec/hostname");
-            if h.is_empty() { name.chars().take(63).collect() } else { h.to_string() }
+            if h.is_empty() {
+                name.chars().take(63).collect()
+            } else {
+                h.to_string()
+            }
         };
         let host_resolv = "nameserver 192.168.1.1\n";
         std::fs::write(dir.join("hosts"), files::hosts(pod, &ip.to_string()))?;
-        std::fs::write(dir.join("resolv.conf"), files::resolv_conf(pod, host_resolv))?;
+        std::fs::write(
+            dir.join("resolv.conf"),
+            files::resolv_conf(pod, host_resolv),
+        )?;
         std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
         let spec = sandbox::HolderSpec {
             hostname,
@@ -232,9 +291,7 @@ impl Agent {
         };
         let pid = sandbox::spawn_holder(&spec)?;
         std::fs::write(dir.join("holder.pid"), pid.to_string())?;
-        if !host_network
-            && let Err(e) = self.wire(pid, ns, name, ip)
-        {
+        if !host_network && let Err(e) = self.wire(pid, ns, name, ip) {
             let _ = sandbox::kill(pid, sandbox::Signal::Kill);
             self.release_ip(ip);
             return Err(e);
@@ -250,7 +307,8 @@ impl Agent {
         let mut node = Netlink::open(Some(&self.cfg.netns))?;
         // a leftover from an earlier pod of the same name
         let _ = node.link_del(&veth);
-        node.veth_add(&veth, "eth0", Some(&pod_ns)).context("creating the pod's veth")?;
+        node.veth_add(&veth, "eth0", Some(&pod_ns))
+            .context("creating the pod's veth")?;
         node.link_set_mac(&veth, [0xee, 0xee, 0xee, 0xee, 0xee, 0xee])?;
         sysctl_set_many(
             &self.cfg.netns,
@@ -298,7 +356,9 @@ impl Agent {
             loop {
                 match rx.recv().await {
                     None | Some(PodMsg::Deleted) => return,
-                    Some(PodMsg::Updated(p)) if p.pointer("/metadata/deletionTimestamp").is_some() => {
+                    Some(PodMsg::Updated(p))
+                        if p.pointer("/metadata/deletionTimestamp").is_some() =>
+                    {
                         let _ = self.store.delete(&key, None);
                         return;
                     }
@@ -318,10 +378,20 @@ impl Agent {
             Ok(Err(e)) => {
                 let msg = format!("Failed to create pod sandbox: {e:#}");
                 tracing::warn!(pod = %format!("{ns}/{name}"), "{msg}");
-                events::record(&self.store, &self.src, &pod, None, "Warning", "FailedCreatePodSandBox", &msg);
+                events::record(
+                    &self.store,
+                    &self.src,
+                    &pod,
+                    None,
+                    "Warning",
+                    "FailedCreatePodSandBox",
+                    &msg,
+                );
                 // wait for deletion
                 while let Some(m) = rx.recv().await {
-                    if matches!(m, PodMsg::Deleted) || matches!(&m, PodMsg::Updated(p) if p.pointer("/metadata/deletionTimestamp").is_some()) {
+                    if matches!(m, PodMsg::Deleted)
+                        || matches!(&m, PodMsg::Updated(p) if p.pointer("/metadata/deletionTimestamp").is_some())
+                    {
                         let _ = self.store.delete(&key, None);
                         return;
                     }
@@ -349,22 +419,46 @@ impl Agent {
                 status::condition(Some(&prev), "PodReadyToStartContainers", true, None, &t),
                 status::condition(Some(&prev), "Initialized", !init, None, &t),
                 status::condition(Some(&prev), "Ready", false, Some("ContainersNotReady"), &t),
-                status::condition(Some(&prev), "ContainersReady", false, Some("ContainersNotReady"), &t),
+                status::condition(
+                    Some(&prev),
+                    "ContainersReady",
+                    false,
+                    Some("ContainersNotReady"),
+                    &t
+                ),
                 status::condition(Some(&prev), "PodScheduled", true, None, &t),
             ]);
         });
-        let run = PodRun { agent: self.clone(), key: key.clone(), uid: uid.clone(), ns: ns.clone(), name: name.clone(), holder, pod: pod.clone() };
+        let run = PodRun {
+            agent: self.clone(),
+            key: key.clone(),
+            uid: uid.clone(),
+            ns: ns.clone(),
+            name: name.clone(),
+            holder,
+            pod: pod.clone(),
+        };
         let outcome = run.run(&mut rx).await;
         // teardown
         let holder_pid = holder;
-        let _ = tokio::task::spawn_blocking(move || sandbox::terminate(holder_pid, Duration::from_millis(200))).await;
-        if !pod.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false) {
+        let _ = tokio::task::spawn_blocking(move || {
+            sandbox::terminate(holder_pid, Duration::from_millis(200))
+        })
+        .await;
+        if !pod
+            .pointer("/spec/hostNetwork")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
             self.release_ip(ip);
         }
         let _ = std::fs::remove_dir_all(self.pod_dir(&uid));
         if outcome == Outcome::DeleteRequested {
             let cur = self.store.get(&key);
-            if cur.as_ref().is_some_and(|c| str_at(c, "/metadata/uid") == uid) {
+            if cur
+                .as_ref()
+                .is_some_and(|c| str_at(c, "/metadata/uid") == uid)
+            {
                 let _ = self.store.delete(&key, None);
             }
         }
@@ -372,13 +466,22 @@ impl Agent {
 }
 
 fn has_init(p: &Value) -> bool {
-    p.pointer("/spec/initContainers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    p.pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
 }
 
 fn uuid_like(seed: &str) -> String {
     use sha2::{Digest, Sha256};
     let h = hex::encode(Sha256::digest(seed.as_bytes()));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -408,17 +511,37 @@ struct PodRun {
 
 impl PodRun {
     fn containers(&self, field: &str) -> Vec<Value> {
-        self.pod.pointer(&format!("/spec/{field}")).and_then(Value::as_array).cloned().unwrap_or_default()
+        self.pod
+            .pointer(&format!("/spec/{field}"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn restart_policy(&self) -> String {
         let p = str_at(&self.pod, "/spec/restartPolicy");
-        if p.is_empty() { "Always".into() } else { p.into() }
+        if p.is_empty() {
+            "Always".into()
+        } else {
+            p.into()
+        }
     }
 
     fn event(&self, field_path: Option<&str>, typ: &str, reason: &str, msg: &str) {
-        let cur = self.agent.store.get(&self.key).unwrap_or_else(|| self.pod.clone());
-        events::record(&self.agent.store, &self.agent.src, &cur, field_path, typ, reason, msg);
+        let cur = self
+            .agent
+            .store
+            .get(&self.key)
+            .unwrap_or_else(|| self.pod.clone());
+        events::record(
+            &self.agent.store,
+            &self.agent.src,
+            &cur,
+            field_path,
+            typ,
+            reason,
+            msg,
+        );
     }
 
     async fn run(&self, rx: &mut mpsc::UnboundedReceiver<PodMsg>) -> Outcome {
@@ -474,7 +597,10 @@ impl PodRun {
             .map(|c| ContainerState {
                 name: c["name"].as_str().unwrap_or("").into(),
                 image: c["image"].as_str().unwrap_or("").into(),
-                state: State::Waiting { reason: "ContainerCreating".into(), message: None },
+                state: State::Waiting {
+                    reason: "ContainerCreating".into(),
+                    message: None,
+                },
                 last: None,
                 restart_count: 0,
                 container_id: String::new(),
@@ -484,7 +610,11 @@ impl PodRun {
         let mut handles = Vec::new();
         for (i, c) in specs.iter().enumerate() {
             let spec = self.runner_spec(c, i, false);
-            handles.push(tokio::spawn(run_container(spec, ctx.clone(), stop_rx.clone())));
+            handles.push(tokio::spawn(run_container(
+                spec,
+                ctx.clone(),
+                stop_rx.clone(),
+            )));
         }
         drop(ctx);
         let mut outcome = None;
@@ -539,7 +669,9 @@ impl PodRun {
         let _ = sandbox::kill(self.holder, sandbox::Signal::Kill);
         loop {
             match rx.recv().await {
-                Some(PodMsg::Updated(p)) if p.pointer("/metadata/deletionTimestamp").is_some() => return Outcome::DeleteRequested,
+                Some(PodMsg::Updated(p)) if p.pointer("/metadata/deletionTimestamp").is_some() => {
+                    return Outcome::DeleteRequested;
+                }
                 Some(PodMsg::Updated(_)) => {}
                 None | Some(PodMsg::Deleted) => return Outcome::Finished,
             }
@@ -548,8 +680,23 @@ impl PodRun {
 
     fn runner_spec(&self, c: &Value, index: usize, init: bool) -> RunnerSpec {
         let name = c["name"].as_str().unwrap_or("").to_string();
-        let strs = |k: &str| -> Vec<String> { c[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default() };
-        let ports: Vec<u16> = c["ports"].as_array().map(|a| a.iter().filter_map(|p| p["containerPort"].as_u64().map(|x| x as u16)).collect()).unwrap_or_default();
+        let strs = |k: &str| -> Vec<String> {
+            c[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ports: Vec<u16> = c["ports"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p["containerPort"].as_u64().map(|x| x as u16))
+                    .collect()
+            })
+            .unwrap_or_default();
         let image = c["image"].as_str().unwrap_or("").to_string();
         let program = catalog::program(&image, &strs("command"), &strs("args"), &ports);
         let mut env: Vec<(String, String)> = vec![
@@ -559,7 +706,10 @@ impl PodRun {
             ("KUBERNETES_SERVICE_PORT".into(), "443".into()),
             ("KUBERNETES_SERVICE_PORT_HTTPS".into(), "443".into()),
             ("KUBERNETES_PORT".into(), "tcp://10.152.183.1:443".into()),
-            ("KUBERNETES_PORT_443_TCP".into(), "tcp://10.152.183.1:443".into()),
+            (
+                "KUBERNETES_PORT_443_TCP".into(),
+                "tcp://10.152.183.1:443".into(),
+            ),
             ("KUBERNETES_PORT_443_TCP_PROTO".into(), "tcp".into()),
             ("KUBERNETES_PORT_443_TCP_PORT".into(), "443".into()),
             ("KUBERNETES_PORT_443_TCP_ADDR".into(), "10.152.183.1".into()),
@@ -592,26 +742,50 @@ impl PodRun {
                 (false, "OnFailure") => Restart::OnFailure,
                 _ => Restart::Always,
             },
-            log_base: log_path(&self.agent.cfg.log_dir, &self.ns, &self.name, &self.uid, &name, 0),
+            log_base: log_path(
+                &self.agent.cfg.log_dir,
+                &self.ns,
+                &self.name,
+                &self.uid,
+                &name,
+                0,
+            ),
             pod_label: format!("{}_{}({})", self.name, self.ns, self.uid),
             key: self.key.clone(),
-            field_path: if init { format!("spec.initContainers{{{name}}}") } else { format!("spec.containers{{{name}}}") },
+            field_path: if init {
+                format!("spec.initContainers{{{name}}}")
+            } else {
+                format!("spec.containers{{{name}}}")
+            },
             pod: self.pod.clone(),
         }
     }
 
     fn hostname(&self) -> String {
-        if self.pod.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false) {
+        if self
+            .pod
+            .pointer("/spec/hostNetwork")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
             return self.agent.cfg.node.name.clone();
         }
         let h = str_at(&self.pod, "/spec/hostname");
-        if h.is_empty() { self.name.clone() } else { h.to_string() }
+        if h.is_empty() {
+            self.name.clone()
+        } else {
+            h.to_string()
+        }
     }
 
     fn env_from(&self, from: Option<&Value>) -> Option<String> {
         let from = from?;
         if let Some(f) = from.pointer("/fieldRef/fieldPath").and_then(Value::as_str) {
-            let cur = self.agent.store.get(&self.key).unwrap_or_else(|| self.pod.clone());
+            let cur = self
+                .agent
+                .store
+                .get(&self.key)
+                .unwrap_or_else(|| self.pod.clone());
             return Some(match f {
                 "metadata.name" => self.name.clone(),
                 "metadata.namespace" => self.ns.clone(),
@@ -621,21 +795,42 @@ impl PodRun {
                 "status.podIP" => str_at(&cur, "/status/podIP").into(),
                 "status.hostIP" => self.agent.cfg.node.ip.to_string(),
                 other => {
-                    if let Some(l) = other.strip_prefix("metadata.labels['").and_then(|s| s.strip_suffix("']")) {
-                        cur.pointer("/metadata/labels").and_then(|m| m.get(l)).and_then(Value::as_str).unwrap_or("").into()
+                    if let Some(l) = other
+                        .strip_prefix("metadata.labels['")
+                        .and_then(|s| s.strip_suffix("']"))
+                    {
+                        cur.pointer("/metadata/labels")
+                            .and_then(|m| m.get(l))
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .into()
                     } else {
                         String::new()
                     }
                 }
             });
         }
-        for (kind, plural) in [("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")] {
+        for (kind, plural) in [
+            ("configMapKeyRef", "configmaps"),
+            ("secretKeyRef", "secrets"),
+        ] {
             if let Some(r) = from.get(kind) {
                 let res = objects::resource("", plural);
-                let obj = self.agent.store.get(&resources::store_key(res, Some(&self.ns), r["name"].as_str().unwrap_or("")))?;
+                let obj = self.agent.store.get(&resources::store_key(
+                    res,
+                    Some(&self.ns),
+                    r["name"].as_str().unwrap_or(""),
+                ))?;
                 let k = r["key"].as_str().unwrap_or("");
-                let v = obj.get("data").and_then(|d| d.get(k)).and_then(Value::as_str)?;
-                return Some(if plural == "secrets" { decode_b64(v) } else { v.to_string() });
+                let v = obj
+                    .get("data")
+                    .and_then(|d| d.get(k))
+                    .and_then(Value::as_str)?;
+                return Some(if plural == "secrets" {
+                    decode_b64(v)
+                } else {
+                    v.to_string()
+                });
             }
         }
         None
@@ -645,7 +840,11 @@ impl PodRun {
         let done = matches!(&st.state, State::Terminated(t) if t.exit_code == 0) && i + 1 == total;
         let cs = status::container_status(st);
         self.agent.write_status(&self.key, &self.uid, |p| {
-            let arr = p["status"].as_object_mut().unwrap().entry("initContainerStatuses").or_insert_with(|| json!([]));
+            let arr = p["status"]
+                .as_object_mut()
+                .unwrap()
+                .entry("initContainerStatuses")
+                .or_insert_with(|| json!([]));
             if let Some(a) = arr.as_array_mut() {
                 if a.len() <= i {
                     a.resize(i + 1, json!({}));
@@ -672,20 +871,52 @@ impl PodRun {
 
     fn write_main_status(&self, states: &[ContainerState], stopping: bool) {
         let statuses: Vec<Value> = states.iter().map(status::container_status).collect();
-        let all_ready = states.iter().all(|s| matches!(s.state, State::Running { .. }));
+        let all_ready = states
+            .iter()
+            .all(|s| matches!(s.state, State::Running { .. }));
         let phase = status::phase(true, states, false);
         let t = now();
         self.agent.write_status(&self.key, &self.uid, |p| {
             let prev = p["status"]["conditions"].clone();
-            let ready_reason = if all_ready { None } else { Some("ContainersNotReady") };
+            let ready_reason = if all_ready {
+                None
+            } else {
+                Some("ContainersNotReady")
+            };
             let done = matches!(phase, "Succeeded" | "Failed");
-            let reason = if done { Some("PodCompleted") } else { ready_reason };
+            let reason = if done {
+                Some("PodCompleted")
+            } else {
+                ready_reason
+            };
             let ready = all_ready && !stopping;
             p["status"]["conditions"] = json!([
                 status::condition(Some(&prev), "PodReadyToStartContainers", !done, None, &t),
-                status::condition(Some(&prev), "Initialized", true, if done && !has_init(p) { Some("PodCompleted") } else { None }, &t),
-                status::condition(Some(&prev), "Ready", ready, if ready { None } else { reason }, &t),
-                status::condition(Some(&prev), "ContainersReady", ready, if ready { None } else { reason }, &t),
+                status::condition(
+                    Some(&prev),
+                    "Initialized",
+                    true,
+                    if done && !has_init(p) {
+                        Some("PodCompleted")
+                    } else {
+                        None
+                    },
+                    &t
+                ),
+                status::condition(
+                    Some(&prev),
+                    "Ready",
+                    ready,
+                    if ready { None } else { reason },
+                    &t
+                ),
+                status::condition(
+                    Some(&prev),
+                    "ContainersReady",
+                    ready,
+                    if ready { None } else { reason },
+                    &t
+                ),
                 status::condition(Some(&prev), "PodScheduled", true, None, &t),
             ]);
             if let Some(c) = p["status"]["conditions"].as_array_mut() {
@@ -700,7 +931,9 @@ impl PodRun {
 }
 
 fn grace_of(p: &Value) -> i64 {
-    p.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
+    p.pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(30)
 }
 
 fn decode_b64(s: &str) -> String {
@@ -709,7 +942,9 @@ fn decode_b64(s: &str) -> String {
     let mut buf = 0u32;
     let mut bits = 0;
     for c in s.bytes() {
-        let Some(v) = T.iter().position(|x| *x == c) else { continue };
+        let Some(v) = T.iter().position(|x| *x == c) else {
+            continue;
+        };
         buf = (buf << 6) | v as u32;
         bits += 6;
         if bits >= 8 {
@@ -775,14 +1010,31 @@ struct RunnerSpec {
 
 impl RunnerSpec {
     fn event(&self, typ: &str, reason: &str, msg: &str) {
-        let cur = self.agent.store.get(&self.key).unwrap_or_else(|| self.pod.clone());
-        events::record(&self.agent.store, &self.agent.src, &cur, Some(&self.field_path), typ, reason, msg);
+        let cur = self
+            .agent
+            .store
+            .get(&self.key)
+            .unwrap_or_else(|| self.pod.clone());
+        events::record(
+            &self.agent.store,
+            &self.agent.src,
+            &cur,
+            Some(&self.field_path),
+            typ,
+            reason,
+            msg,
+        );
     }
 
     fn command(&self) -> tokio::process::Command {
         let (prog, args): (String, Vec<String>) = match &self.program {
-            Program::Exec { argv, .. } => (argv.first().cloned().unwrap_or_default(), argv[1.min(argv.len())..].to_vec()),
-            Program::Builtin { args } | Program::Emulated { args } => (self.agent.cfg.self_exe.display().to_string(), args.clone()),
+            Program::Exec { argv, .. } => (
+                argv.first().cloned().unwrap_or_default(),
+                argv[1.min(argv.len())..].to_vec(),
+            ),
+            Program::Builtin { args } | Program::Emulated { args } => {
+                (self.agent.cfg.self_exe.display().to_string(), args.clone())
+            }
         };
         let busybox = matches!(self.program, Program::Exec { busybox: true, .. });
         let mut path = String::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -793,7 +1045,11 @@ impl RunnerSpec {
         let resolved = if prog.contains('/') {
             prog.clone()
         } else {
-            path.split(':').map(|d| Path::new(d).join(&prog)).find(|p| p.exists()).map(|p| p.display().to_string()).unwrap_or(prog.clone())
+            path.split(':')
+                .map(|d| Path::new(d).join(&prog))
+                .find(|p| p.exists())
+                .map(|p| p.display().to_string())
+                .unwrap_or(prog.clone())
         };
         let mut cmd = tokio::process::Command::new(&resolved);
         cmd.arg0(&prog);
@@ -804,7 +1060,9 @@ impl RunnerSpec {
             cmd.env(k, v);
         }
         cmd.env(crate::lab::LAB_ENV, &self.agent.cfg.lab);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd.kill_on_drop(false);
         cmd
     }
@@ -812,10 +1070,17 @@ impl RunnerSpec {
 
 fn container_id(seed: &str) -> String {
     use sha2::{Digest, Sha256};
-    format!("containerd://{}", hex::encode(Sha256::digest(seed.as_bytes())))
+    format!(
+        "containerd://{}",
+        hex::encode(Sha256::digest(seed.as_bytes()))
+    )
 }
 
-async fn pump<R: AsyncRead + Unpin>(r: R, stream: &'static str, file: Arc<tokio::sync::Mutex<tokio::fs::File>>) {
+async fn pump<R: AsyncRead + Unpin>(
+    r: R,
+    stream: &'static str,
+    file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
+) {
     let mut lines = BufReader::new(r).split(b'\n');
     while let Ok(Some(line)) = lines.next_segment().await {
         let text = String::from_utf8_lossy(&line);
@@ -826,7 +1091,11 @@ async fn pump<R: AsyncRead + Unpin>(r: R, stream: &'static str, file: Arc<tokio:
 }
 
 /// Runs one container with its restart policy until it stops for good or is told to stop.
-async fn run_container(spec: RunnerSpec, tx: mpsc::UnboundedSender<CMsg>, mut stop: watch::Receiver<Option<i64>>) {
+async fn run_container(
+    spec: RunnerSpec,
+    tx: mpsc::UnboundedSender<CMsg>,
+    mut stop: watch::Receiver<Option<i64>>,
+) {
     let mut restarts: u32 = 0;
     let mut last: Option<Terminated> = None;
     let mut backoff = Duration::from_secs(10);
@@ -841,17 +1110,33 @@ async fn run_container(spec: RunnerSpec, tx: mpsc::UnboundedSender<CMsg>, mut st
         if !pulled_before {
             let policy = kinet_model::defaults::image_pull_policy(&spec.image);
             if policy == "Always" {
-                spec.event("Normal", "Pulling", &format!("Pulling image {:?}", spec.image));
+                spec.event(
+                    "Normal",
+                    "Pulling",
+                    &format!("Pulling image {:?}", spec.image),
+                );
                 spec.event("Normal", "Pulled", &format!("Successfully pulled image {:?} in 0s (0s including waiting). Image size: 0 bytes.", spec.image));
             } else {
-                spec.event("Normal", "Pulled", &format!("Container image {:?} already present on machine", spec.image));
+                spec.event(
+                    "Normal",
+                    "Pulled",
+                    &format!(
+                        "Container image {:?} already present on machine",
+                        spec.image
+                    ),
+                );
             }
         }
         let log = spec.log_base.with_file_name(format!("{restarts}.log"));
         if let Some(d) = log.parent() {
             let _ = tokio::fs::create_dir_all(d).await;
         }
-        let file = match tokio::fs::OpenOptions::new().create(true).append(true).open(&log).await {
+        let file = match tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .await
+        {
             Ok(f) => Arc::new(tokio::sync::Mutex::new(f)),
             Err(e) => {
                 tracing::error!("cannot open log {}: {e}", log.display());
@@ -860,30 +1145,74 @@ async fn run_container(spec: RunnerSpec, tx: mpsc::UnboundedSender<CMsg>, mut st
         };
         let cid = container_id(&format!("{}-{}-{restarts}", spec.pod_label, spec.name));
         let mut cmd = spec.command();
-        let joined = sandbox::join(&mut cmd, spec.holder, spec.workdir.as_deref().or(Some(Path::new("/"))));
+        let joined = sandbox::join(
+            &mut cmd,
+            spec.holder,
+            spec.workdir.as_deref().or(Some(Path::new("/"))),
+        );
         let started = now();
         let child = match joined {
             Ok(()) => cmd.spawn().map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
-        spec.event("Normal", "Created", &format!("Created container: {}", spec.name));
+        spec.event(
+            "Normal",
+            "Created",
+            &format!("Created container: {}", spec.name),
+        );
         let (term, ran_for) = match child {
             Err(e) => {
                 let msg = match &spec.program {
-                    Program::Exec { argv, .. } if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => {
-                        format!("failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: exec: {:?}: executable file not found in $PATH: unknown", argv.first().cloned().unwrap_or_default())
+                    Program::Exec { argv, .. }
+                        if e.downcast_ref::<std::io::Error>()
+                            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+                    {
+                        format!(
+                            "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: exec: {:?}: executable file not found in $PATH: unknown",
+                            argv.first().cloned().unwrap_or_default()
+                        )
                     }
                     _ => format!("failed to start container: {e:#}"),
                 };
                 spec.event("Warning", "Failed", &format!("Error: {msg}"));
-                (Terminated { exit_code: 128, signal: None, reason: "StartError".into(), message: Some(msg), started_at: "1970-01-01T00:00:00Z".into(), finished_at: now(), container_id: cid.clone() }, Duration::ZERO)
+                (
+                    Terminated {
+                        exit_code: 128,
+                        signal: None,
+                        reason: "StartError".into(),
+                        message: Some(msg),
+                        started_at: "1970-01-01T00:00:00Z".into(),
+                        finished_at: now(),
+                        container_id: cid.clone(),
+                    },
+                    Duration::ZERO,
+                )
             }
             Ok(mut child) => {
-                spec.event("Normal", "Started", &format!("Started container {}", spec.name));
+                spec.event(
+                    "Normal",
+                    "Started",
+                    &format!("Started container {}", spec.name),
+                );
                 let t0 = Instant::now();
-                let _ = tx.send(CMsg::State(spec.index, State::Running { started_at: started.clone() }, restarts, cid.clone(), last.clone(), true));
-                let out = child.stdout.take().map(|o| tokio::spawn(pump(o, "stdout", file.clone())));
-                let err = child.stderr.take().map(|e| tokio::spawn(pump(e, "stderr", file.clone())));
+                let _ = tx.send(CMsg::State(
+                    spec.index,
+                    State::Running {
+                        started_at: started.clone(),
+                    },
+                    restarts,
+                    cid.clone(),
+                    last.clone(),
+                    true,
+                ));
+                let out = child
+                    .stdout
+                    .take()
+                    .map(|o| tokio::spawn(pump(o, "stdout", file.clone())));
+                let err = child
+                    .stderr
+                    .take()
+                    .map(|e| tokio::spawn(pump(e, "stderr", file.clone())));
                 let pid = child.id().unwrap_or(0);
                 let status = tokio::select! {
                     s = child.wait() => s,
@@ -916,7 +1245,18 @@ async fn run_container(spec: RunnerSpec, tx: mpsc::UnboundedSender<CMsg>, mut st
                     Err(_) => (1, None),
                 };
                 let reason = if code == 0 { "Completed" } else { "Error" };
-                (Terminated { exit_code: code, signal, reason: reason.into(), message: None, started_at: started.clone(), finished_at: now(), container_id: cid.clone() }, t0.elapsed())
+                (
+                    Terminated {
+                        exit_code: code,
+                        signal,
+                        reason: reason.into(),
+                        message: None,
+                        started_at: started.clone(),
+                        finished_at: now(),
+                        container_id: cid.clone(),
+                    },
+                    t0.elapsed(),
+                )
             }
         };
         let stopping = stop.borrow().is_some();
@@ -926,7 +1266,14 @@ async fn run_container(spec: RunnerSpec, tx: mpsc::UnboundedSender<CMsg>, mut st
                 Restart::OnFailure => term.exit_code != 0,
                 Restart::Never => false,
             };
-        let _ = tx.send(CMsg::State(spec.index, State::Terminated(term.clone()), restarts, cid.clone(), last.clone(), again));
+        let _ = tx.send(CMsg::State(
+            spec.index,
+            State::Terminated(term.clone()),
+            restarts,
+            cid.clone(),
+            last.clone(),
+            again,
+        ));
         if !again {
             return;
         }
@@ -934,15 +1281,34 @@ async fn run_container(spec: RunnerSpec, tx: mpsc::UnboundedSender<CMsg>, mut st
             backoff = Duration::from_secs(10);
         }
         // kubelet restarts at once the first time, then backs off
-        let wait = if restarts == 0 { Duration::ZERO } else { backoff };
+        let wait = if restarts == 0 {
+            Duration::ZERO
+        } else {
+            backoff
+        };
         if restarts > 0 {
             backoff = (backoff * 2).min(Duration::from_secs(300));
         }
         last = Some(term);
         if !wait.is_zero() {
-            let msg = format!("back-off {}s restarting failed container={} pod={}", wait.as_secs(), spec.name, spec.pod_label);
+            let msg = format!(
+                "back-off {}s restarting failed container={} pod={}",
+                wait.as_secs(),
+                spec.name,
+                spec.pod_label
+            );
             spec.event("Warning", "BackOff", "Back-off restarting failed container");
-            let _ = tx.send(CMsg::State(spec.index, State::Waiting { reason: "CrashLoopBackOff".into(), message: Some(msg) }, restarts + 1, cid.clone(), last.clone(), true));
+            let _ = tx.send(CMsg::State(
+                spec.index,
+                State::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: Some(msg),
+                },
+                restarts + 1,
+                cid.clone(),
+                last.clone(),
+                true,
+            ));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
@@ -970,7 +1336,17 @@ mod tests {
 
     #[test]
     fn log_paths() {
-        let p = log_path(Path::new("/var/log/kinet/lab"), "default", "web", "u1", "nginx", 2);
-        assert_eq!(p, PathBuf::from("/var/log/kinet/lab/pods/default_web_u1/nginx/2.log"));
+        let p = log_path(
+            Path::new("/var/log/kinet/lab"),
+            "default",
+            "web",
+            "u1",
+            "nginx",
+            2,
+        );
+        assert_eq!(
+            p,
+            PathBuf::from("/var/log/kinet/lab/pods/default_web_u1/nginx/2.log")
+        );
     }
 }

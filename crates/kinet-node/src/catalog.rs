@@ -17,7 +17,9 @@ pub enum Program {
 pub fn short_name(image: &str) -> String {
     let no_digest = image.split('@').next().unwrap_or(image);
     let mut parts: Vec<&str> = no_digest.split('/').collect();
-    if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
+    if parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    {
         parts.remove(0);
     }
     if parts.first() == Some(&"library") && parts.len() > 1 {
@@ -31,7 +33,10 @@ pub fn short_name(image: &str) -> String {
 }
 
 fn ports_args(ports: &[u16]) -> Vec<String> {
-    ports.iter().flat_map(|p| ["--port".to_string(), p.to_string()]).collect()
+    ports
+        .iter()
+        .flat_map(|p| ["--port".to_string(), p.to_string()])
+        .collect()
 }
 
 /// Chooses the program for a container.
@@ -42,7 +47,11 @@ pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) 
     // entrypoint, `args` the default command
     let given = |entrypoint: &[&str], cmd: &[&str]| -> Vec<String> {
         let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let head = if command.is_empty() { own(entrypoint) } else { command.to_vec() };
+        let head = if command.is_empty() {
+            own(entrypoint)
+        } else {
+            command.to_vec()
+        };
         let tail = if !args.is_empty() {
             args.to_vec()
         } else if command.is_empty() {
@@ -53,29 +62,60 @@ pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) 
         [head, tail].concat()
     };
     match last.as_str() {
-        "busybox" | "alpine" => Program::Exec { argv: given(&[], &["sh"]), busybox: true },
-        "debian" | "ubuntu" | "fedora" | "centos" => Program::Exec { argv: given(&[], &["bash"]), busybox: false },
+        "busybox" | "alpine" => Program::Exec {
+            argv: given(&[], &["sh"]),
+            busybox: true,
+        },
+        "debian" | "ubuntu" | "fedora" | "centos" => Program::Exec {
+            argv: given(&[], &["bash"]),
+            busybox: false,
+        },
         "netshoot" | "dnsutils" | "curl" | "jessie-dnsutils" | "toolbox" => {
-            let argv = if last == "curl" { given(&["curl"], &[]) } else { given(&[], &["sh"]) };
-            Program::Exec { argv, busybox: false }
+            let argv = if last == "curl" {
+                given(&["curl"], &[])
+            } else {
+                given(&[], &["sh"])
+            };
+            Program::Exec {
+                argv,
+                busybox: false,
+            }
         }
-        "pause" => Program::Exec { argv: given(&["sleep", "infinity"], &[]), busybox: false },
+        "pause" => Program::Exec {
+            argv: given(&["sleep", "infinity"], &[]),
+            busybox: false,
+        },
         "agnhost" => {
             if !command.is_empty() {
                 // agnhost images are often run with an explicit command (`/agnhost netexec …`)
                 let mut all: Vec<String> = command.iter().chain(args.iter()).cloned().collect();
                 if all.first().is_some_and(|c| c.ends_with("agnhost")) {
                     all.remove(0);
-                    return Program::Builtin { args: [vec!["agnhost".to_string()], all].concat() };
+                    return Program::Builtin {
+                        args: [vec!["agnhost".to_string()], all].concat(),
+                    };
                 }
-                return Program::Exec { argv: all, busybox: false };
+                return Program::Exec {
+                    argv: all,
+                    busybox: false,
+                };
             }
-            let sub = if args.is_empty() { vec!["pause".to_string()] } else { args.to_vec() };
-            Program::Builtin { args: [vec!["agnhost".to_string()], sub].concat() }
+            let sub = if args.is_empty() {
+                vec!["pause".to_string()]
+            } else {
+                args.to_vec()
+            };
+            Program::Builtin {
+                args: [vec!["agnhost".to_string()], sub].concat(),
+            }
         }
-        "nginx" | "nginx-unprivileged" | "httpd" | "whoami" | "http-echo" | "echoserver" | "hello-app" | "network-multitool" | "caddy" => {
+        "nginx" | "nginx-unprivileged" | "httpd" | "whoami" | "http-echo" | "echoserver"
+        | "hello-app" | "network-multitool" | "caddy" => {
             if !command.is_empty() {
-                return Program::Exec { argv: given(&[], &[]), busybox: false };
+                return Program::Exec {
+                    argv: given(&[], &[]),
+                    busybox: false,
+                };
             }
             let default_port: u16 = match last.as_str() {
                 "nginx-unprivileged" | "hello-app" | "echoserver" => 8080,
@@ -99,7 +139,10 @@ pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) 
         }
         _ => {
             if !command.is_empty() {
-                return Program::Exec { argv: given(&[], &[]), busybox: false };
+                return Program::Exec {
+                    argv: given(&[], &[]),
+                    busybox: false,
+                };
             }
             let mut a = vec!["serve".to_string(), "--image".to_string(), name.clone()];
             a.extend(ports_args(ports));
@@ -121,38 +164,109 @@ mod tests {
         assert_eq!(short_name("nginx"), "nginx");
         assert_eq!(short_name("docker.io/library/nginx:1.25"), "nginx");
         assert_eq!(short_name("nicolaka/netshoot:latest"), "nicolaka/netshoot");
-        assert_eq!(short_name("registry.k8s.io/e2e-test-images/agnhost:2.45"), "e2e-test-images/agnhost");
+        assert_eq!(
+            short_name("registry.k8s.io/e2e-test-images/agnhost:2.45"),
+            "e2e-test-images/agnhost"
+        );
         assert_eq!(short_name("localhost:5000/app@sha256:abc"), "app");
     }
 
     #[test]
     fn busybox_runs_the_manifest_command() {
         let p = program("busybox:1.36", &s(&["sleep", "3600"]), &[], &[]);
-        assert_eq!(p, Program::Exec { argv: s(&["sleep", "3600"]), busybox: true });
+        assert_eq!(
+            p,
+            Program::Exec {
+                argv: s(&["sleep", "3600"]),
+                busybox: true
+            }
+        );
         let p = program("busybox", &[], &[], &[]);
-        assert_eq!(p, Program::Exec { argv: s(&["sh"]), busybox: true });
+        assert_eq!(
+            p,
+            Program::Exec {
+                argv: s(&["sh"]),
+                busybox: true
+            }
+        );
         // kubectl run NAME --image=busybox -- sh -c '…' sets args only: they replace the default command
         let p = program("busybox", &[], &s(&["sh", "-c", "echo hi"]), &[]);
-        assert_eq!(p, Program::Exec { argv: s(&["sh", "-c", "echo hi"]), busybox: true });
+        assert_eq!(
+            p,
+            Program::Exec {
+                argv: s(&["sh", "-c", "echo hi"]),
+                busybox: true
+            }
+        );
         let p = program("curlimages/curl", &[], &s(&["-s", "http://x"]), &[]);
-        assert_eq!(p, Program::Exec { argv: s(&["curl", "-s", "http://x"]), busybox: false });
+        assert_eq!(
+            p,
+            Program::Exec {
+                argv: s(&["curl", "-s", "http://x"]),
+                busybox: false
+            }
+        );
     }
 
     #[test]
     fn web_servers_and_agnhost_are_builtin() {
         let p = program("nginx:1.25", &[], &[], &[80]);
-        assert_eq!(p, Program::Builtin { args: s(&["serve", "--image", "nginx", "--port", "80"]) });
-        let p = program("registry.k8s.io/e2e-test-images/agnhost:2.45", &[], &s(&["netexec", "--http-port=8080"]), &[]);
-        assert_eq!(p, Program::Builtin { args: s(&["agnhost", "netexec", "--http-port=8080"]) });
-        let p = program("registry.k8s.io/e2e-test-images/agnhost:2.45", &s(&["/agnhost", "serve-hostname"]), &[], &[]);
-        assert_eq!(p, Program::Builtin { args: s(&["agnhost", "serve-hostname"]) });
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["serve", "--image", "nginx", "--port", "80"])
+            }
+        );
+        let p = program(
+            "registry.k8s.io/e2e-test-images/agnhost:2.45",
+            &[],
+            &s(&["netexec", "--http-port=8080"]),
+            &[],
+        );
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["agnhost", "netexec", "--http-port=8080"])
+            }
+        );
+        let p = program(
+            "registry.k8s.io/e2e-test-images/agnhost:2.45",
+            &s(&["/agnhost", "serve-hostname"]),
+            &[],
+            &[],
+        );
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["agnhost", "serve-hostname"])
+            }
+        );
     }
 
     #[test]
     fn unknown_images_are_emulated_on_their_ports() {
         let p = program("mycorp/api:2", &[], &[], &[8080, 9090]);
-        assert_eq!(p, Program::Emulated { args: s(&["serve", "--image", "mycorp/api", "--port", "8080", "--port", "9090"]) });
+        assert_eq!(
+            p,
+            Program::Emulated {
+                args: s(&[
+                    "serve",
+                    "--image",
+                    "mycorp/api",
+                    "--port",
+                    "8080",
+                    "--port",
+                    "9090"
+                ])
+            }
+        );
         let p = program("mycorp/api:2", &s(&["sleep", "10"]), &[], &[]);
-        assert_eq!(p, Program::Exec { argv: s(&["sleep", "10"]), busybox: false });
+        assert_eq!(
+            p,
+            Program::Exec {
+                argv: s(&["sleep", "10"]),
+                busybox: false
+            }
+        );
     }
 }

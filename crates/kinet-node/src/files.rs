@@ -10,20 +10,38 @@ pub fn hosts(pod: &Value, ip: &str) -> String {
     let mut s = String::from(
         "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
     );
-    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let hostname = pod.pointer("/spec/hostname").and_then(Value::as_str).unwrap_or(name);
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let hostname = pod
+        .pointer("/spec/hostname")
+        .and_then(Value::as_str)
+        .unwrap_or(name);
     match pod.pointer("/spec/subdomain").and_then(Value::as_str) {
         Some(sub) if !sub.is_empty() => {
-            s.push_str(&format!("{ip}\t{hostname}.{sub}.{ns}.svc.{CLUSTER_DOMAIN}\t{hostname}\n"));
+            s.push_str(&format!(
+                "{ip}\t{hostname}.{sub}.{ns}.svc.{CLUSTER_DOMAIN}\t{hostname}\n"
+            ));
         }
         _ => s.push_str(&format!("{ip}\t{hostname}\n")),
     }
     if let Some(aliases) = pod.pointer("/spec/hostAliases").and_then(Value::as_array) {
         s.push_str("\n# Entries added by HostAliases.\n");
         for a in aliases {
-            let names: Vec<&str> = a["hostnames"].as_array().map(|h| h.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            s.push_str(&format!("{}\t{}\n", a["ip"].as_str().unwrap_or(""), names.join("\t")));
+            let names: Vec<&str> = a["hostnames"]
+                .as_array()
+                .map(|h| h.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "{}\t{}\n",
+                a["ip"].as_str().unwrap_or(""),
+                names.join("\t")
+            ));
         }
     }
     s
@@ -31,32 +49,49 @@ pub fn hosts(pod: &Value, ip: &str) -> String {
 
 /// resolv.conf from dnsPolicy and dnsConfig; `host` is the node's own resolv.conf content.
 pub fn resolv_conf(pod: &Value, host: &str) -> String {
-    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let host_network = pod.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false);
-    let policy = pod.pointer("/spec/dnsPolicy").and_then(Value::as_str).unwrap_or("ClusterFirst");
-    let (mut servers, mut searches, mut options): (Vec<String>, Vec<String>, Vec<String>) = match policy {
-        "ClusterFirst" if !host_network => cluster(ns),
-        "ClusterFirstWithHostNet" => cluster(ns),
-        "None" => (vec![], vec![], vec![]),
-        _ => {
-            let mut sv = vec![];
-            let mut se = vec![];
-            let mut op = vec![];
-            for l in host.lines() {
-                let w: Vec<&str> = l.split_whitespace().collect();
-                match w.first() {
-                    Some(&"nameserver") if w.len() > 1 => sv.push(w[1].to_string()),
-                    Some(&"search") => se = w[1..].iter().map(|s| s.to_string()).collect(),
-                    Some(&"options") => op = w[1..].iter().map(|s| s.to_string()).collect(),
-                    _ => {}
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let host_network = pod
+        .pointer("/spec/hostNetwork")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let policy = pod
+        .pointer("/spec/dnsPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterFirst");
+    let (mut servers, mut searches, mut options): (Vec<String>, Vec<String>, Vec<String>) =
+        match policy {
+            "ClusterFirst" if !host_network => cluster(ns),
+            "ClusterFirstWithHostNet" => cluster(ns),
+            "None" => (vec![], vec![], vec![]),
+            _ => {
+                let mut sv = vec![];
+                let mut se = vec![];
+                let mut op = vec![];
+                for l in host.lines() {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    match w.first() {
+                        Some(&"nameserver") if w.len() > 1 => sv.push(w[1].to_string()),
+                        Some(&"search") => se = w[1..].iter().map(|s| s.to_string()).collect(),
+                        Some(&"options") => op = w[1..].iter().map(|s| s.to_string()).collect(),
+                        _ => {}
+                    }
                 }
+                (sv, se, op)
             }
-            (sv, se, op)
-        }
-    };
+        };
     if let Some(cfg) = pod.pointer("/spec/dnsConfig") {
         let list = |k: &str| -> Vec<String> {
-            cfg.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+            cfg.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         for s in list("nameservers") {
             if !servers.contains(&s) {
@@ -98,7 +133,11 @@ pub fn resolv_conf(pod: &Value, host: &str) -> String {
 fn cluster(ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     (
         vec![CLUSTER_DNS.to_string()],
-        vec![format!("{ns}.svc.{CLUSTER_DOMAIN}"), format!("svc.{CLUSTER_DOMAIN}"), CLUSTER_DOMAIN.to_string()],
+        vec![
+            format!("{ns}.svc.{CLUSTER_DOMAIN}"),
+            format!("svc.{CLUSTER_DOMAIN}"),
+            CLUSTER_DOMAIN.to_string(),
+        ],
         vec!["ndots:5".to_string()],
     )
 }
@@ -120,10 +159,16 @@ mod tests {
     #[test]
     fn default_and_none_policies() {
         let pod = json!({"metadata": {"name": "a", "namespace": "web"}, "spec": {"dnsPolicy": "Default"}});
-        assert_eq!(resolv_conf(&pod, "nameserver 203.0.113.53\nsearch lab\n"), "search lab\nnameserver 203.0.113.53\n");
+        assert_eq!(
+            resolv_conf(&pod, "nameserver 203.0.113.53\nsearch lab\n"),
+            "search lab\nnameserver 203.0.113.53\n"
+        );
         let pod = json!({"metadata": {"name": "a"}, "spec": {"dnsPolicy": "None", "dnsConfig": {
             "nameservers": ["192.0.2.1"], "searches": ["x.example"], "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}}});
-        assert_eq!(resolv_conf(&pod, ""), "search x.example\nnameserver 192.0.2.1\noptions ndots:2 edns0\n");
+        assert_eq!(
+            resolv_conf(&pod, ""),
+            "search x.example\nnameserver 192.0.2.1\noptions ndots:2 edns0\n"
+        );
     }
 
     #[test]

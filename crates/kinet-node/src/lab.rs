@@ -12,7 +12,8 @@ pub const LAB_ENV: &str = "KINET_LAB";
 /// Creates the LAN switch, router, nodes and outside workstation. Nothing is
 /// connected to the host's own namespace: the lab is sealed.
 pub fn build(plan: &LabPlan) -> Result<()> {
-    netns::create(&plan.lan_netns).with_context(|| format!("creating {}", plan.lan_netns.display()))?;
+    netns::create(&plan.lan_netns)
+        .with_context(|| format!("creating {}", plan.lan_netns.display()))?;
     let mut lan = Netlink::open(Some(&plan.lan_netns))?;
     lan.link_set_up("lo")?;
     lan.bridge_add("br0")?;
@@ -39,7 +40,13 @@ fn build_host(lan: &mut Netlink, h: &Host) -> Result<()> {
         nl.route_replace(&Route::new(dst.addr, dst.prefix).via(*via).dev("eth0"))?;
     }
     let fwd = if h.forwarding { "1" } else { "0" };
-    sysctl_set_many(&h.netns, &[("net/ipv4/ip_forward", fwd), ("net/ipv4/conf/all/rp_filter", "0")])?;
+    sysctl_set_many(
+        &h.netns,
+        &[
+            ("net/ipv4/ip_forward", fwd),
+            ("net/ipv4/conf/all/rp_filter", "0"),
+        ],
+    )?;
     Ok(())
 }
 
@@ -49,9 +56,13 @@ pub fn kill_processes(lab: &str) -> usize {
     let me = std::process::id();
     let marker = format!("{LAB_ENV}={lab}");
     let mut n = 0;
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
         if pid == me || pid == 1 {
             continue;
         }
@@ -59,7 +70,9 @@ pub fn kill_processes(lab: &str) -> usize {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let env_hit = environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes());
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let holder = args.windows(3).any(|w| w[0] == b"pause" && w[1] == b"--lab" && w[2] == lab.as_bytes());
+        let holder = args
+            .windows(3)
+            .any(|w| w[0] == b"pause" && w[1] == b"--lab" && w[2] == lab.as_bytes());
         // the daemon of this lab carries the marker too; never kill it from inside
         let daemon = args.windows(1).any(|w| w[0] == b"daemon");
         if (env_hit || holder) && !daemon && sandbox::kill(pid, sandbox::Signal::Kill).is_ok() {

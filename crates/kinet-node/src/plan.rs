@@ -53,7 +53,9 @@ pub fn netns_path(lab: &str, name: &str) -> PathBuf {
 pub fn check_lab_name(lab: &str) -> Result<(), String> {
     let ok = !lab.is_empty()
         && lab.len() <= 24
-        && lab.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && lab
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !lab.starts_with('-')
         && !lab.ends_with('-');
     if ok {
@@ -73,13 +75,18 @@ pub fn node_name(i: usize) -> String {
 pub fn lab(lab: &str, n: usize) -> Result<LabPlan, String> {
     check_lab_name(lab)?;
     if n == 0 || n > MAX_NODES {
-        return Err(format!("--nodes must be between 1 and {MAX_NODES}, got {n}"));
+        return Err(format!(
+            "--nodes must be between 1 and {MAX_NODES}, got {n}"
+        ));
     }
     let nodes: Vec<NodePlan> = (1..=n)
         .map(|i| NodePlan {
             name: node_name(i),
             ip: Ipv4Addr::new(192, 168, 1, (10 * i) as u8),
-            pod_cidr: Cidr { addr: Ipv4Addr::new(10, 1, i as u8, 0), prefix: 24 },
+            pod_cidr: Cidr {
+                addr: Ipv4Addr::new(10, 1, i as u8, 0),
+                prefix: 24,
+            },
         })
         .collect();
     let mut hosts = vec![Host {
@@ -97,7 +104,11 @@ pub fn lab(lab: &str, n: usize) -> Result<LabPlan, String> {
             ip: node.ip,
             gateway: Some(ROUTER_IP),
             forwarding: true,
-            routes: nodes.iter().filter(|o| o.name != node.name).map(|o| (o.pod_cidr, o.ip)).collect(),
+            routes: nodes
+                .iter()
+                .filter(|o| o.name != node.name)
+                .map(|o| (o.pod_cidr, o.ip))
+                .collect(),
         });
     }
     hosts.push(Host {
@@ -108,7 +119,12 @@ pub fn lab(lab: &str, n: usize) -> Result<LabPlan, String> {
         forwarding: false,
         routes: vec![],
     });
-    Ok(LabPlan { lab: lab.to_string(), lan_netns: netns_path(lab, "lan"), nodes, hosts })
+    Ok(LabPlan {
+        lab: lab.to_string(),
+        lan_netns: netns_path(lab, "lan"),
+        nodes,
+        hosts,
+    })
 }
 
 /// The node end of a pod's veth: `cali` + 11 hex digits of a hash of `namespace.name`, as Calico names it.
@@ -130,7 +146,11 @@ mod tests {
         let node1 = p.hosts.iter().find(|h| h.name == "node1").unwrap();
         assert_eq!(node1.routes, vec![(p.nodes[1].pod_cidr, p.nodes[1].ip)]);
         assert_eq!(node1.netns, PathBuf::from("/run/netns/kinet-demo-node1"));
-        assert!(p.hosts.iter().any(|h| h.name == "outside" && h.ip == OUTSIDE_IP));
+        assert!(
+            p.hosts
+                .iter()
+                .any(|h| h.name == "outside" && h.ip == OUTSIDE_IP)
+        );
         // every LAN-side link name fits IFNAMSIZ
         assert!(p.hosts.iter().all(|h| h.name.len() <= 15));
     }

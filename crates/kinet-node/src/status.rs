@@ -15,8 +15,13 @@ pub struct Terminated {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
-    Waiting { reason: String, message: Option<String> },
-    Running { started_at: String },
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: String,
+    },
     Terminated(Terminated),
 }
 
@@ -38,9 +43,14 @@ pub fn full_image(image: &str) -> String {
         Some((n, t)) if !t.contains('/') => (n.to_string(), format!(":{t}")),
         _ => (image.to_string(), ":latest".to_string()),
     };
-    let tagged = if image.contains('@') { String::new() } else { tagged };
+    let tagged = if image.contains('@') {
+        String::new()
+    } else {
+        tagged
+    };
     let first = name.split('/').next().unwrap_or("");
-    let has_registry = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if has_registry {
         format!("{name}{tagged}")
     } else if name.contains('/') {
@@ -75,7 +85,10 @@ pub fn container_status(c: &ContainerState) -> Value {
     };
     let running = matches!(c.state, State::Running { .. });
     let full = full_image(&c.image);
-    let repo = full.rsplit_once(':').map(|(r, _)| r.to_string()).unwrap_or(full.clone());
+    let repo = full
+        .rsplit_once(':')
+        .map(|(r, _)| r.to_string())
+        .unwrap_or(full.clone());
     let digest = {
         use sha2::{Digest, Sha256};
         hex::encode(Sha256::digest(full.as_bytes()))
@@ -133,7 +146,13 @@ pub fn phase(init_done: bool, containers: &[ContainerState], init_failed: bool) 
 }
 
 /// One pod condition, keeping the previous transition time when the status is unchanged.
-pub fn condition(prev: Option<&Value>, typ: &str, ok: bool, reason: Option<&str>, now: &str) -> Value {
+pub fn condition(
+    prev: Option<&Value>,
+    typ: &str,
+    ok: bool,
+    reason: Option<&str>,
+    now: &str,
+) -> Value {
     let status = if ok { "True" } else { "False" };
     let since = prev
         .and_then(|p| p.as_array())
@@ -141,7 +160,8 @@ pub fn condition(prev: Option<&Value>, typ: &str, ok: bool, reason: Option<&str>
         .filter(|c| c["status"] == status)
         .and_then(|c| c.get("lastTransitionTime").cloned())
         .unwrap_or(json!(now));
-    let mut c = json!({"type": typ, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
+    let mut c =
+        json!({"type": typ, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
     if let Some(r) = reason {
         c["reason"] = json!(r);
     }
@@ -153,47 +173,129 @@ mod tests {
     use super::*;
 
     fn c(state: State, will_restart: bool) -> ContainerState {
-        ContainerState { name: "c".into(), image: "busybox".into(), state, last: None, restart_count: 0, container_id: String::new(), will_restart }
+        ContainerState {
+            name: "c".into(),
+            image: "busybox".into(),
+            state,
+            last: None,
+            restart_count: 0,
+            container_id: String::new(),
+            will_restart,
+        }
     }
 
     fn term(code: i32) -> State {
-        State::Terminated(Terminated { exit_code: code, signal: None, reason: if code == 0 { "Completed".into() } else { "Error".into() }, message: None, started_at: "a".into(), finished_at: "b".into(), container_id: "x".into() })
+        State::Terminated(Terminated {
+            exit_code: code,
+            signal: None,
+            reason: if code == 0 {
+                "Completed".into()
+            } else {
+                "Error".into()
+            },
+            message: None,
+            started_at: "a".into(),
+            finished_at: "b".into(),
+            container_id: "x".into(),
+        })
     }
 
     #[test]
     fn images_are_fully_qualified() {
         assert_eq!(full_image("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full_image("nginx:1.25"), "docker.io/library/nginx:1.25");
-        assert_eq!(full_image("nicolaka/netshoot"), "docker.io/nicolaka/netshoot:latest");
-        assert_eq!(full_image("registry.k8s.io/e2e-test-images/agnhost:2.45"), "registry.k8s.io/e2e-test-images/agnhost:2.45");
+        assert_eq!(
+            full_image("nicolaka/netshoot"),
+            "docker.io/nicolaka/netshoot:latest"
+        );
+        assert_eq!(
+            full_image("registry.k8s.io/e2e-test-images/agnhost:2.45"),
+            "registry.k8s.io/e2e-test-images/agnhost:2.45"
+        );
     }
 
     #[test]
     fn phases() {
-        assert_eq!(phase(true, &[c(State::Running { started_at: "t".into() }, true)], false), "Running");
+        assert_eq!(
+            phase(
+                true,
+                &[c(
+                    State::Running {
+                        started_at: "t".into()
+                    },
+                    true
+                )],
+                false
+            ),
+            "Running"
+        );
         assert_eq!(phase(true, &[c(term(0), false)], false), "Succeeded");
         assert_eq!(phase(true, &[c(term(1), false)], false), "Failed");
         assert_eq!(phase(true, &[c(term(1), true)], false), "Running");
-        assert_eq!(phase(true, &[c(State::Waiting { reason: "ContainerCreating".into(), message: None }, true)], false), "Pending");
+        assert_eq!(
+            phase(
+                true,
+                &[c(
+                    State::Waiting {
+                        reason: "ContainerCreating".into(),
+                        message: None
+                    },
+                    true
+                )],
+                false
+            ),
+            "Pending"
+        );
         assert_eq!(phase(false, &[], false), "Pending");
-        assert_eq!(phase(true, &[c(term(0), false), c(State::Running { started_at: "t".into() }, true)], false), "Running");
+        assert_eq!(
+            phase(
+                true,
+                &[
+                    c(term(0), false),
+                    c(
+                        State::Running {
+                            started_at: "t".into()
+                        },
+                        true
+                    )
+                ],
+                false
+            ),
+            "Running"
+        );
     }
 
     #[test]
     fn conditions_keep_transition_times() {
         let prev = json!([{"type": "Ready", "status": "True", "lastTransitionTime": "old"}]);
-        assert_eq!(condition(Some(&prev), "Ready", true, None, "new")["lastTransitionTime"], "old");
-        assert_eq!(condition(Some(&prev), "Ready", false, None, "new")["lastTransitionTime"], "new");
+        assert_eq!(
+            condition(Some(&prev), "Ready", true, None, "new")["lastTransitionTime"],
+            "old"
+        );
+        assert_eq!(
+            condition(Some(&prev), "Ready", false, None, "new")["lastTransitionTime"],
+            "new"
+        );
     }
 
     #[test]
     fn container_status_json() {
-        let mut s = c(State::Running { started_at: "t".into() }, true);
+        let mut s = c(
+            State::Running {
+                started_at: "t".into(),
+            },
+            true,
+        );
         s.container_id = "containerd://abc".into();
         let v = container_status(&s);
         assert_eq!(v["ready"], true);
         assert_eq!(v["state"]["running"]["startedAt"], "t");
         assert_eq!(v["containerID"], "containerd://abc");
-        assert!(v["imageID"].as_str().unwrap().starts_with("docker.io/library/busybox@sha256:"));
+        assert!(
+            v["imageID"]
+                .as_str()
+                .unwrap()
+                .starts_with("docker.io/library/busybox@sha256:")
+        );
     }
 }

@@ -48,7 +48,9 @@ pub enum StoreError {
     NotFound,
     #[error("already exists")]
     AlreadyExists,
-    #[error("the object has been modified; please apply your changes to the latest version and try again")]
+    #[error(
+        "the object has been modified; please apply your changes to the latest version and try again"
+    )]
     Conflict,
     /// The requested revision is older than the history kept.
     #[error("too old resource version: {requested} ({oldest})")]
@@ -116,20 +118,30 @@ impl Store {
             "DELETE FROM log WHERE rev NOT IN (SELECT MAX(rev) FROM log GROUP BY key)",
             [],
         )?;
-        let rev: u64 = db.query_row("SELECT COALESCE(MAX(rev), 0) FROM log", [], |r| r.get::<_, i64>(0))? as u64;
+        let rev: u64 = db.query_row("SELECT COALESCE(MAX(rev), 0) FROM log", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64;
         let mut objects = BTreeMap::new();
         {
             let mut stmt = db.prepare("SELECT key, value FROM log WHERE deleted = 0")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (key, value) = row?;
-                let v: Value = serde_json::from_str(&value).map_err(|e| StoreError::Db(e.to_string()))?;
+                let v: Value =
+                    serde_json::from_str(&value).map_err(|e| StoreError::Db(e.to_string()))?;
                 objects.insert(key, Arc::new(v));
             }
         }
         let (tx, _) = broadcast::channel(HISTORY);
         Ok(Store {
-            inner: Mutex::new(Inner { db, rev, objects, history: VecDeque::new(), oldest: rev }),
+            inner: Mutex::new(Inner {
+                db,
+                rev,
+                objects,
+                history: VecDeque::new(),
+                oldest: rev,
+            }),
             tx,
         })
     }
@@ -207,7 +219,13 @@ impl Store {
         self.commit(&mut inner, key, obj, EventType::Deleted)
     }
 
-    fn commit(&self, inner: &mut Inner, key: &str, mut obj: Value, kind: EventType) -> Result<Arc<Value>> {
+    fn commit(
+        &self,
+        inner: &mut Inner,
+        key: &str,
+        mut obj: Value,
+        kind: EventType,
+    ) -> Result<Arc<Value>> {
         let rev = inner.rev + 1;
         stamp(&mut obj, rev);
         let text = serde_json::to_string(&obj).map_err(|e| StoreError::Db(e.to_string()))?;
@@ -217,7 +235,10 @@ impl Store {
         )?;
         if kind != EventType::Added {
             // the log keeps one row a key; history lives in memory for watches
-            inner.db.execute("DELETE FROM log WHERE key = ?1 AND rev < ?2", params![key, rev as i64])?;
+            inner.db.execute(
+                "DELETE FROM log WHERE key = ?1 AND rev < ?2",
+                params![key, rev as i64],
+            )?;
         }
         inner.rev = rev;
         let obj = Arc::new(obj);
@@ -226,7 +247,13 @@ impl Store {
         } else {
             inner.objects.insert(key.to_string(), obj.clone())
         };
-        let ev = Arc::new(Event { rev, kind, key: key.to_string(), object: obj.clone(), prev });
+        let ev = Arc::new(Event {
+            rev,
+            kind,
+            key: key.to_string(),
+            object: obj.clone(),
+            prev,
+        });
         inner.history.push_back(ev.clone());
         if inner.history.len() > HISTORY
             && let Some(old) = inner.history.pop_front()
@@ -243,7 +270,10 @@ impl Store {
         let rx = self.tx.subscribe();
         let from = from.unwrap_or(inner.rev);
         if from < inner.oldest {
-            return Err(StoreError::Gone { requested: from, oldest: inner.oldest + 1 });
+            return Err(StoreError::Gone {
+                requested: from,
+                oldest: inner.oldest + 1,
+            });
         }
         let backlog: VecDeque<Arc<Event>> = inner
             .history
@@ -251,7 +281,12 @@ impl Store {
             .filter(|e| e.rev > from && e.key.starts_with(prefix))
             .cloned()
             .collect();
-        Ok(Watch { rx, prefix: prefix.to_string(), last: inner.rev.max(from), backlog })
+        Ok(Watch {
+            rx,
+            prefix: prefix.to_string(),
+            last: inner.rev.max(from),
+            backlog,
+        })
     }
 }
 
@@ -280,9 +315,14 @@ impl Watch {
                 Ok(e) if e.rev > self.last && e.key.starts_with(&self.prefix) => return Ok(e),
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Err(StoreError::Gone { requested: self.last, oldest: self.last + 1 });
+                    return Err(StoreError::Gone {
+                        requested: self.last,
+                        oldest: self.last + 1,
+                    });
                 }
-                Err(broadcast::error::RecvError::Closed) => return Err(StoreError::Db("store closed".into())),
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err(StoreError::Db("store closed".into()));
+                }
             }
         }
     }
@@ -302,10 +342,19 @@ mod tests {
         let s = Store::open(None).unwrap();
         let a = s.create("/core/pods/default/a", obj("a", 1)).unwrap();
         assert_eq!(resource_version(&a), 1);
-        assert_eq!(s.create("/core/pods/default/a", obj("a", 1)).unwrap_err(), StoreError::AlreadyExists);
-        let b = s.update("/core/pods/default/a", obj("a", 2), Some(1)).unwrap();
+        assert_eq!(
+            s.create("/core/pods/default/a", obj("a", 1)).unwrap_err(),
+            StoreError::AlreadyExists
+        );
+        let b = s
+            .update("/core/pods/default/a", obj("a", 2), Some(1))
+            .unwrap();
         assert_eq!(resource_version(&b), 2);
-        assert_eq!(s.update("/core/pods/default/a", obj("a", 3), Some(1)).unwrap_err(), StoreError::Conflict);
+        assert_eq!(
+            s.update("/core/pods/default/a", obj("a", 3), Some(1))
+                .unwrap_err(),
+            StoreError::Conflict
+        );
         // a no-op update keeps the revision
         let c = s.update("/core/pods/default/a", obj("a", 2), None).unwrap();
         assert_eq!(resource_version(&c), 2);
@@ -315,7 +364,10 @@ mod tests {
         assert_eq!(rev, 3);
         s.delete("/core/pods/default/a", None).unwrap();
         assert!(s.get("/core/pods/default/a").is_none());
-        assert_eq!(s.delete("/core/pods/default/a", None).unwrap_err(), StoreError::NotFound);
+        assert_eq!(
+            s.delete("/core/pods/default/a", None).unwrap_err(),
+            StoreError::NotFound
+        );
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<(String, Value)>> {
                 .with_context(|| format!("reading {}", p.display()))?
                 .flatten()
                 .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"))
+                .filter(|f| {
+                    f.extension()
+                        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                })
                 .collect();
             v.sort();
             v
@@ -44,8 +47,12 @@ pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<(String, Value)>> {
             vec![p.clone()]
         };
         for f in files {
-            let text = std::fs::read_to_string(&f).with_context(|| format!("the path {:?} does not exist", f.display().to_string()))?;
-            for o in parse_manifests(&text).with_context(|| format!("error parsing {}", f.display()))? {
+            let text = std::fs::read_to_string(&f).with_context(|| {
+                format!("the path {:?} does not exist", f.display().to_string())
+            })?;
+            for o in
+                parse_manifests(&text).with_context(|| format!("error parsing {}", f.display()))?
+            {
                 out.push((f.display().to_string(), o));
             }
         }
@@ -53,12 +60,23 @@ pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<(String, Value)>> {
     Ok(out)
 }
 
-pub fn up(lab: &str, nodes: usize, files: &[PathBuf], demo: bool, merge_kubeconfig: bool) -> Result<()> {
+pub fn up(
+    lab: &str,
+    nodes: usize,
+    files: &[PathBuf],
+    demo: bool,
+    merge_kubeconfig: bool,
+) -> Result<()> {
     kinet_node::plan::lab(lab, nodes).map_err(anyhow::Error::msg)?;
     // read manifests before starting anything, so a typo costs nothing
     let mut manifests = read_manifests(files)?;
     if demo {
-        manifests.splice(0..0, parse_manifests(DEMO)?.into_iter().map(|o| ("demo".to_string(), o)));
+        manifests.splice(
+            0..0,
+            parse_manifests(DEMO)?
+                .into_iter()
+                .map(|o| ("demo".to_string(), o)),
+        );
     }
     require_root()?;
     let t0 = Instant::now();
@@ -67,7 +85,10 @@ pub fn up(lab: &str, nodes: usize, files: &[PathBuf], demo: bool, merge_kubeconf
     if let (Some(_), Some(cfg)) = (running, LabConfig::load(&p))
         && cfg.nodes != nodes
     {
-        eprintln!("note: lab {lab:?} is already running with {} nodes; --nodes {nodes} ignored (kinet down first to change it)", cfg.nodes);
+        eprintln!(
+            "note: lab {lab:?} is already running with {} nodes; --nodes {nodes} ignored (kinet down first to change it)",
+            cfg.nodes
+        );
     }
     if running.is_none() {
         let pb = spinner(&format!("Starting lab {lab:?} ({nodes} nodes)"));
@@ -75,12 +96,17 @@ pub fn up(lab: &str, nodes: usize, files: &[PathBuf], demo: bool, merge_kubeconf
         wait_ready(&p, &pb)?;
         pb.finish_and_clear();
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let client = Client::for_lab(&p)?;
         let want = LabConfig::load(&p).map(|c| c.nodes).unwrap_or(nodes);
         let pb = spinner("Waiting for nodes to be Ready");
-        wait_for(&pb, Duration::from_secs(60), || async { nodes_ready(&client, want).await }).await?;
+        wait_for(&pb, Duration::from_secs(60), || async {
+            nodes_ready(&client, want).await
+        })
+        .await?;
         pb.finish_and_clear();
         for (src, obj) in &manifests {
             match client.apply(obj).await {
@@ -91,7 +117,10 @@ pub fn up(lab: &str, nodes: usize, files: &[PathBuf], demo: bool, merge_kubeconf
         let pb = spinner("Waiting for pods to be Ready");
         wait_for(&pb, Duration::from_secs(120), || async {
             let (ready, total) = pods_ready(&client).await?;
-            Ok((ready == total, format!("Waiting for pods to be Ready: {ready}/{total}")))
+            Ok((
+                ready == total,
+                format!("Waiting for pods to be Ready: {ready}/{total}"),
+            ))
         })
         .await?;
         pb.finish_and_clear();
@@ -104,16 +133,29 @@ pub fn up(lab: &str, nodes: usize, files: &[PathBuf], demo: bool, merge_kubeconf
     } else {
         format!("{}", p.kubeconfig().display())
     };
-    println!("Lab {lab:?} is ready in {:.2}s: {} nodes, API server https://127.0.0.1:{}", t0.elapsed().as_secs_f64(), cfg.nodes, cfg.port);
+    println!(
+        "Lab {lab:?} is ready in {:.2}s: {} nodes, API server https://127.0.0.1:{}",
+        t0.elapsed().as_secs_f64(),
+        cfg.nodes,
+        cfg.port
+    );
     println!("Kubeconfig: {where_}");
     println!();
     println!("Try:");
-    let n = if lab == "lab" { String::new() } else { format!(" --name {lab}") };
+    let n = if lab == "lab" {
+        String::new()
+    } else {
+        format!(" --name {lab}")
+    };
     println!("  kinet{n} kubectl get nodes -o wide");
     println!("  kinet{n} kubectl get pods -A -o wide");
     if demo {
-        println!("  kinet{n} exec -n demo client -- ping -c 3 $(kinet{n} kubectl get pod web-2 -n demo -o jsonpath='{{.status.podIP}}')");
-        println!("  kinet{n} kubectl exec -n demo client -- wget -qO- http://$(kinet{n} kubectl get pod web-1 -n demo -o jsonpath='{{.status.podIP}}')");
+        println!(
+            "  kinet{n} exec -n demo client -- ping -c 3 $(kinet{n} kubectl get pod web-2 -n demo -o jsonpath='{{.status.podIP}}')"
+        );
+        println!(
+            "  kinet{n} kubectl exec -n demo client -- wget -qO- http://$(kinet{n} kubectl get pod web-1 -n demo -o jsonpath='{{.status.podIP}}')"
+        );
     } else {
         println!("  kinet{n} kubectl run busybox --image=busybox -- sleep infinity");
     }
@@ -123,7 +165,10 @@ pub fn up(lab: &str, nodes: usize, files: &[PathBuf], demo: bool, merge_kubeconf
 
 fn start_daemon(p: &Paths, nodes: usize) -> Result<()> {
     std::fs::create_dir_all(&p.state)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(p.daemon_log())?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p.daemon_log())?;
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.args(["--name", &p.lab, "daemon", "--nodes", &nodes.to_string()])
@@ -151,11 +196,19 @@ fn wait_ready(p: &Paths, pb: &ProgressBar) -> Result<()> {
         };
         if Instant::now() > deadline {
             pb.finish_and_clear();
-            bail!("the lab did not become ready within 60s; daemon log ({}):\n{}", p.daemon_log().display(), log_tail());
+            bail!(
+                "the lab did not become ready within 60s; daemon log ({}):\n{}",
+                p.daemon_log().display(),
+                log_tail()
+            );
         }
         if seen_pid && p.daemon_pid().is_none() {
             pb.finish_and_clear();
-            bail!("the lab daemon stopped while starting; daemon log ({}):\n{}", p.daemon_log().display(), log_tail());
+            bail!(
+                "the lab daemon stopped while starting; daemon log ({}):\n{}",
+                p.daemon_log().display(),
+                log_tail()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -184,7 +237,10 @@ async fn nodes_ready(c: &Client, want: usize) -> Result<(bool, String)> {
     let nodes = c.get("/api/v1/nodes").await?;
     let items = nodes["items"].as_array().cloned().unwrap_or_default();
     let ready = items.iter().filter(|n| condition_true(n, "Ready")).count();
-    Ok((ready >= want, format!("Waiting for nodes to be Ready: {ready}/{want}")))
+    Ok((
+        ready >= want,
+        format!("Waiting for nodes to be Ready: {ready}/{want}"),
+    ))
 }
 
 fn condition_true(o: &Value, typ: &str) -> bool {
@@ -199,7 +255,10 @@ async fn pods_ready(c: &Client) -> Result<(usize, usize)> {
     let items = pods["items"].as_array().cloned().unwrap_or_default();
     let ready = items
         .iter()
-        .filter(|p| condition_true(p, "Ready") || p.pointer("/status/phase").and_then(Value::as_str) == Some("Succeeded"))
+        .filter(|p| {
+            condition_true(p, "Ready")
+                || p.pointer("/status/phase").and_then(Value::as_str) == Some("Succeeded")
+        })
         .count();
     Ok((ready, items.len()))
 }
@@ -209,13 +268,19 @@ pub fn down(lab: &str, keep_state: bool) -> Result<()> {
     let p = Paths::new(lab);
     let pb = spinner(&format!("Removing lab {lab:?}"));
     if let Some(pid) = p.daemon_pid() {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let deadline = Instant::now() + Duration::from_secs(15);
         while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         if Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
     // whatever the daemon left (or a crashed one)
@@ -227,7 +292,10 @@ pub fn down(lab: &str, keep_state: bool) -> Result<()> {
         let _ = std::fs::remove_dir_all(&p.state);
     }
     pb.finish_and_clear();
-    println!("Lab {lab:?} removed{}", if keep_state { " (state kept)" } else { "" });
+    println!(
+        "Lab {lab:?} removed{}",
+        if keep_state { " (state kept)" } else { "" }
+    );
     Ok(())
 }
 
@@ -235,7 +303,10 @@ pub fn status(lab: &str) -> Result<()> {
     let p = Paths::new(lab);
     let Some(pid) = p.daemon_pid() else {
         if p.state.exists() {
-            println!("Lab {lab:?}: stopped (state in {}; kinet up resumes it)", p.state.display());
+            println!(
+                "Lab {lab:?}: stopped (state in {}; kinet up resumes it)",
+                p.state.display()
+            );
         } else {
             println!("Lab {lab:?}: not found (kinet up creates it)");
         }
@@ -243,48 +314,88 @@ pub fn status(lab: &str) -> Result<()> {
     };
     let cfg = LabConfig::load(&p).context("lab configuration missing")?;
     println!("Lab:        {lab} (daemon pid {pid})");
-    println!("API server: https://127.0.0.1:{} (inside the lab: https://192.168.1.10:16443)", cfg.port);
-    println!("Kubeconfig: {} (context {})", p.kubeconfig().display(), p.context());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    println!(
+        "API server: https://127.0.0.1:{} (inside the lab: https://192.168.1.10:16443)",
+        cfg.port
+    );
+    println!(
+        "Kubeconfig: {} (context {})",
+        p.kubeconfig().display(),
+        p.context()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let c = Client::for_lab(&p)?;
         let nodes = c.get("/api/v1/nodes").await?;
         println!();
-        println!("{:<8} {:<10} {:<15} {:<14} {}", "NODE", "STATUS", "IP", "POD CIDR", "PODS");
+        println!(
+            "{:<8} {:<10} {:<15} {:<14} {}",
+            "NODE", "STATUS", "IP", "POD CIDR", "PODS"
+        );
         let pods = c.get("/api/v1/pods").await?;
         let pods = pods["items"].as_array().cloned().unwrap_or_default();
         for n in nodes["items"].as_array().cloned().unwrap_or_default() {
-            let name = n.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let name = n
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let ip = n
                 .pointer("/status/addresses")
                 .and_then(Value::as_array)
                 .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
                 .and_then(|x| x["address"].as_str())
                 .unwrap_or("");
-            let count = pods.iter().filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name)).count();
+            let count = pods
+                .iter()
+                .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name))
+                .count();
             println!(
                 "{:<8} {:<10} {:<15} {:<14} {}",
                 name,
-                if condition_true(&n, "Ready") { "Ready" } else { "NotReady" },
+                if condition_true(&n, "Ready") {
+                    "Ready"
+                } else {
+                    "NotReady"
+                },
                 ip,
-                n.pointer("/spec/podCIDR").and_then(Value::as_str).unwrap_or(""),
+                n.pointer("/spec/podCIDR")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
                 count
             );
         }
         let mut phases: std::collections::BTreeMap<String, usize> = Default::default();
         for p in &pods {
-            *phases.entry(p.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Unknown").to_string()).or_default() += 1;
+            *phases
+                .entry(
+                    p.pointer("/status/phase")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Unknown")
+                        .to_string(),
+                )
+                .or_default() += 1;
         }
         let summary: Vec<String> = phases.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!();
-        println!("Pods: {} ({})", pods.len(), if summary.is_empty() { "none".into() } else { summary.join(", ") });
+        println!(
+            "Pods: {} ({})",
+            pods.len(),
+            if summary.is_empty() {
+                "none".into()
+            } else {
+                summary.join(", ")
+            }
+        );
         anyhow::Ok(())
     })
 }
 
 pub fn kubeconfig(lab: &str) -> Result<()> {
     let p = Paths::new(lab);
-    let text = std::fs::read_to_string(p.kubeconfig()).with_context(|| format!("lab {lab:?} has no kubeconfig; is it up? (kinet up)"))?;
+    let text = std::fs::read_to_string(p.kubeconfig())
+        .with_context(|| format!("lab {lab:?} has no kubeconfig; is it up? (kinet up)"))?;
     print!("{text}");
     Ok(())
 }
@@ -296,12 +407,21 @@ pub fn kubectl(lab: &str, args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let kubectl = std::env::var("KINET_KUBECTL").unwrap_or_else(|_| "kubectl".into());
-    let err = Command::new(&kubectl).args(args).env("KUBECONFIG", p.kubeconfig()).exec();
+    let err = Command::new(&kubectl)
+        .args(args)
+        .env("KUBECONFIG", p.kubeconfig())
+        .exec();
     eprintln!("error: cannot run {kubectl}: {err}");
     ExitCode::from(127)
 }
 
-pub fn exec(lab: &str, ns: &str, pod: &str, container: Option<&str>, command: &[String]) -> ExitCode {
+pub fn exec(
+    lab: &str,
+    ns: &str,
+    pod: &str,
+    container: Option<&str>,
+    command: &[String],
+) -> ExitCode {
     match exec_inner(lab, ns, pod, container, command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -311,31 +431,66 @@ pub fn exec(lab: &str, ns: &str, pod: &str, container: Option<&str>, command: &[
     }
 }
 
-fn exec_inner(lab: &str, ns: &str, pod: &str, container: Option<&str>, command: &[String]) -> Result<u8> {
+fn exec_inner(
+    lab: &str,
+    ns: &str,
+    pod: &str,
+    container: Option<&str>,
+    command: &[String],
+) -> Result<u8> {
     require_root()?;
     let p = Paths::new(lab);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let obj = rt.block_on(async {
         let c = Client::for_lab(&p)?;
-        let (code, v) = c.request("GET", &format!("/api/v1/namespaces/{ns}/pods/{pod}"), "application/json", None).await?;
+        let (code, v) = c
+            .request(
+                "GET",
+                &format!("/api/v1/namespaces/{ns}/pods/{pod}"),
+                "application/json",
+                None,
+            )
+            .await?;
         if code != 200 {
             bail!("{}", v["message"].as_str().unwrap_or("pod not found"));
         }
         Ok(v)
     })?;
-    let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let holder: u32 = std::fs::read_to_string(p.run.join("pods").join(uid).join("holder.pid"))
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .filter(|pid| kinet_linux::sandbox::is_alive(*pid))
-        .with_context(|| format!("pod {ns}/{pod} has no running sandbox (phase {})", obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Unknown")))?;
-    let containers = obj.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+        .with_context(|| {
+            format!(
+                "pod {ns}/{pod} has no running sandbox (phase {})",
+                obj.pointer("/status/phase")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Unknown")
+            )
+        })?;
+    let containers = obj
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let c = match container {
-        Some(name) => containers.iter().find(|c| c["name"] == name).with_context(|| format!("container {name} is not valid for pod {pod}"))?,
+        Some(name) => containers
+            .iter()
+            .find(|c| c["name"] == name)
+            .with_context(|| format!("container {name} is not valid for pod {pod}"))?,
         None => containers.first().context("the pod has no containers")?,
     };
     let image = c["image"].as_str().unwrap_or("");
-    let busybox = matches!(kinet_node::catalog::program(image, &[], &[], &[]), kinet_node::catalog::Program::Exec { busybox: true, .. });
+    let busybox = matches!(
+        kinet_node::catalog::program(image, &[], &[], &[]),
+        kinet_node::catalog::Program::Exec { busybox: true, .. }
+    );
     let mut path = String::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     if busybox {
         path = format!("{}:{path}", p.busybox_dir().display());
@@ -344,12 +499,22 @@ fn exec_inner(lab: &str, ns: &str, pod: &str, container: Option<&str>, command: 
     let resolved = if prog.contains('/') {
         PathBuf::from(prog)
     } else {
-        path.split(':').map(|d| Path::new(d).join(prog)).find(|f| f.exists()).with_context(|| format!("exec: {prog:?}: executable file not found in $PATH"))?
+        path.split(':')
+            .map(|d| Path::new(d).join(prog))
+            .find(|f| f.exists())
+            .with_context(|| format!("exec: {prog:?}: executable file not found in $PATH"))?
     };
     let mut cmd = Command::new(resolved);
-    cmd.arg0(prog).args(&command[1..]).env("PATH", &path).env("HOSTNAME", pod).env(kinet_node::lab::LAB_ENV, lab);
+    cmd.arg0(prog)
+        .args(&command[1..])
+        .env("PATH", &path)
+        .env("HOSTNAME", pod)
+        .env(kinet_node::lab::LAB_ENV, lab);
     kinet_linux::sandbox::join_std(&mut cmd, holder, Some(Path::new("/")))?;
     let status = cmd.status().context("running the command in the pod")?;
     use std::os::unix::process::ExitStatusExt;
-    Ok(status.code().map(|c| c as u8).unwrap_or_else(|| 128 + status.signal().unwrap_or(0) as u8))
+    Ok(status
+        .code()
+        .map(|c| c as u8)
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0) as u8))
 }

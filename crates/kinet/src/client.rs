@@ -18,7 +18,8 @@ pub struct Client {
 
 impl Client {
     pub fn for_lab(p: &Paths) -> Result<Client> {
-        let cfg = crate::paths::LabConfig::load(p).context("the lab has no configuration; is it up? (kinet up)")?;
+        let cfg = crate::paths::LabConfig::load(p)
+            .context("the lab has no configuration; is it up? (kinet up)")?;
         let token = std::fs::read_to_string(p.token())?.trim().to_string();
         let ca = std::fs::read(p.pki().join("ca.crt"))?;
         let mut roots = rustls::RootCertStore::empty();
@@ -31,12 +32,24 @@ impl Client {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(Client { addr: format!("127.0.0.1:{}", cfg.port), token, tls: tokio_rustls::TlsConnector::from(Arc::new(tls)) })
+        Ok(Client {
+            addr: format!("127.0.0.1:{}", cfg.port),
+            token,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+        })
     }
 
     /// Sends one request; returns the status code and the JSON body (Null if not JSON).
-    pub async fn request(&self, method: &str, path: &str, content_type: &str, body: Option<Vec<u8>>) -> Result<(u16, Value)> {
-        let tcp = TcpStream::connect(&self.addr).await.with_context(|| format!("connecting to the API server at {}", self.addr))?;
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Value)> {
+        let tcp = TcpStream::connect(&self.addr)
+            .await
+            .with_context(|| format!("connecting to the API server at {}", self.addr))?;
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let tls = self.tls.connect(name, tcp).await?;
         let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
@@ -69,17 +82,45 @@ impl Client {
         let kind = obj["kind"].as_str().unwrap_or("");
         let r = kinet_model::resources::for_kind(api_version, kind)
             .with_context(|| format!("no resource for kind {kind:?} in version {api_version:?}"))?;
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-        let base = if r.group.is_empty() { format!("/api/{}", r.version) } else { format!("/apis/{}/{}", r.group, r.version) };
-        let coll = if r.namespaced { format!("{base}/namespaces/{ns}/{}", r.plural) } else { format!("{base}/{}", r.plural) };
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let base = if r.group.is_empty() {
+            format!("/api/{}", r.version)
+        } else {
+            format!("/apis/{}/{}", r.group, r.version)
+        };
+        let coll = if r.namespaced {
+            format!("{base}/namespaces/{ns}/{}", r.plural)
+        } else {
+            format!("{base}/{}", r.plural)
+        };
         let body = serde_json::to_vec(obj)?;
-        let (code, v) = self.request("POST", &format!("{coll}?fieldValidation=Strict"), "application/json", Some(body.clone())).await?;
+        let (code, v) = self
+            .request(
+                "POST",
+                &format!("{coll}?fieldValidation=Strict"),
+                "application/json",
+                Some(body.clone()),
+            )
+            .await?;
         let what = format!("{}/{}", r.singular, name);
         match code {
             201 => Ok(format!("{what} created")),
             409 => {
-                let (code, v) = self.request("PATCH", &format!("{coll}/{name}"), "application/merge-patch+json", Some(body)).await?;
+                let (code, v) = self
+                    .request(
+                        "PATCH",
+                        &format!("{coll}/{name}"),
+                        "application/merge-patch+json",
+                        Some(body),
+                    )
+                    .await?;
                 if code == 200 {
                     Ok(format!("{what} configured"))
                 } else {

@@ -21,17 +21,30 @@ struct Logs {
 }
 
 impl NodeHooks for Logs {
-    fn log_path(&self, ns: &str, pod: &str, uid: &str, container: &str, previous: bool) -> Option<PathBuf> {
+    fn log_path(
+        &self,
+        ns: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        previous: bool,
+    ) -> Option<PathBuf> {
         // the current run is the container's restartCount; the previous one is before it
         let r = kinet_model::resources::find("", "v1", "pods")?;
-        let p = self.store.get(&kinet_model::resources::store_key(r, Some(ns), pod))?;
+        let p = self
+            .store
+            .get(&kinet_model::resources::store_key(r, Some(ns), pod))?;
         let restarts = p
             .pointer("/status/containerStatuses")
             .and_then(|a| a.as_array())
             .and_then(|a| a.iter().find(|c| c["name"] == container))
             .and_then(|c| c["restartCount"].as_u64())
             .unwrap_or(0) as u32;
-        let n = if previous { restarts.checked_sub(1)? } else { restarts };
+        let n = if previous {
+            restarts.checked_sub(1)?
+        } else {
+            restarts
+        };
         Some(agent::log_path(&self.dir, ns, pod, uid, container, n))
     }
 }
@@ -39,15 +52,23 @@ impl NodeHooks for Logs {
 pub fn random_token() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+    (0..32)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
 }
 
 /// Builds the directory of busybox applet links used for busybox/alpine images.
 fn busybox_dir(p: &Paths) -> Option<PathBuf> {
-    let bb = ["/usr/bin/busybox", "/bin/busybox"].into_iter().map(PathBuf::from).find(|p| p.exists())?;
+    let bb = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())?;
     let dir = p.busybox_dir();
     std::fs::create_dir_all(&dir).ok()?;
-    let out = std::process::Command::new(&bb).arg("--list").output().ok()?;
+    let out = std::process::Command::new(&bb)
+        .arg("--list")
+        .output()
+        .ok()?;
     for applet in String::from_utf8_lossy(&out.stdout).lines() {
         let link = dir.join(applet);
         if !link.exists() {
@@ -83,8 +104,17 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         }
     };
     let node1_ip = plan.nodes[0].ip;
-    let pki = Pki::load_or_create(&p.pki(), &[IpAddr::V4(node1_ip), IpAddr::V4(Ipv4Addr::new(10, 152, 183, 1))])?;
-    std::fs::write(p.kubeconfig(), crate::kubeconfig::standalone(&p, port, &pki.ca_pem, &token))?;
+    let pki = Pki::load_or_create(
+        &p.pki(),
+        &[
+            IpAddr::V4(node1_ip),
+            IpAddr::V4(Ipv4Addr::new(10, 152, 183, 1)),
+        ],
+    )?;
+    std::fs::write(
+        p.kubeconfig(),
+        crate::kubeconfig::standalone(&p, port, &pki.ca_pem, &token),
+    )?;
 
     // the network, rebuilt from scratch (leftovers of a crash first)
     lab::remove_leftovers(lab_name)?;
@@ -92,7 +122,9 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
     lab::build(&plan).context("building the lab network")?;
     let bb = busybox_dir(&p);
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = rt.block_on(async {
         let store = Arc::new(Store::open(Some(&p.store()))?);
         namespaces::ensure_builtin(&store);
@@ -102,19 +134,31 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
             store: store.clone(),
             token: token.clone(),
             advertise: format!("{node1_ip}:{LAB_API_PORT}"),
-            hooks: Some(Arc::new(Logs { dir: p.logs.clone(), store: store.clone() })),
+            hooks: Some(Arc::new(Logs {
+                dir: p.logs.clone(),
+                store: store.clone(),
+            })),
         });
         listener.set_nonblocking(true)?;
         let outside = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(api.clone().serve(outside, tls.clone()));
         // the same API inside the lab, on node1:16443
-        let node1_ns = plan.hosts.iter().find(|h| h.name == plan.nodes[0].name).unwrap().netns.clone();
+        let node1_ns = plan
+            .hosts
+            .iter()
+            .find(|h| h.name == plan.nodes[0].name)
+            .unwrap()
+            .netns
+            .clone();
         let inside = kinet_linux::netns::run_in(&node1_ns, move || {
             let l = std::net::TcpListener::bind((node1_ip, LAB_API_PORT))?;
             l.set_nonblocking(true)?;
             Ok(l)
         })?;
-        tokio::spawn(api.clone().serve(tokio::net::TcpListener::from_std(inside)?, tls));
+        tokio::spawn(
+            api.clone()
+                .serve(tokio::net::TcpListener::from_std(inside)?, tls),
+        );
         tokio::spawn(scheduler::run(store.clone()));
         tokio::spawn(namespaces::run(store.clone(), pki.ca_pem.clone()));
         let self_exe = std::env::current_exe()?;

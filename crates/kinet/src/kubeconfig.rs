@@ -20,7 +20,9 @@ pub fn user_path() -> PathBuf {
         let s = k.to_string_lossy().to_string();
         return PathBuf::from(s.split(':').next().unwrap_or(&s));
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".kube").join("config")
 }
 
@@ -46,9 +48,19 @@ pub fn merge_into_user(p: &Paths) -> Result<PathBuf> {
     };
     let ctx = p.context();
     let pick = |k: &str, inner: &str| lab[k][0][inner].clone();
-    upsert(&mut cfg["clusters"], "cluster", &ctx, pick("clusters", "cluster"));
+    upsert(
+        &mut cfg["clusters"],
+        "cluster",
+        &ctx,
+        pick("clusters", "cluster"),
+    );
     upsert(&mut cfg["users"], "user", &ctx, pick("users", "user"));
-    upsert(&mut cfg["contexts"], "context", &ctx, pick("contexts", "context"));
+    upsert(
+        &mut cfg["contexts"],
+        "context",
+        &ctx,
+        pick("contexts", "context"),
+    );
     cfg["current-context"] = Value::from(ctx);
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d)?;
@@ -60,7 +72,9 @@ pub fn merge_into_user(p: &Paths) -> Result<PathBuf> {
 /// Removes the lab's context from the user's kubeconfig.
 pub fn remove_from_user(p: &Paths) -> Result<()> {
     let path = user_path();
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
     let mut cfg: Value = serde_yaml::from_str(&text)?;
     let ctx = p.context();
     let mut changed = false;

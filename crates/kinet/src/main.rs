@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "kinet", version, about = "Kubernetes networking, with real packets, on one Linux host.")]
+#[command(
+    name = "kinet",
+    version,
+    about = "Kubernetes networking, with real packets, on one Linux host."
+)]
 struct Cli {
     /// The lab to act on.
     #[arg(long, global = true, default_value = "lab", env = "KINET_NAME")]
@@ -111,17 +115,30 @@ fn main() -> ExitCode {
         Cmd::Agnhost { args } => serve::agnhost(&args),
         Cmd::Daemon { nodes } => {
             tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINET_LOG").unwrap_or_else(|_| "info".into()))
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("KINET_LOG")
+                        .unwrap_or_else(|_| "info".into()),
+                )
                 .with_ansi(false)
                 .init();
             daemon::run(&cli.name, nodes)
         }
-        Cmd::Up { nodes, files, demo, no_kubeconfig } => cli::up(&cli.name, nodes, &files, demo, !no_kubeconfig),
+        Cmd::Up {
+            nodes,
+            files,
+            demo,
+            no_kubeconfig,
+        } => cli::up(&cli.name, nodes, &files, demo, !no_kubeconfig),
         Cmd::Down { keep_state } => cli::down(&cli.name, keep_state),
         Cmd::Status => cli::status(&cli.name),
         Cmd::Kubeconfig => cli::kubeconfig(&cli.name),
         Cmd::Kubectl { args } => return cli::kubectl(&cli.name, &args),
-        Cmd::Exec { namespace, pod, container, command } => {
+        Cmd::Exec {
+            namespace,
+            pod,
+            container,
+            command,
+        } => {
             return cli::exec(&cli.name, &namespace, &pod, container.as_deref(), &command);
         }
     };

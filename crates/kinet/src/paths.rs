@@ -14,7 +14,9 @@ pub struct Paths {
 }
 
 fn root(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
 }
 
 impl Paths {
@@ -59,7 +61,11 @@ impl Paths {
 
     /// The pid of this lab's running daemon, if any.
     pub fn daemon_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
+        let pid: u32 = std::fs::read_to_string(self.pid_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
         let ours = args.contains(&b"daemon".as_slice()) && args.contains(&self.lab.as_bytes());

@@ -16,7 +16,9 @@ const NGINX_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to ngi
 const HTTPD_PAGE: &str = "<html><body><h1>It works!</h1></body></html>\n";
 
 pub fn hostname() -> String {
-    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Clone)]
@@ -27,7 +29,11 @@ struct Web {
 }
 
 impl Web {
-    fn answer(&self, req: &Request<Incoming>, peer: SocketAddr) -> (StatusCode, String, &'static str) {
+    fn answer(
+        &self,
+        req: &Request<Incoming>,
+        peer: SocketAddr,
+    ) -> (StatusCode, String, &'static str) {
         let path = req.uri().path();
         match path {
             "/hostname" => (StatusCode::OK, self.hostname.clone(), "text/plain"),
@@ -47,14 +53,28 @@ impl Web {
 }
 
 fn access_log(peer: SocketAddr, req: &Request<Incoming>, code: StatusCode, len: usize) {
-    let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let ua = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     let t = chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S +0000");
-    println!("{} - - [{t}] \"{} {} {:?}\" {} {len} \"-\" \"{ua}\" \"-\"", peer.ip(), req.method(), req.uri(), req.version(), code.as_u16());
+    println!(
+        "{} - - [{t}] \"{} {} {:?}\" {} {len} \"-\" \"{ua}\" \"-\"",
+        peer.ip(),
+        req.method(),
+        req.uri(),
+        req.version(),
+        code.as_u16()
+    );
 }
 
 async fn serve_http<F>(port: u16, f: F) -> Result<()>
 where
-    F: Fn(&Request<Incoming>, SocketAddr) -> (StatusCode, String, &'static str) + Send + Sync + 'static,
+    F: Fn(&Request<Incoming>, SocketAddr) -> (StatusCode, String, &'static str)
+        + Send
+        + Sync
+        + 'static,
 {
     let l = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     let f = Arc::new(f);
@@ -73,23 +93,33 @@ where
                     .unwrap();
                 async move { Ok::<_, Infallible>(resp) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tcp), svc).await;
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
         });
     }
 }
 
 /// `kinet serve --image NAME --port P…`: answers HTTP on every port.
 pub fn serve(image: &str, ports: &[u16], text: Option<String>) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
-        let web = Web { image: image.to_string(), text, hostname: hostname() };
+        let web = Web {
+            image: image.to_string(),
+            text,
+            hostname: hostname(),
+        };
         if image.starts_with("nginx") {
             println!("/docker-entrypoint.sh: Configuration complete; ready for start up");
         }
         let mut tasks = Vec::new();
         for &port in ports {
             let w = web.clone();
-            tasks.push(tokio::spawn(serve_http(port, move |req, peer| w.answer(req, peer))));
+            tasks.push(tokio::spawn(serve_http(port, move |req, peer| {
+                w.answer(req, peer)
+            })));
         }
         if tasks.is_empty() {
             // nothing declared: stay up like a server without ports
@@ -121,7 +151,9 @@ fn flag(args: &[String], name: &str) -> Option<String> {
 pub fn agnhost(args: &[String]) -> Result<()> {
     let sub = args.first().map(String::as_str).unwrap_or("pause");
     let rest = &args[1.min(args.len())..];
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match sub {
         "pause" => {
             println!("Paused");
@@ -129,14 +161,22 @@ pub fn agnhost(args: &[String]) -> Result<()> {
             Ok(())
         }
         "serve-hostname" => {
-            let port: u16 = flag(rest, "port").and_then(|p| p.parse().ok()).unwrap_or(9376);
+            let port: u16 = flag(rest, "port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(9376);
             let h = hostname();
             println!("Serving on port {port}.");
-            rt.block_on(serve_http(port, move |_, _| (StatusCode::OK, h.clone(), "text/plain")))
+            rt.block_on(serve_http(port, move |_, _| {
+                (StatusCode::OK, h.clone(), "text/plain")
+            }))
         }
         "netexec" => {
-            let http: u16 = flag(rest, "http-port").and_then(|p| p.parse().ok()).unwrap_or(8080);
-            let udp: u16 = flag(rest, "udp-port").and_then(|p| p.parse().ok()).unwrap_or(8081);
+            let http: u16 = flag(rest, "http-port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(8080);
+            let udp: u16 = flag(rest, "udp-port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(8081);
             rt.block_on(async move {
                 let h = hostname();
                 let hu = h.clone();
@@ -164,24 +204,43 @@ pub fn agnhost(args: &[String]) -> Result<()> {
                         .unwrap_or("")
                         .split('&')
                         .filter_map(|kv| kv.split_once('='))
-                        .map(|(k, v)| (k.to_string(), percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()))
+                        .map(|(k, v)| {
+                            (
+                                k.to_string(),
+                                percent_encoding::percent_decode_str(v)
+                                    .decode_utf8_lossy()
+                                    .into_owned(),
+                            )
+                        })
                         .collect();
                     match req.uri().path() {
-                        "/" | "/hostname" | "/hostName" => (StatusCode::OK, h.clone(), "text/plain"),
-                        "/echo" => (StatusCode::OK, q.get("msg").cloned().unwrap_or_default(), "text/plain"),
+                        "/" | "/hostname" | "/hostName" => {
+                            (StatusCode::OK, h.clone(), "text/plain")
+                        }
+                        "/echo" => (
+                            StatusCode::OK,
+                            q.get("msg").cloned().unwrap_or_default(),
+                            "text/plain",
+                        ),
                         "/clientip" => (StatusCode::OK, peer.to_string(), "text/plain"),
                         "/healthz" => (StatusCode::OK, "".into(), "text/plain"),
                         "/exit" => {
                             let code: i32 = q.get("code").and_then(|c| c.parse().ok()).unwrap_or(0);
                             std::process::exit(code)
                         }
-                        _ => (StatusCode::NOT_FOUND, "404 page not found\n".into(), "text/plain"),
+                        _ => (
+                            StatusCode::NOT_FOUND,
+                            "404 page not found\n".into(),
+                            "text/plain",
+                        ),
                     }
                 })
                 .await
             })
         }
-        other => bail!("unknown command \"{other}\" for \"agnhost\" (kinet implements: netexec, serve-hostname, pause)"),
+        other => bail!(
+            "unknown command \"{other}\" for \"agnhost\" (kinet implements: netexec, serve-hostname, pause)"
+        ),
     }
 }
 

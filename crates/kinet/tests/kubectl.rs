@@ -32,44 +32,115 @@ fn every_kubectl_version_drives_pods() {
         let f = write(&dir, &format!("{name}.yaml"), &POD.replace("NAME", &name));
         let k = |args: &[&str]| {
             let o = lab.kubectl_with(&bin, args);
-            assert!(o.status.success(), "kubectl {ver} {args:?}: {}{}", out(&o), err(&o));
+            assert!(
+                o.status.success(),
+                "kubectl {ver} {args:?}: {}{}",
+                out(&o),
+                err(&o)
+            );
             out(&o)
         };
-        assert_eq!(k(&["apply", "-f", &f]).trim(), format!("pod/{name} created"), "kubectl {ver}");
-        assert_eq!(k(&["apply", "-f", &f]).trim(), format!("pod/{name} unchanged"), "kubectl {ver}");
+        assert_eq!(
+            k(&["apply", "-f", &f]).trim(),
+            format!("pod/{name} created"),
+            "kubectl {ver}"
+        );
+        assert_eq!(
+            k(&["apply", "-f", &f]).trim(),
+            format!("pod/{name} unchanged"),
+            "kubectl {ver}"
+        );
         lab.wait_ready("default", &name);
         let table = k(&["get", "pod", &name]);
         let mut lines = table.lines();
         let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], "kubectl {ver}");
+        assert_eq!(
+            header,
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+            "kubectl {ver}"
+        );
         let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(&row[..4], [name.as_str(), "1/1", "Running", "0"], "kubectl {ver}");
+        assert_eq!(
+            &row[..4],
+            [name.as_str(), "1/1", "Running", "0"],
+            "kubectl {ver}"
+        );
         let wide = k(&["get", "pod", &name, "-o", "wide"]);
-        assert!(wide.contains("NOMINATED NODE") && wide.contains("10.1.1.") && wide.contains("node1"), "{wide}");
-        let json: serde_json::Value = serde_json::from_str(&k(&["get", "pod", &name, "-o", "json"])).unwrap();
+        assert!(
+            wide.contains("NOMINATED NODE") && wide.contains("10.1.1.") && wide.contains("node1"),
+            "{wide}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&k(&["get", "pod", &name, "-o", "json"])).unwrap();
         assert_eq!(json["kind"], "Pod");
         assert_eq!(json["spec"]["restartPolicy"], "Always");
         assert_eq!(json["status"]["phase"], "Running");
         assert!(k(&["get", "pod", &name, "-o", "yaml"]).contains("podIP: 10.1.1."));
         k(&["label", "pod", &name, "tier=front"]);
         k(&["annotate", "pod", &name, "note=hello"]);
-        k(&["patch", "pod", &name, "-p", r#"{"metadata":{"labels":{"s":"1"}}}"#]);
-        k(&["patch", "pod", &name, "--type=merge", "-p", r#"{"metadata":{"labels":{"m":"1"}}}"#]);
-        k(&["patch", "pod", &name, "--type=json", "-p", r#"[{"op":"add","path":"/metadata/labels/j","value":"1"}]"#]);
+        k(&[
+            "patch",
+            "pod",
+            &name,
+            "-p",
+            r#"{"metadata":{"labels":{"s":"1"}}}"#,
+        ]);
+        k(&[
+            "patch",
+            "pod",
+            &name,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"labels":{"m":"1"}}}"#,
+        ]);
+        k(&[
+            "patch",
+            "pod",
+            &name,
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/labels/j","value":"1"}]"#,
+        ]);
         k(&["label", "pod", &name, "tier-"]);
         let labels = k(&["get", "pod", &name, "--show-labels"]);
-        assert!(labels.contains("app=web,j=1,m=1,s=1"), "kubectl {ver}: {labels}");
-        assert_eq!(k(&["get", "pod", &name, "-o", "jsonpath={.metadata.annotations.note}"]), "hello");
+        assert!(
+            labels.contains("app=web,j=1,m=1,s=1"),
+            "kubectl {ver}: {labels}"
+        );
+        assert_eq!(
+            k(&[
+                "get",
+                "pod",
+                &name,
+                "-o",
+                "jsonpath={.metadata.annotations.note}"
+            ]),
+            "hello"
+        );
         assert!(k(&["get", "pods", "-l", "m=1", "-o", "name"]).contains(&format!("pod/{name}")));
         let d = k(&["describe", "pod", &name]);
-        assert!(d.contains(&format!("Successfully assigned default/{name} to node1")), "kubectl {ver}: {d}");
+        assert!(
+            d.contains(&format!("Successfully assigned default/{name} to node1")),
+            "kubectl {ver}: {d}"
+        );
         assert!(d.contains("Started container c"), "kubectl {ver}: {d}");
-        assert!(d.lines().any(|l| l.starts_with("IP:") && l.contains("10.1.1.")), "kubectl {ver}: {d}");
-        assert_eq!(k(&["delete", "pod", &name]).trim(), format!("pod \"{name}\" deleted"));
+        assert!(
+            d.lines()
+                .any(|l| l.starts_with("IP:") && l.contains("10.1.1.")),
+            "kubectl {ver}: {d}"
+        );
+        assert_eq!(
+            k(&["delete", "pod", &name]).trim(),
+            format!("pod \"{name}\" deleted")
+        );
         // delete waited: the pod is gone
         let o = lab.kubectl_with(&bin, &["get", "pod", &name]);
         assert!(!o.status.success());
-        assert_eq!(err(&o).trim(), format!("Error from server (NotFound): pods \"{name}\" not found"), "kubectl {ver}");
+        assert_eq!(
+            err(&o).trim(),
+            format!("Error from server (NotFound): pods \"{name}\" not found"),
+            "kubectl {ver}"
+        );
     }
 }
 
@@ -77,29 +148,68 @@ fn every_kubectl_version_drives_pods() {
 fn bad_input_gets_the_api_servers_errors() {
     let lab = Lab::up(1);
     let dir = tempfile::tempdir().unwrap();
-    let f = write(&dir, "unknown.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: busybox\n    imagee: typo\n");
+    let f = write(
+        &dir,
+        "unknown.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: busybox\n    imagee: typo\n",
+    );
     let o = lab.kubectl(&["apply", "-f", &f]);
     assert!(!o.status.success());
-    assert!(err(&o).contains("strict decoding error: unknown field \"spec.containers[0].imagee\""), "{}", err(&o));
-    let f = write(&dir, "invalid.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: c\n");
+    assert!(
+        err(&o).contains("strict decoding error: unknown field \"spec.containers[0].imagee\""),
+        "{}",
+        err(&o)
+    );
+    let f = write(
+        &dir,
+        "invalid.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: c\n",
+    );
     let o = lab.kubectl(&["apply", "-f", &f, "--validate=false"]);
     assert!(!o.status.success());
     let e = err(&o);
     assert!(e.contains("The Pod \"Bad_Name\" is invalid:"), "{e}");
-    assert!(e.contains("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{e}");
-    assert!(e.contains("spec.containers[0].image: Required value"), "{e}");
+    assert!(
+        e.contains("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"),
+        "{e}"
+    );
+    assert!(
+        e.contains("spec.containers[0].image: Required value"),
+        "{e}"
+    );
     // nothing partial was stored
     assert_eq!(lab.k(&["get", "pods", "-o", "name"]).trim(), "");
     let o = lab.kubectl(&["get", "foos"]);
-    assert!(err(&o).contains("the server doesn't have a resource type \"foos\""), "{}", err(&o));
+    assert!(
+        err(&o).contains("the server doesn't have a resource type \"foos\""),
+        "{}",
+        err(&o)
+    );
     let o = lab.kubectl(&["get", "pod", "nope", "-n", "nowhere"]);
     // kubectl looks the namespace up when a get fails, as against a real cluster
-    assert!(err(&o).contains("namespaces \"nowhere\" not found"), "{}", err(&o));
-    let f = write(&dir, "nons.yaml", &POD.replace("NAME", "p").replace("  labels:", "  namespace: nowhere\n  labels:"));
+    assert!(
+        err(&o).contains("namespaces \"nowhere\" not found"),
+        "{}",
+        err(&o)
+    );
+    let f = write(
+        &dir,
+        "nons.yaml",
+        &POD.replace("NAME", "p")
+            .replace("  labels:", "  namespace: nowhere\n  labels:"),
+    );
     let o = lab.kubectl(&["apply", "-f", &f]);
-    assert!(err(&o).contains("namespaces \"nowhere\" not found"), "{}", err(&o));
+    assert!(
+        err(&o).contains("namespaces \"nowhere\" not found"),
+        "{}",
+        err(&o)
+    );
     let o = lab.kubectl(&["delete", "namespace", "default"]);
-    assert!(err(&o).contains("namespaces \"default\" is forbidden: this namespace may not be deleted"), "{}", err(&o));
+    assert!(
+        err(&o).contains("namespaces \"default\" is forbidden: this namespace may not be deleted"),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
@@ -107,19 +217,38 @@ fn lists_watches_and_namespaces() {
     let lab = Lab::up(2);
     lab.k(&["create", "namespace", "team-a"]);
     let dir = tempfile::tempdir().unwrap();
-    let cm = write(&dir, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: team-a\ndata:\n  a: \"1\"\n  b: \"2\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: team-a\nstringData:\n  p: x\n");
+    let cm = write(
+        &dir,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: team-a\ndata:\n  a: \"1\"\n  b: \"2\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: team-a\nstringData:\n  p: x\n",
+    );
     lab.k(&["create", "-f", &cm]);
     for n in ["b-pod", "a-pod"] {
-        lab.apply(&POD.replace("NAME", n).replace("  labels:", "  namespace: team-a\n  labels:"));
+        lab.apply(
+            &POD.replace("NAME", n)
+                .replace("  labels:", "  namespace: team-a\n  labels:"),
+        );
     }
     lab.wait_ready("team-a", "a-pod");
     lab.wait_ready("team-a", "b-pod");
     let cms = lab.k(&["get", "cm", "-n", "team-a"]);
-    assert!(cms.lines().any(|l| l.starts_with("cfg") && l.split_whitespace().nth(1) == Some("2")), "{cms}");
+    assert!(
+        cms.lines()
+            .any(|l| l.starts_with("cfg") && l.split_whitespace().nth(1) == Some("2")),
+        "{cms}"
+    );
     assert!(cms.contains("kube-root-ca.crt"), "{cms}");
     let sa = lab.k(&["get", "sa", "-n", "team-a", "-o", "name"]);
     assert_eq!(sa.trim(), "serviceaccount/default");
-    let sorted = lab.k(&["get", "pods", "-n", "team-a", "--sort-by=.metadata.name", "-o", "name"]);
+    let sorted = lab.k(&[
+        "get",
+        "pods",
+        "-n",
+        "team-a",
+        "--sort-by=.metadata.name",
+        "-o",
+        "name",
+    ]);
     assert_eq!(sorted.trim(), "pod/a-pod\npod/b-pod");
     let all = lab.k(&["get", "pods", "-A"]);
     assert!(all.starts_with("NAMESPACE"), "{all}");
@@ -131,40 +260,74 @@ fn lists_watches_and_namespaces() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    lab.apply(&POD.replace("NAME", "c-pod").replace("  labels:", "  namespace: team-a\n  labels:"));
+    lab.apply(
+        &POD.replace("NAME", "c-pod")
+            .replace("  labels:", "  namespace: team-a\n  labels:"),
+    );
     lab.wait_ready("team-a", "c-pod");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let _ = w.kill();
     let o = w.wait_with_output().unwrap();
     let text = out(&o);
-    assert!(text.lines().any(|l| l.starts_with("c-pod") && l.contains("Running")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("c-pod") && l.contains("Running")),
+        "{text}"
+    );
     // deleting the namespace deletes its content, then the namespace
     let o = lab.kubectl(&["delete", "namespace", "team-a", "--timeout=60s"]);
     assert!(o.status.success(), "{}", err(&o));
     let o = lab.kubectl(&["get", "namespace", "team-a"]);
     assert!(!o.status.success());
-    assert_eq!(lab.k(&["get", "pods", "-n", "team-a", "-o", "name"]).trim(), "");
+    assert_eq!(
+        lab.k(&["get", "pods", "-n", "team-a", "-o", "name"]).trim(),
+        ""
+    );
     let events = lab.k(&["get", "events", "-A", "--sort-by=.lastTimestamp"]);
-    assert!(events.contains("Killing") || events.is_empty() || events.contains("Scheduled"), "{events}");
+    assert!(
+        events.contains("Killing") || events.is_empty() || events.contains("Scheduled"),
+        "{events}"
+    );
 }
 
 #[test]
 fn restart_policies_and_exit_codes() {
     let lab = Lab::up(1);
     let pod = |name: &str, policy: &str, script: &str| {
-        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: {policy}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"{script}\"]\n")
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: {policy}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"{script}\"]\n"
+        )
     };
     lab.apply(&pod("done", "Never", "echo finished; exit 0"));
     lab.apply(&pod("fails", "Never", "exit 3"));
     lab.apply(&pod("crash", "Always", "echo crashing; exit 1"));
     lab.wait_pod("default", "done", "{.status.phase}", "Succeeded");
     lab.wait_pod("default", "fails", "{.status.phase}", "Failed");
-    lab.wait_pod("default", "fails", "{.status.containerStatuses[0].state.terminated.exitCode}", "3");
+    lab.wait_pod(
+        "default",
+        "fails",
+        "{.status.containerStatuses[0].state.terminated.exitCode}",
+        "3",
+    );
     assert_eq!(lab.k(&["logs", "done"]), "finished\n");
     // restarted at once, then back-off
-    lab.wait_pod("default", "crash", "{.status.containerStatuses[0].state.waiting.reason}", "CrashLoopBackOff");
+    lab.wait_pod(
+        "default",
+        "crash",
+        "{.status.containerStatuses[0].state.waiting.reason}",
+        "CrashLoopBackOff",
+    );
     let table = lab.k(&["get", "pods"]);
-    let status = |n: &str| table.lines().find(|l| l.starts_with(n)).unwrap().split_whitespace().nth(2).unwrap().to_string();
+    let status = |n: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(n))
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(status("done"), "Completed", "{table}");
     assert_eq!(status("fails"), "Error", "{table}");
     assert_eq!(status("crash"), "CrashLoopBackOff", "{table}");
@@ -176,5 +339,9 @@ fn restart_policies_and_exit_codes() {
     lab.wait_ready("default", "trap");
     let t = std::time::Instant::now();
     lab.k(&["delete", "pod", "trap"]);
-    assert!(t.elapsed() < std::time::Duration::from_secs(20), "SIGTERM was not delivered (took {:?})", t.elapsed());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "SIGTERM was not delivered (took {:?})",
+        t.elapsed()
+    );
 }

@@ -7,28 +7,62 @@ use common::*;
 fn up_status_down_leaves_nothing() {
     let lab = Lab::up(2);
     let nodes = lab.k(&["get", "nodes", "-o", "wide"]);
-    assert!(nodes.contains("node1") && nodes.contains("192.168.1.10"), "{nodes}");
-    assert!(nodes.contains("node2") && nodes.contains("192.168.1.20"), "{nodes}");
-    assert_eq!(lab.k(&["get", "node", "node2", "-o", "jsonpath={.spec.podCIDR}"]), "10.1.2.0/24");
+    assert!(
+        nodes.contains("node1") && nodes.contains("192.168.1.10"),
+        "{nodes}"
+    );
+    assert!(
+        nodes.contains("node2") && nodes.contains("192.168.1.20"),
+        "{nodes}"
+    );
+    assert_eq!(
+        lab.k(&["get", "node", "node2", "-o", "jsonpath={.spec.podCIDR}"]),
+        "10.1.2.0/24"
+    );
     let st = lab.kinet(&["status"]);
     assert!(st.status.success());
-    assert!(out(&st).contains("node1") && out(&st).contains("Ready"), "{}", out(&st));
+    assert!(
+        out(&st).contains("node1") && out(&st).contains("Ready"),
+        "{}",
+        out(&st)
+    );
     // kinet kubectl runs the machine's kubectl against the lab
     let o = lab.kinet(&["kubectl", "get", "ns", "kube-system", "-o", "name"]);
     assert_eq!(out(&o).trim(), "namespace/kube-system");
     let name = lab.name.clone();
     drop(lab);
-    let netns = std::fs::read_dir("/run/netns").map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("kinet-{name}-"))).count()).unwrap_or(0);
+    let netns = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("kinet-{name}-"))
+                })
+                .count()
+        })
+        .unwrap_or(0);
     assert_eq!(netns, 0, "namespaces left behind");
     assert!(!std::path::Path::new(&format!("/var/lib/kinet/{name}")).exists());
-    let procs = std::process::Command::new("pgrep").args(["-f", &format!("--lab {name} ")]).output().unwrap();
-    assert!(out(&procs).trim().is_empty(), "processes left: {}", out(&procs));
+    let procs = std::process::Command::new("pgrep")
+        .args(["-f", &format!("--lab {name} ")])
+        .output()
+        .unwrap();
+    assert!(
+        out(&procs).trim().is_empty(),
+        "processes left: {}",
+        out(&procs)
+    );
 }
 
 #[test]
 fn pods_reach_each_other_across_nodes() {
     let lab = Lab::up(2);
-    lab.apply(&format!("{}---\n{}", busybox_pod("a", "node1"), busybox_pod("b", "node2")));
+    lab.apply(&format!(
+        "{}---\n{}",
+        busybox_pod("a", "node1"),
+        busybox_pod("b", "node2")
+    ));
     lab.wait_ready("default", "a");
     lab.wait_ready("default", "b");
     let ip_a = lab.pod_ip("default", "a");
@@ -39,15 +73,26 @@ fn pods_reach_each_other_across_nodes() {
     assert!(o.status.success(), "ping failed: {}{}", out(&o), err(&o));
     assert!(out(&o).contains("2 packets received"), "{}", out(&o));
     // the path is routed: node1, node2, then the pod
-    let o = lab.exec("default", "a", &["traceroute", "-n", "-q", "1", "-w", "1", &ip_b]);
+    let o = lab.exec(
+        "default",
+        "a",
+        &["traceroute", "-n", "-q", "1", "-w", "1", &ip_b],
+    );
     let t = out(&o);
-    assert!(t.contains("192.168.1.10") && t.contains("192.168.1.20"), "{t}{}", err(&o));
+    assert!(
+        t.contains("192.168.1.10") && t.contains("192.168.1.20"),
+        "{t}{}",
+        err(&o)
+    );
     // the pod's own view: hostname, its address on eth0, the Calico route
     assert_eq!(out(&lab.exec("default", "a", &["hostname"])).trim(), "a");
     let addr = out(&lab.exec("default", "a", &["ip", "-4", "addr", "show", "eth0"]));
     assert!(addr.contains(&format!("{ip_a}/32")), "{addr}");
     let routes = out(&lab.exec("default", "a", &["ip", "route"]));
-    assert!(routes.contains("default via 169.254.1.1 dev eth0"), "{routes}");
+    assert!(
+        routes.contains("default via 169.254.1.1 dev eth0"),
+        "{routes}"
+    );
     let hosts = out(&lab.exec("default", "a", &["cat", "/etc/hosts"]));
     assert!(hosts.contains(&format!("{ip_a}\ta")), "{hosts}");
     // a web server pod answers with nginx's page
@@ -55,62 +100,117 @@ fn pods_reach_each_other_across_nodes() {
     lab.wait_ready("default", "web");
     let web = lab.pod_ip("default", "web");
     let o = lab.exec("default", "a", &["wget", "-qO-", &format!("http://{web}/")]);
-    assert!(out(&o).contains("Welcome to nginx!"), "{}{}", out(&o), err(&o));
-    let o = lab.exec("default", "a", &["wget", "-qO-", &format!("http://{web}/hostname")]);
+    assert!(
+        out(&o).contains("Welcome to nginx!"),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    let o = lab.exec(
+        "default",
+        "a",
+        &["wget", "-qO-", &format!("http://{web}/hostname")],
+    );
     assert_eq!(out(&o), "web");
     let logs = lab.k(&["logs", "web"]);
-    assert!(logs.contains(&format!("{ip_a} - - [")) && logs.contains("\"GET /hostname HTTP/1.1\" 200"), "{logs}");
+    assert!(
+        logs.contains(&format!("{ip_a} - - [")) && logs.contains("\"GET /hostname HTTP/1.1\" 200"),
+        "{logs}"
+    );
 }
 
 #[test]
 fn the_lab_is_sealed() {
-    let before = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let before = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
     let lab = Lab::up(1);
-    let after = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
-    assert_eq!(out(&before).lines().count(), out(&after).lines().count(), "the lab added links to the host namespace");
+    let after = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out(&before).lines().count(),
+        out(&after).lines().count(),
+        "the lab added links to the host namespace"
+    );
     // route lookups only (no packet is sent): nothing in the lab leads out
     for host in ["router", "node1", "outside"] {
         let ns = format!("kinet-{}-{host}", lab.name);
-        let o = std::process::Command::new("ip").args(["-n", &ns, "route", "get", "203.0.113.7"]).output().unwrap();
+        let o = std::process::Command::new("ip")
+            .args(["-n", &ns, "route", "get", "203.0.113.7"])
+            .output()
+            .unwrap();
         let text = format!("{}{}", out(&o), err(&o));
         let unreachable = !o.status.success() || text.contains("unreachable");
         // nodes and the workstation route via the router, which has nowhere to go
         if host == "router" {
             assert!(unreachable, "router has a route out: {text}");
         } else {
-            assert!(text.contains("via 192.168.1.1") || unreachable, "{host}: {text}");
+            assert!(
+                text.contains("via 192.168.1.1") || unreachable,
+                "{host}: {text}"
+            );
         }
     }
-    let o = std::process::Command::new("ip").args(["-n", &format!("kinet-{}-router", lab.name), "route"]).output().unwrap();
-    assert!(!out(&o).contains("default"), "the router must have no default route: {}", out(&o));
+    let o = std::process::Command::new("ip")
+        .args(["-n", &format!("kinet-{}-router", lab.name), "route"])
+        .output()
+        .unwrap();
+    assert!(
+        !out(&o).contains("default"),
+        "the router must have no default route: {}",
+        out(&o)
+    );
 }
 
 #[test]
 fn state_survives_a_daemon_crash() {
     let lab = Lab::up(2);
-    lab.apply(&format!("{}---\n{}", busybox_pod("a", "node1"), busybox_pod("b", "node2")));
+    lab.apply(&format!(
+        "{}---\n{}",
+        busybox_pod("a", "node1"),
+        busybox_pod("b", "node2")
+    ));
     lab.wait_ready("default", "a");
     lab.wait_ready("default", "b");
     lab.k(&["label", "pod", "a", "kept=yes"]);
     let ip_b = lab.pod_ip("default", "b");
-    let pid: i32 = std::fs::read_to_string(format!("/run/kinet/{}/daemon.pid", lab.name)).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(format!("/run/kinet/{}/daemon.pid", lab.name))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     nix_kill(pid);
     // resume: objects come back from the store and the network is rebuilt
     let o = lab.kinet(&["up", "--no-kubeconfig"]);
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
-    assert_eq!(lab.k(&["get", "pod", "a", "-o", "jsonpath={.metadata.labels.kept}"]), "yes");
+    assert_eq!(
+        lab.k(&["get", "pod", "a", "-o", "jsonpath={.metadata.labels.kept}"]),
+        "yes"
+    );
     lab.wait_ready("default", "b");
-    assert_eq!(lab.pod_ip("default", "b"), ip_b, "the pod keeps its address");
+    assert_eq!(
+        lab.pod_ip("default", "b"),
+        ip_b,
+        "the pod keeps its address"
+    );
     lab.wait_ready("default", "a");
     let o = lab.exec("default", "a", &["ping", "-c", "1", "-W", "2", &ip_b]);
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
 }
 
 fn nix_kill(pid: i32) {
-    let st = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() && std::time::Instant::now() < deadline {
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

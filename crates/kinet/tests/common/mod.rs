@@ -33,20 +33,47 @@ impl Lab {
     }
 
     pub fn up_with(nodes: usize, extra: &[&str]) -> Lab {
-        let name = format!("kt{}x{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-        let lab = Lab { kubeconfig: PathBuf::from(format!("/var/lib/kinet/{name}/kubeconfig")), name };
-        let o = lab.kinet(&[&["up", "--no-kubeconfig", "--nodes", &nodes.to_string()], extra].concat());
-        assert!(o.status.success(), "kinet up failed: {}{}", out(&o), err(&o));
+        let name = format!(
+            "kt{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let lab = Lab {
+            kubeconfig: PathBuf::from(format!("/var/lib/kinet/{name}/kubeconfig")),
+            name,
+        };
+        let o = lab.kinet(
+            &[
+                &["up", "--no-kubeconfig", "--nodes", &nodes.to_string()],
+                extra,
+            ]
+            .concat(),
+        );
+        assert!(
+            o.status.success(),
+            "kinet up failed: {}{}",
+            out(&o),
+            err(&o)
+        );
         lab
     }
 
     pub fn kinet(&self, args: &[&str]) -> Output {
-        Command::new(kinet_bin()).arg("--name").arg(&self.name).args(args).output().expect("run kinet")
+        Command::new(kinet_bin())
+            .arg("--name")
+            .arg(&self.name)
+            .args(args)
+            .output()
+            .expect("run kinet")
     }
 
     /// Runs a kubectl binary (`kubectl` or a path) against the lab.
     pub fn kubectl_with(&self, bin: &str, args: &[&str]) -> Output {
-        Command::new(bin).args(args).env("KUBECONFIG", &self.kubeconfig).output().expect("run kubectl")
+        Command::new(bin)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("run kubectl")
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
@@ -56,7 +83,12 @@ impl Lab {
     /// kubectl that must succeed; returns stdout.
     pub fn k(&self, args: &[&str]) -> String {
         let o = self.kubectl(args);
-        assert!(o.status.success(), "kubectl {args:?} failed: {}{}", out(&o), err(&o));
+        assert!(
+            o.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            out(&o),
+            err(&o)
+        );
         out(&o)
     }
 
@@ -71,22 +103,47 @@ impl Lab {
     pub fn wait_pod(&self, ns: &str, pod: &str, jsonpath: &str, want: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let o = self.kubectl(&["get", "pod", pod, "-n", ns, "-o", &format!("jsonpath={jsonpath}")]);
+            let o = self.kubectl(&[
+                "get",
+                "pod",
+                pod,
+                "-n",
+                ns,
+                "-o",
+                &format!("jsonpath={jsonpath}"),
+            ]);
             let got = out(&o);
             if got == want {
                 return got;
             }
-            assert!(Instant::now() < deadline, "pod {ns}/{pod}: {jsonpath} is {got:?}, want {want:?} ({})", err(&o));
+            assert!(
+                Instant::now() < deadline,
+                "pod {ns}/{pod}: {jsonpath} is {got:?}, want {want:?} ({})",
+                err(&o)
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     pub fn wait_ready(&self, ns: &str, pod: &str) {
-        self.wait_pod(ns, pod, "{.status.conditions[?(@.type==\"Ready\")].status}", "True");
+        self.wait_pod(
+            ns,
+            pod,
+            "{.status.conditions[?(@.type==\"Ready\")].status}",
+            "True",
+        );
     }
 
     pub fn pod_ip(&self, ns: &str, pod: &str) -> String {
-        self.k(&["get", "pod", pod, "-n", ns, "-o", "jsonpath={.status.podIP}"])
+        self.k(&[
+            "get",
+            "pod",
+            pod,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.status.podIP}",
+        ])
     }
 
     /// `kinet exec` in a pod.
