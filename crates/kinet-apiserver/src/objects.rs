@@ -526,7 +526,7 @@ impl Objects {
             "Pod" => on_node && grace != Some(0),
             _ => finalizers,
         };
-        if !graceful && !(r.kind == "Pod" && finalizers) {
+        if !(graceful || r.kind == "Pod" && finalizers) {
             let gone = self
                 .store
                 .delete(&key, None)

@@ -366,7 +366,7 @@ fn field_selector(r: &Resource, q: &HashMap<String, String>) -> Result<FieldSele
     let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
     fs.check(r.kind)
-        .map_err(|e| ApiError::bad_request(format!("{e}")))?;
+        .map_err(ApiError::bad_request)?;
     Ok(fs)
 }
 

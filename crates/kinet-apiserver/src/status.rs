@@ -180,7 +180,7 @@ mod tests {
             field: "spec.containers[0].image".into(),
             message: "Required value".into(),
         };
-        let i = ApiError::invalid("Pod", "", "x", &[c.clone()]).to_status();
+        let i = ApiError::invalid("Pod", "", "x", std::slice::from_ref(&c)).to_status();
         assert_eq!(
             i["message"],
             "Pod \"x\" is invalid: spec.containers[0].image: Required value"

@@ -8,11 +8,7 @@ pub fn apply(kind: &str, obj: &mut Value) {
     match kind {
         "Pod" => pod(obj),
         "Namespace" => namespace(obj),
-        "Secret" => {
-            if obj.get("type").is_none() {
-                obj["type"] = json!("Opaque");
-            }
-        }
+        "Secret" if obj.get("type").is_none() => obj["type"] = json!("Opaque"),
         "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => workload(kind, obj),
         _ => {}
     }

@@ -4,6 +4,7 @@
 pub mod defaults;
 pub mod ipam;
 pub mod patch;
+pub mod proto;
 pub mod resources;
 pub mod selector;
 pub mod table;

@@ -2,6 +2,7 @@
 //! - `kinet up --demo` until every pod is Ready (the time `up` itself waits for);
 //! - 100 pods applied with kubectl until `kubectl wait` sees them all Ready;
 //! - memory per pod (PSS of the lab's processes, and the daemon's growth).
+//!
 //! Prints numbers; asserts nothing about time.
 
 use std::process::Command;
