@@ -165,8 +165,8 @@ fn decode_object(parts: &http::request::Parts, body: &[u8]) -> Result<Value, Api
     if ct.contains("yaml") {
         serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
-    } else if ct.contains("protobuf") {
-        Err(ApiError::unsupported_media(ct))
+    } else if kinet_model::proto::is_protobuf(ct) {
+        kinet_model::proto::decode(body).map_err(|e| ApiError::bad_request(format!("error decoding protobuf: {e}")))
     } else {
         serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!(
@@ -523,14 +523,25 @@ fn watch(
                 return;
             }
         }
+        // like the API server, a watch that allows bookmarks gets one just before it times out
         let deadline = tokio::time::sleep(Duration::from_secs(timeout));
         tokio::pin!(deadline);
+        let last_call = tokio::time::sleep(Duration::from_millis((timeout * 1000).saturating_sub(500)));
+        tokio::pin!(last_call);
+        let mut last_called = false;
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.tick().await;
         let mut last_rev = api.store.rev();
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = &mut last_call, if bookmarks && !last_called => {
+                    last_called = true;
+                    let bm = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": last_rev.to_string(), "annotations": {"k8s.io/initial-events-end": "false"}}}});
+                    let mut line = serde_json::to_vec(&bm).unwrap();
+                    line.push(b'\n');
+                    if tx.send(Ok(Frame::data(Bytes::from(line)))).await.is_err() { return; }
+                }
                 _ = tx.closed() => return,
                 _ = tick.tick(), if bookmarks => {
                     let bm = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": last_rev.to_string()}}});

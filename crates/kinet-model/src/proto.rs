@@ -98,7 +98,10 @@ fn decode_at(body: &[u8], depth: usize) -> Result<Value, String> {
     let mut content_encoding = String::new();
     let mut content_type = String::new();
     let mut r = Reader::new(data);
-    while let Some((num, v)) = r.next_field().map_err(|e| format!("runtime.Unknown: {e}"))? {
+    while let Some((num, v)) = r
+        .next_field()
+        .map_err(|e| format!("runtime.Unknown: {e}"))?
+    {
         match (num, v) {
             (1, WireValue::Bytes(tm)) => {
                 let mut t = Reader::new(tm);
@@ -123,7 +126,9 @@ fn decode_at(body: &[u8], depth: usize) -> Result<Value, String> {
         }
     }
     if !content_encoding.is_empty() {
-        return Err(format!("unsupported protobuf contentEncoding {content_encoding:?}"));
+        return Err(format!(
+            "unsupported protobuf contentEncoding {content_encoding:?}"
+        ));
     }
     if kind.is_empty() {
         return Err("protobuf body has no kind".into());
@@ -165,7 +170,10 @@ fn kind_message(api_version: &str, kind: &str) -> Result<&'static Message, Strin
         .filter(|m| {
             m.fields.iter().any(|f| {
                 f.json == "metadata"
-                    && matches!(f.ty, Type::Message("meta.v1.ObjectMeta" | "meta.v1.ListMeta"))
+                    && matches!(
+                        f.ty,
+                        Type::Message("meta.v1.ObjectMeta" | "meta.v1.ListMeta")
+                    )
             })
         });
     in_group
@@ -255,12 +263,10 @@ fn decode_object(msg: &Message, buf: &[u8], depth: usize) -> Result<Map<String, 
     let mut out = Map::new();
     for (f, a) in msg.fields.iter().zip(acc) {
         match a {
-            None => {}
-            Some(Acc::Scalar(v)) => {
-                if f.keep || !is_zero(&v) {
-                    out.insert(f.json.into(), v);
-                }
+            Some(Acc::Scalar(v)) if f.keep || !is_zero(&v) => {
+                out.insert(f.json.into(), v);
             }
+            None | Some(Acc::Scalar(_)) => {}
             Some(Acc::Message(parts)) => {
                 let Type::Message(name) = f.ty else {
                     unreachable!("message slot for a scalar field")
@@ -312,7 +318,10 @@ fn map_entry(
     let mut key = String::new();
     let mut value: Option<WireValue> = None;
     let mut r = Reader::new(entry);
-    while let Some((num, v)) = r.next_field().map_err(|e| format!("{}.{}: {e}", msg.name, f.json))? {
+    while let Some((num, v)) = r
+        .next_field()
+        .map_err(|e| format!("{}.{}: {e}", msg.name, f.json))?
+    {
         match (num, v) {
             (1, WireValue::Bytes(k)) => key = utf8(k),
             (1, v) => return Err(wire_error(msg, f, v)),

@@ -71,6 +71,7 @@ impl Schema {
         self.messages.get(name)
     }
 
+    #[cfg(test)]
     pub(crate) fn messages(&self) -> impl Iterator<Item = &Message> {
         self.messages.values()
     }
@@ -110,7 +111,9 @@ pub(crate) fn parse(text: &'static str) -> Result<Schema, String> {
             });
             continue;
         }
-        let msg = current.as_mut().ok_or_else(|| err("field outside a message"))?;
+        let msg = current
+            .as_mut()
+            .ok_or_else(|| err("field outside a message"))?;
         let mut parts = line.split_whitespace();
         let num: u32 = parts
             .next()

@@ -143,8 +143,12 @@ fn text(v: &Value) -> String {
 #[test]
 fn content_type_detection() {
     assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
-    assert!(is_protobuf("application/vnd.kubernetes.protobuf; charset=utf-8"));
-    assert!(is_protobuf("Application/VND.Kubernetes.Protobuf;stream=watch"));
+    assert!(is_protobuf(
+        "application/vnd.kubernetes.protobuf; charset=utf-8"
+    ));
+    assert!(is_protobuf(
+        "Application/VND.Kubernetes.Protobuf;stream=watch"
+    ));
     assert!(!is_protobuf("application/json"));
     assert!(!is_protobuf("application/vnd.kubernetes.protobuf+json"));
     assert!(!is_protobuf(""));
@@ -289,10 +293,7 @@ fn pointer_and_required_zero_values_are_kept() {
 #[test]
 fn eviction_and_delete_options() {
     // kubectl drain / kubectl delete --grace-period=0: gracePeriodSeconds is *int64.
-    let opts = Enc::new()
-        .int(1, 0)
-        .str(4, "Background")
-        .str(5, "All");
+    let opts = Enc::new().int(1, 0).str(4, "Background").str(5, "All");
     let ev = Enc::new()
         .msg(1, object_meta("web", "default", &[]))
         .msg(2, opts.clone());
@@ -333,14 +334,16 @@ fn service_with_int_or_string_target_port_and_inline_fields() {
     let probe = Enc::new()
         .msg(
             1,
-            Enc::new().msg(2, Enc::new().str(1, "/healthz").msg(2, int_or_string_int(8080))),
+            Enc::new().msg(
+                2,
+                Enc::new()
+                    .str(1, "/healthz")
+                    .msg(2, int_or_string_int(8080)),
+            ),
         )
         .int(2, 5);
     let env_from = Enc::new().msg(2, Enc::new().msg(1, Enc::new().str(1, "cfg")));
-    let c = Enc::new()
-        .str(1, "app")
-        .msg(19, env_from)
-        .msg(10, probe);
+    let c = Enc::new().str(1, "app").msg(19, env_from).msg(10, probe);
     let pod = Enc::new().msg(2, Enc::new().msg(2, c));
     let got = decode(&envelope("v1", "Pod", pod)).unwrap();
     assert_eq!(
@@ -360,9 +363,11 @@ fn special_types() {
         .msg(2, Enc::new().int(1, 1_767_225_600).int(2, 1_999_999))
         .msg(
             3,
-            Enc::new().int(1, 2).msg(2, Enc::new().int(1, 1_767_225_661)),
+            Enc::new()
+                .int(1, 2)
+                .msg(2, Enc::new().int(1, 1_767_225_661)),
         )
-        .msg(13, Enc::new().int(1, 1_767_225_600).int(2, 999_999_999))
+        .msg(13, Enc::new().int(1, 1_767_225_600).int(2, 1_999_999_999))
         .msg(14, Enc::new());
     let got = decode(&envelope("events.k8s.io/v1", "Event", ev)).unwrap();
     assert_eq!(got["eventTime"], json!("2026-01-01T00:00:00.001999Z"));
@@ -370,9 +375,26 @@ fn special_types() {
         got["series"],
         json!({"count": 2, "lastObservedTime": "2026-01-01T00:01:01.000000Z"})
     );
-    assert_eq!(got["deprecatedFirstTimestamp"], json!("2026-01-01T00:00:00Z"));
+    assert_eq!(
+        got["deprecatedFirstTimestamp"],
+        json!("2026-01-01T00:00:00Z")
+    );
     assert_eq!(got["deprecatedLastTimestamp"], Value::Null);
-    assert!(got.as_object().unwrap().contains_key("deprecatedLastTimestamp"));
+    assert!(
+        got.as_object()
+            .unwrap()
+            .contains_key("deprecatedLastTimestamp")
+    );
+    // Go's zero time (0001-01-01T00:00:00Z) written with explicit seconds is null too.
+    let ev = Enc::new().msg(13, Enc::new().int(1, -62_135_596_800));
+    let got = decode(&envelope("events.k8s.io/v1", "Event", ev)).unwrap();
+    assert_eq!(got["deprecatedFirstTimestamp"], Value::Null);
+    let ev = Enc::new().msg(13, Enc::new().int(1, -62_135_596_799));
+    let got = decode(&envelope("events.k8s.io/v1", "Event", ev)).unwrap();
+    assert_eq!(
+        got["deprecatedFirstTimestamp"],
+        json!("0001-01-01T00:00:01Z")
+    );
 
     let ev = Enc::new().msg(2, Enc::new()).msg(3, Enc::new().int(1, 0));
     let got = decode(&envelope("events.k8s.io/v1", "Event", ev)).unwrap();
@@ -383,8 +405,16 @@ fn special_types() {
 
     // Quantity strings, ResourceList maps.
     let res = Enc::new()
-        .msg(1, Enc::new().str(1, "cpu").msg(2, Enc::new().str(1, "500m")))
-        .msg(2, Enc::new().str(1, "memory").msg(2, Enc::new().str(1, "64Mi")))
+        .msg(
+            1,
+            Enc::new().str(1, "cpu").msg(2, Enc::new().str(1, "500m")),
+        )
+        .msg(
+            2,
+            Enc::new()
+                .str(1, "memory")
+                .msg(2, Enc::new().str(1, "64Mi")),
+        )
         .msg(2, Enc::new().str(1, "empty").msg(2, Enc::new()));
     let pod = Enc::new().msg(2, Enc::new().msg(2, Enc::new().str(1, "c").msg(8, res)));
     let got = decode(&envelope("v1", "Pod", pod)).unwrap();
@@ -421,7 +451,12 @@ fn wire_details() {
         .int(2, 2000)
         .key(96, 5);
     sc.0.extend_from_slice(&[1, 2, 3, 4]);
-    let got = decode(&envelope("v1", "Pod", Enc::new().msg(2, Enc::new().msg(14, sc)))).unwrap();
+    let got = decode(&envelope(
+        "v1",
+        "Pod",
+        Enc::new().msg(2, Enc::new().msg(14, sc)),
+    ))
+    .unwrap();
     assert_eq!(got["spec"]["securityContext"], json!({"runAsUser": 2000}));
 
     // supplementalGroups (repeated int64), packed and unpacked.
@@ -430,7 +465,12 @@ fn wire_details() {
         put_varint(&mut packed, v);
     }
     let psc = Enc::new().bytes(4, &packed).int(4, 3000);
-    let got = decode(&envelope("v1", "Pod", Enc::new().msg(2, Enc::new().msg(14, psc)))).unwrap();
+    let got = decode(&envelope(
+        "v1",
+        "Pod",
+        Enc::new().msg(2, Enc::new().msg(14, psc)),
+    ))
+    .unwrap();
     assert_eq!(
         got["spec"]["securityContext"],
         json!({"supplementalGroups": [1000, 2000, 3000]})
@@ -447,6 +487,27 @@ fn wire_details() {
 }
 
 #[test]
+fn json_payload_inside_the_envelope() {
+    let unknown = Enc::new()
+        .msg(1, Enc::new().str(1, "v1").str(2, "ConfigMap"))
+        .bytes(2, br#"{"metadata":{"name":"j"},"data":{"a":"b"}}"#)
+        .str(4, "application/json");
+    let mut body = b"k8s\0".to_vec();
+    body.extend_from_slice(&unknown.0);
+    assert_eq!(
+        text(&decode(&body).unwrap()),
+        r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"j"},"data":{"a":"b"}}"#
+    );
+    // A content encoding (e.g. gzip) is not supported.
+    let unknown = Enc::new()
+        .msg(1, Enc::new().str(1, "v1").str(2, "ConfigMap"))
+        .str(3, "gzip");
+    let mut body = b"k8s\0".to_vec();
+    body.extend_from_slice(&unknown.0);
+    assert!(decode(&body).unwrap_err().contains("gzip"));
+}
+
+#[test]
 fn errors() {
     let err = decode(&envelope("v1", "Frobnicator", Enc::new())).unwrap_err();
     assert!(err.contains("Frobnicator"), "{err}");
@@ -456,9 +517,17 @@ fn errors() {
     let err = decode(&envelope("v1", "PodSpec", Enc::new())).unwrap_err();
     assert!(err.contains("PodSpec"), "{err}");
 
-    assert!(decode(b"{\"kind\":\"Pod\"}").unwrap_err().contains("prefix"));
+    assert!(
+        decode(b"{\"kind\":\"Pod\"}")
+            .unwrap_err()
+            .contains("prefix")
+    );
     assert!(decode(b"k8s\0").is_err());
-    let mut body = envelope("v1", "Namespace", Enc::new().msg(1, object_meta("x", "", &[])));
+    let mut body = envelope(
+        "v1",
+        "Namespace",
+        Enc::new().msg(1, object_meta("x", "", &[])),
+    );
     body.truncate(body.len() - 3);
     assert!(decode(&body).is_err());
     // Wrong wire type for a known field.
@@ -480,7 +549,12 @@ fn schema_table_is_consistent() {
         for f in &m.fields {
             assert!(nums.insert(f.num), "{}: duplicate field {}", m.name, f.num);
             if let Type::Message(name) = f.ty {
-                assert!(schema.message(name).is_some(), "{}.{} → {name}", m.name, f.json);
+                assert!(
+                    schema.message(name).is_some(),
+                    "{}.{} → {name}",
+                    m.name,
+                    f.json
+                );
             }
             assert!(!(f.inline && f.repeated), "{}.{}", m.name, f.json);
         }
@@ -521,7 +595,9 @@ fn schema_table_is_consistent() {
     let cp = schema.message("core.v1.ContainerPort").unwrap();
     let (_, f) = cp.field(3).unwrap();
     assert_eq!((f.json, f.keep), ("containerPort", true));
-    let icp = schema.message("networking.v1.IngressClassParametersReference").unwrap();
+    let icp = schema
+        .message("networking.v1.IngressClassParametersReference")
+        .unwrap();
     assert_eq!(icp.field(1).unwrap().1.json, "apiGroup"); // proto name is aPIGroup
 }
 
