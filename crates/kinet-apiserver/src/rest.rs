@@ -166,7 +166,8 @@ fn decode_object(parts: &http::request::Parts, body: &[u8]) -> Result<Value, Api
         serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
     } else if kinet_model::proto::is_protobuf(ct) {
-        kinet_model::proto::decode(body).map_err(|e| ApiError::bad_request(format!("error decoding protobuf: {e}")))
+        kinet_model::proto::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding protobuf: {e}")))
     } else {
         serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!(
@@ -365,8 +366,7 @@ fn label_selector(q: &HashMap<String, String>) -> Result<LabelSelector, ApiError
 fn field_selector(r: &Resource, q: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
     let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
-    fs.check(r.kind)
-        .map_err(ApiError::bad_request)?;
+    fs.check(r.kind).map_err(ApiError::bad_request)?;
     Ok(fs)
 }
 
@@ -526,7 +526,8 @@ fn watch(
         // like the API server, a watch that allows bookmarks gets one just before it times out
         let deadline = tokio::time::sleep(Duration::from_secs(timeout));
         tokio::pin!(deadline);
-        let last_call = tokio::time::sleep(Duration::from_millis((timeout * 1000).saturating_sub(500)));
+        let last_call =
+            tokio::time::sleep(Duration::from_millis((timeout * 1000).saturating_sub(500)));
         tokio::pin!(last_call);
         let mut last_called = false;
         let mut tick = tokio::time::interval(Duration::from_secs(30));

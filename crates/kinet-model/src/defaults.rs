@@ -209,11 +209,25 @@ fn workload(kind: &str, obj: &mut Value) {
     match kind {
         "Deployment" => {
             set_default(spec, "progressDeadlineSeconds", json!(600));
-            set_default(
-                spec,
-                "strategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
-            );
+            // an empty strategy (kubectl create deployment sends `strategy: {}`) is a rolling update
+            let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
+            if !strategy.is_object() {
+                *strategy = json!({});
+            }
+            if strategy.get("type").is_none_or(Value::is_null) {
+                strategy["type"] = json!("RollingUpdate");
+            }
+            if strategy["type"] == "RollingUpdate" {
+                let ru = strategy
+                    .as_object_mut()
+                    .unwrap()
+                    .entry("rollingUpdate")
+                    .or_insert_with(|| json!({}));
+                if let Some(ru) = ru.as_object_mut() {
+                    set_default(ru, "maxSurge", json!("25%"));
+                    set_default(ru, "maxUnavailable", json!("25%"));
+                }
+            }
         }
         "StatefulSet" => {
             set_default(spec, "podManagementPolicy", json!("OrderedReady"));
@@ -306,6 +320,13 @@ mod tests {
         apply("Deployment", &mut d);
         assert_eq!(d["spec"]["replicas"], 1);
         assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+        let mut e = json!({"metadata": {"name": "web"}, "spec": {"strategy": {}, "template": {"spec": {"containers": []}}}});
+        apply("Deployment", &mut e);
+        assert_eq!(e["spec"]["strategy"]["type"], "RollingUpdate");
+        assert_eq!(
+            e["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+            "25%"
+        );
         assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
     }
 }

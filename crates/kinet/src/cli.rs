@@ -330,7 +330,10 @@ pub fn status(lab: &str) -> Result<()> {
         let c = Client::for_lab(&p)?;
         let nodes = c.get("/api/v1/nodes").await?;
         println!();
-        println!("{:<8} {:<10} {:<15} {:<14} PODS", "NODE", "STATUS", "IP", "POD CIDR");
+        println!(
+            "{:<8} {:<10} {:<15} {:<14} PODS",
+            "NODE", "STATUS", "IP", "POD CIDR"
+        );
         let pods = c.get("/api/v1/pods").await?;
         let pods = pods["items"].as_array().cloned().unwrap_or_default();
         for n in nodes["items"].as_array().cloned().unwrap_or_default() {

@@ -344,3 +344,92 @@ fn restart_policies_and_exit_codes() {
         t.elapsed()
     );
 }
+
+#[test]
+fn typed_create_commands_of_every_kubectl() {
+    // kubectl 1.32+ sends these bodies as protobuf, older versions as JSON
+    let lab = Lab::up(1);
+    for (ver, bin) in kubectls() {
+        let ns = format!("n{}", ver.replace('.', "-"));
+        let k = |args: &[&str]| {
+            let o = lab.kubectl_with(&bin, args);
+            assert!(
+                o.status.success(),
+                "kubectl {ver} {args:?}: {}{}",
+                out(&o),
+                err(&o)
+            );
+            out(&o)
+        };
+        assert_eq!(
+            k(&["create", "namespace", &ns]).trim(),
+            format!("namespace/{ns} created")
+        );
+        k(&[
+            "create",
+            "configmap",
+            "cfg",
+            "--from-literal=a=1",
+            "--from-literal=b=2",
+            "-n",
+            &ns,
+        ]);
+        k(&[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "--from-literal=p=s3cret",
+            "-n",
+            &ns,
+        ]);
+        k(&["create", "serviceaccount", "robot", "-n", &ns]);
+        k(&[
+            "run",
+            "r",
+            "--image=busybox",
+            "--labels=app=r",
+            "-n",
+            &ns,
+            "--",
+            "sleep",
+            "infinity",
+        ]);
+        assert_eq!(
+            k(&["get", "cm", "cfg", "-n", &ns, "-o", "jsonpath={.data.b}"]),
+            "2"
+        );
+        assert_eq!(
+            k(&["get", "secret", "pw", "-n", &ns, "-o", "jsonpath={.data.p}"]),
+            "czNjcmV0"
+        );
+        assert_eq!(
+            k(&["get", "secret", "pw", "-n", &ns, "-o", "jsonpath={.type}"]),
+            "Opaque"
+        );
+        assert!(k(&["get", "sa", "-n", &ns]).contains("robot"));
+        lab.wait_ready(&ns, "r");
+        assert_eq!(
+            k(&[
+                "get",
+                "pod",
+                "r",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.metadata.labels.app}"
+            ]),
+            "r"
+        );
+        let args = k(&[
+            "get",
+            "pod",
+            "r",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.spec.containers[0].args}",
+        ]);
+        assert_eq!(args, r#"["sleep","infinity"]"#, "kubectl {ver}");
+    }
+}
