@@ -8,4 +8,4 @@ if [ "$(id -u)" != 0 ]; then
   echo "error: the tests build network namespaces and must run as root (sudo $0)" >&2
   exit 1
 fi
-cargo test --workspace --all-targets -- --test-threads="${KINET_TEST_THREADS:-2}"
+cargo test --workspace --lib --bins --tests -- --test-threads="${KINET_TEST_THREADS:-2}"

@@ -410,13 +410,7 @@ fn make_table(r: &Resource, items: &[Arc<Value>], inc: Include, headers: bool, r
             match inc {
                 Include::None => {}
                 Include::Object => row["object"] = (**o).clone(),
-                Include::Metadata => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": o.get("metadata").cloned().unwrap_or(json!({})),
-                    })
-                }
+                Include::Metadata => row["object"] = table::partial_object_metadata(o),
             }
             row
         })
@@ -424,7 +418,7 @@ fn make_table(r: &Resource, items: &[Arc<Value>], inc: Include, headers: bool, r
     let cols: Vec<Value> = if headers {
         table::columns(r.kind)
             .iter()
-            .map(|c| json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority}))
+            .map(table::Column::to_json)
             .collect()
     } else {
         Vec::new()

@@ -212,6 +212,20 @@ impl Agent {
         .await;
     }
 
+    /// Records an event about a pod (its latest state, or `fallback` once it is gone).
+    fn pod_event(
+        &self,
+        key: &str,
+        fallback: &Arc<Value>,
+        field_path: Option<&str>,
+        typ: &str,
+        reason: &str,
+        msg: &str,
+    ) {
+        let cur = self.store.get(key).unwrap_or_else(|| fallback.clone());
+        events::record(&self.store, &self.src, &cur, field_path, typ, reason, msg);
+    }
+
     fn pod_dir(&self, uid: &str) -> PathBuf {
         self.cfg.run_dir.join("pods").join(uid)
     }
@@ -528,20 +542,8 @@ impl PodRun {
     }
 
     fn event(&self, field_path: Option<&str>, typ: &str, reason: &str, msg: &str) {
-        let cur = self
-            .agent
-            .store
-            .get(&self.key)
-            .unwrap_or_else(|| self.pod.clone());
-        events::record(
-            &self.agent.store,
-            &self.agent.src,
-            &cur,
-            field_path,
-            typ,
-            reason,
-            msg,
-        );
+        self.agent
+            .pod_event(&self.key, &self.pod, field_path, typ, reason, msg);
     }
 
     async fn run(&self, rx: &mut mpsc::UnboundedReceiver<PodMsg>) -> Outcome {
@@ -1010,15 +1012,9 @@ struct RunnerSpec {
 
 impl RunnerSpec {
     fn event(&self, typ: &str, reason: &str, msg: &str) {
-        let cur = self
-            .agent
-            .store
-            .get(&self.key)
-            .unwrap_or_else(|| self.pod.clone());
-        events::record(
-            &self.agent.store,
-            &self.agent.src,
-            &cur,
+        self.agent.pod_event(
+            &self.key,
+            &self.pod,
             Some(&self.field_path),
             typ,
             reason,
