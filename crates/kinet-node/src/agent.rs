@@ -175,6 +175,7 @@ impl Agent {
                 &format!("Node {} status is now: NodeReady", self.cfg.node.name),
             );
         }
+        tokio::spawn(self.clone().renew_lease());
         let pods = objects::resource("", "pods");
         let mut workers: HashMap<String, mpsc::UnboundedSender<PodMsg>> = HashMap::new();
         let me = self.cfg.node.name.clone();
@@ -210,6 +211,32 @@ impl Agent {
             },
         )
         .await;
+    }
+
+    /// Keeps the node's Lease in kube-node-lease fresh, as kubelet does every 10 s.
+    async fn renew_lease(self: Arc<Self>) {
+        let leases = objects::resource("coordination.k8s.io", "leases");
+        let name = self.cfg.node.name.clone();
+        let key = resources::store_key(leases, Some("kube-node-lease"), &name);
+        loop {
+            let t = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+            if self.store.get(&key).is_some() {
+                let _ = self.store.update_with(&key, |l| {
+                    l["spec"]["renewTime"] = json!(t);
+                    true
+                });
+            } else {
+                let _ = objects::create(
+                    &self.store,
+                    leases,
+                    json!({
+                        "metadata": {"name": name, "namespace": "kube-node-lease"},
+                        "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": t}
+                    }),
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
     }
 
     /// Records an event about a pod (its latest state, or `fallback` once it is gone).

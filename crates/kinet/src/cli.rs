@@ -116,11 +116,12 @@ pub fn up(
         }
         let pb = spinner("Waiting for pods to be Ready");
         wait_for(&pb, Duration::from_secs(120), || async {
-            let (ready, total) = pods_ready(&client).await?;
-            Ok((
-                ready == total,
-                format!("Waiting for pods to be Ready: {ready}/{total}"),
-            ))
+            let (ready, total, waiting) = pods_ready(&client).await?;
+            let mut msg = format!("Waiting for pods to be Ready: {ready}/{total}");
+            if !waiting.is_empty() {
+                msg.push_str(&format!(" (waiting: {})", waiting.join("; ")));
+            }
+            Ok((ready == total, msg))
         })
         .await?;
         pb.finish_and_clear();
@@ -249,18 +250,37 @@ fn condition_true(o: &Value, typ: &str) -> bool {
         .is_some_and(|c| c.iter().any(|c| c["type"] == typ && c["status"] == "True"))
 }
 
-/// (ready or finished pods, all pods) across namespaces.
-async fn pods_ready(c: &Client) -> Result<(usize, usize)> {
+/// (ready or finished pods, all pods, what the others wait for) across namespaces.
+async fn pods_ready(c: &Client) -> Result<(usize, usize, Vec<String>)> {
     let pods = c.get("/api/v1/pods").await?;
     let items = pods["items"].as_array().cloned().unwrap_or_default();
-    let ready = items
-        .iter()
-        .filter(|p| {
-            condition_true(p, "Ready")
-                || p.pointer("/status/phase").and_then(Value::as_str) == Some("Succeeded")
-        })
-        .count();
-    Ok((ready, items.len()))
+    let mut waiting = Vec::new();
+    for p in &items {
+        let done = condition_true(p, "Ready")
+            || p.pointer("/status/phase").and_then(Value::as_str) == Some("Succeeded");
+        if !done {
+            let ns = p
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let name = p
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let why = p
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| {
+                    c.iter()
+                        .find(|c| c["status"] == "False" && c.get("message").is_some())
+                })
+                .and_then(|c| c["message"].as_str())
+                .or_else(|| p.pointer("/status/phase").and_then(Value::as_str))
+                .unwrap_or("Pending");
+            waiting.push(format!("{ns}/{name}: {why}"));
+        }
+    }
+    Ok((items.len() - waiting.len(), items.len(), waiting))
 }
 
 pub fn down(lab: &str, keep_state: bool) -> Result<()> {

@@ -343,6 +343,20 @@ fn restart_policies_and_exit_codes() {
         "SIGTERM was not delivered (took {:?})",
         t.elapsed()
     );
+    // a process that ignores SIGTERM is killed when the grace period ends
+    lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: stubborn\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap '' TERM; while true; do sleep 0.1; done\"]\n");
+    lab.wait_ready("default", "stubborn");
+    let t = std::time::Instant::now();
+    lab.k(&["delete", "pod", "stubborn"]);
+    let took = t.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(1500),
+        "deleted before the grace period ended ({took:?})"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "SIGKILL did not follow the grace period ({took:?})"
+    );
 }
 
 #[test]

@@ -214,3 +214,184 @@ fn nix_kill(pid: i32) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_image_catalog_runs_what_images_do() {
+    let lab = Lab::up(1);
+    lab.apply(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: netexec
+spec:
+  containers:
+  - name: agnhost
+    image: registry.k8s.io/e2e-test-images/agnhost:2.45
+    args: [\"netexec\", \"--http-port=8080\", \"--udp-port=8081\"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hostnames
+spec:
+  containers:
+  - name: agnhost
+    image: registry.k8s.io/e2e-test-images/agnhost:2.45
+    args: [\"serve-hostname\"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: custom
+spec:
+  containers:
+  - name: api
+    image: mycorp/orders-api:3.1
+    ports:
+    - containerPort: 8443
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: nicolaka/netshoot
+    command: [\"sleep\", \"infinity\"]
+",
+    );
+    for p in ["netexec", "hostnames", "custom", "client"] {
+        lab.wait_ready("default", p);
+    }
+    // Ready means started (no readiness probes here): give a server a moment to listen
+    let get = |url: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let o = lab.exec(
+                "default",
+                "client",
+                &["curl", "-sS", "--max-time", "3", url],
+            );
+            if o.status.success() {
+                return out(&o);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "wget {url} from client failed: {}",
+                err(&o)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let netexec = lab.pod_ip("default", "netexec");
+    assert_eq!(get(&format!("http://{netexec}:8080/hostname")), "netexec");
+    assert_eq!(
+        get(&format!("http://{netexec}:8080/echo?msg=bonjour")),
+        "bonjour"
+    );
+    let client_ip = lab.pod_ip("default", "client");
+    assert!(get(&format!("http://{netexec}:8080/clientip")).starts_with(&format!("{client_ip}:")));
+    let hn = lab.pod_ip("default", "hostnames");
+    assert_eq!(get(&format!("http://{hn}:9376/")), "hostnames");
+    let custom = lab.pod_ip("default", "custom");
+    assert_eq!(get(&format!("http://{custom}:8443/")), "custom\n");
+    let ev = lab.k(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=custom,reason=Emulated",
+        "-o",
+        "jsonpath={.items[0].message}",
+    ]);
+    assert!(ev.contains("mycorp/orders-api"), "{ev}");
+    // UDP through agnhost netexec
+    let o = lab.exec(
+        "default",
+        "client",
+        &[
+            "sh",
+            "-c",
+            &format!("echo hostname | nc -u -w 1 {netexec} 8081"),
+        ],
+    );
+    assert_eq!(out(&o).trim(), "netexec", "{}", err(&o));
+}
+
+#[test]
+fn bad_cli_input_is_refused_clearly() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(kinet_bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--name", "Bad_Name", "status"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("invalid lab name \"Bad_Name\""),
+        "{}",
+        err(&o)
+    );
+    let o = run(&["--name", "kterr", "up", "--nodes", "12"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("--nodes must be between 1 and 9, got 12"),
+        "{}",
+        err(&o)
+    );
+    let o = run(&["--name", "kterr", "up", "-f", "/nonexistent/x.yaml"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("/nonexistent/x.yaml"), "{}", err(&o));
+    assert!(
+        !std::path::Path::new("/var/lib/kinet/kterr").exists(),
+        "a refused up must start nothing"
+    );
+    let lab = Lab::up(1);
+    let o = lab.exec("default", "missing", &["true"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("pods \"missing\" not found"),
+        "{}",
+        err(&o)
+    );
+    let o = lab.kinet(&["kubectl", "get", "pod", "missing"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("Error from server (NotFound): pods \"missing\" not found"));
+}
+
+#[test]
+fn up_applies_manifests_and_waits_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), busybox_pod("first", "node1")).unwrap();
+    std::fs::write(
+        dir.path().join("b.yml"),
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra\n---\n{}",
+            busybox_pod("second", "node1")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+    let lab = Lab::up_with(1, &["-f", dir.path().to_str().unwrap()]);
+    // up returned: the pods are Ready already
+    let table = lab.k(&["get", "pods", "--no-headers"]);
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains("1/1") && l.contains("Running"))
+            .count(),
+        2,
+        "{table}"
+    );
+    assert!(
+        lab.k(&["get", "ns", "extra", "-o", "name"])
+            .contains("namespace/extra")
+    );
+    // the demo
+    let o = lab.kinet(&["up", "--no-kubeconfig", "--demo"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("pod/client created"), "{}", out(&o));
+    let pods = lab.k(&["get", "pods", "-n", "demo", "--no-headers"]);
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+}
