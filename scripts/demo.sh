@@ -16,7 +16,7 @@ echo
 echo "# client (node1) to web-2 (node2): a routed path across the lab LAN"
 tour kinet exec -n demo client -- ping -c 2 "$web2"
 tour kinet exec -n demo client -- traceroute -n -q 1 "$web2"
-tour kinet kubectl exec -n demo client -- wget -qO- "http://$web1/hostname" 2>/dev/null || tour kinet exec -n demo client -- wget -qO- "http://$web1/hostname"
+tour kinet exec -n demo client -- wget -qO- "http://$web1/hostname"
 echo
 tour kinet kubectl logs -n demo web-1
 tour kinet status
