@@ -4,6 +4,7 @@
 //! tables, list+watch with resourceVersions, and Status errors.
 
 pub mod discovery;
+pub mod exec;
 pub mod objects;
 pub mod openapi_v2;
 pub mod pki;
@@ -37,6 +38,15 @@ pub trait NodeHooks: Send + Sync {
         container: &str,
         previous: bool,
     ) -> Option<PathBuf>;
+    /// Starts `command` in `container` of `pod` (pipes, or a terminal with `tty`).
+    fn exec(
+        &self,
+        pod: &Value,
+        container: &str,
+        command: &[String],
+        stdin: bool,
+        tty: bool,
+    ) -> Result<exec::ExecSession, exec::ExecFailure>;
 }
 
 pub struct ApiServer {

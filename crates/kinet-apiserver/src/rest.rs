@@ -215,6 +215,14 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             .map(|d| json(StatusCode::OK, &d))
             .ok_or_else(ApiError::no_resource);
     };
+    if t.sub.as_deref() == Some("exec")
+        && t.name.is_some()
+        && matches!(*req.method(), Method::GET | Method::POST)
+    {
+        let ns = t.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = t.name.clone().unwrap_or_default();
+        return Ok(crate::exec::handle(api, req, &ns, &name).await);
+    }
     let q = query_map(&req);
     let objects = Objects::new(api.store.clone());
     let r = t.res;

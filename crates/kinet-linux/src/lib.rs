@@ -92,6 +92,7 @@ mod error;
 mod netlink;
 pub mod netns;
 mod nft;
+pub mod pty;
 pub mod sandbox;
 mod sysctl;
 

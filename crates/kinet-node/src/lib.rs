@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod catalog;
+pub mod exec;
 pub mod files;
 pub mod lab;
 pub mod plan;

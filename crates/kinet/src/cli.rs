@@ -478,22 +478,8 @@ fn exec_inner(
         }
         Ok(v)
     })?;
-    let uid = obj
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let holder: u32 = std::fs::read_to_string(p.run.join("pods").join(uid).join("holder.pid"))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|pid| kinet_linux::sandbox::is_alive(*pid))
-        .with_context(|| {
-            format!(
-                "pod {ns}/{pod} has no running sandbox (phase {})",
-                obj.pointer("/status/phase")
-                    .and_then(Value::as_str)
-                    .unwrap_or("Unknown")
-            )
-        })?;
+    let holder = kinet_node::exec::holder_pid(&p.run, &obj)
+        .map_err(|e| anyhow::anyhow!("pod {ns}/{pod}: {e}"))?;
     let containers = obj
         .pointer("/spec/containers")
         .and_then(Value::as_array)
@@ -506,24 +492,11 @@ fn exec_inner(
             .with_context(|| format!("container {name} is not valid for pod {pod}"))?,
         None => containers.first().context("the pod has no containers")?,
     };
-    let image = c["image"].as_str().unwrap_or("");
-    let busybox = matches!(
-        kinet_node::catalog::program(image, &[], &[], &[]),
-        kinet_node::catalog::Program::Exec { busybox: true, .. }
-    );
-    let mut path = String::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    if busybox {
-        path = format!("{}:{path}", p.busybox_dir().display());
-    }
+    let busybox = p.busybox_dir();
+    let path = kinet_node::exec::container_path(c["image"].as_str().unwrap_or(""), Some(&busybox));
     let prog = &command[0];
-    let resolved = if prog.contains('/') {
-        PathBuf::from(prog)
-    } else {
-        path.split(':')
-            .map(|d| Path::new(d).join(prog))
-            .find(|f| f.exists())
-            .with_context(|| format!("exec: {prog:?}: executable file not found in $PATH"))?
-    };
+    let resolved = kinet_node::exec::resolve(prog, &path)
+        .with_context(|| format!("exec: {prog:?}: executable file not found in $PATH"))?;
     let mut cmd = Command::new(resolved);
     cmd.arg0(prog)
         .args(&command[1..])

@@ -3,6 +3,7 @@
 
 use crate::paths::{LabConfig, Paths};
 use anyhow::{Context, Result};
+use kinet_apiserver::exec::{ExecFailure, ExecSession};
 use kinet_apiserver::{ApiServer, NodeHooks, pki::Pki};
 use kinet_controllers::{namespaces, objects, scheduler};
 use kinet_node::{agent, lab, plan};
@@ -15,12 +16,16 @@ use std::sync::Arc;
 /// The API server's port inside the lab (MicroK8s' 16443), on node1's address.
 pub const LAB_API_PORT: u16 = 16443;
 
-struct Logs {
+/// What the API server asks of the node agents: log files and exec.
+struct Bridge {
+    lab: String,
     dir: PathBuf,
+    run: PathBuf,
+    busybox: Option<PathBuf>,
     store: Arc<Store>,
 }
 
-impl NodeHooks for Logs {
+impl NodeHooks for Bridge {
     fn log_path(
         &self,
         ns: &str,
@@ -46,6 +51,84 @@ impl NodeHooks for Logs {
             restarts
         };
         Some(agent::log_path(&self.dir, ns, pod, uid, container, n))
+    }
+
+    fn exec(
+        &self,
+        pod: &serde_json::Value,
+        container: &str,
+        command: &[String],
+        stdin: bool,
+        tty: bool,
+    ) -> Result<ExecSession, ExecFailure> {
+        use kinet_node::exec::{ExecError, spawn};
+        let mut s = spawn(
+            &self.lab,
+            &self.run,
+            self.busybox.as_deref(),
+            pod,
+            container,
+            command,
+            stdin,
+            tty,
+        )
+        .map_err(|e| match e {
+            ExecError::NotFound(_) => ExecFailure::Runtime(e.to_string()),
+            other => ExecFailure::Refused(other.to_string()),
+        })?;
+        let pid = s.child.id().unwrap_or(0);
+        let (stdin_w, stdout_r, stderr_r, resize): (
+            Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+            Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+            Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+            Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+        ) = match s.pty.take() {
+            Some(master) => {
+                let reader = master
+                    .try_clone()
+                    .map_err(|e| ExecFailure::Refused(e.to_string()))?;
+                let sizer = master
+                    .try_clone()
+                    .map_err(|e| ExecFailure::Refused(e.to_string()))?;
+                (
+                    Some(Box::new(tokio::fs::File::from_std(std::fs::File::from(
+                        master,
+                    )))),
+                    Some(Box::new(tokio::fs::File::from_std(std::fs::File::from(
+                        reader,
+                    )))),
+                    None,
+                    Some(Box::new(move |c, r| {
+                        let _ = kinet_linux::pty::set_size(&sizer, c, r);
+                    })),
+                )
+            }
+            None => (
+                s.child.stdin.take().map(|w| Box::new(w) as _),
+                s.child.stdout.take().map(|r| Box::new(r) as _),
+                s.child.stderr.take().map(|r| Box::new(r) as _),
+                None,
+            ),
+        };
+        let mut child = s.child;
+        Ok(ExecSession {
+            stdin: stdin_w,
+            stdout: stdout_r,
+            stderr: stderr_r,
+            resize,
+            exit: Box::pin(async move {
+                use std::os::unix::process::ExitStatusExt;
+                match child.wait().await {
+                    Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+                    Err(_) => 1,
+                }
+            }),
+            kill: Box::new(move || {
+                if pid > 0 {
+                    let _ = kinet_linux::sandbox::kill(pid, kinet_linux::sandbox::Signal::Kill);
+                }
+            }),
+        })
     }
 }
 
@@ -134,8 +217,11 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
             store: store.clone(),
             token: token.clone(),
             advertise: format!("{node1_ip}:{LAB_API_PORT}"),
-            hooks: Some(Arc::new(Logs {
+            hooks: Some(Arc::new(Bridge {
+                lab: lab_name.to_string(),
                 dir: p.logs.clone(),
+                run: p.run.clone(),
+                busybox: bb.clone(),
                 store: store.clone(),
             })),
         });

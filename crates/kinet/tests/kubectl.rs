@@ -447,3 +447,105 @@ fn typed_create_commands_of_every_kubectl() {
         assert_eq!(args, r#"["sleep","infinity"]"#, "kubectl {ver}");
     }
 }
+
+#[test]
+fn exec_and_logs() {
+    let lab = Lab::up(1);
+    lab.apply(&POD.replace("NAME", "box"));
+    lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: talker\nspec:\n  containers:\n  - name: a\n    image: busybox\n    command: [\"sh\", \"-c\", \"for i in 1 2 3 4 5; do echo line $i; done; sleep infinity\"]\n  - name: b\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo from-b; sleep infinity\"]\n");
+    lab.wait_ready("default", "box");
+    lab.wait_ready("default", "talker");
+    // exec over WebSocket: kubectl 1.30 and later
+    for (ver, bin) in kubectls()
+        .into_iter()
+        .filter(|(v, _)| v.as_str() >= "1.30" || v == "default")
+    {
+        let o = lab.kubectl_with(
+            &bin,
+            &[
+                "exec",
+                "box",
+                "--",
+                "sh",
+                "-c",
+                "hostname; echo oops >&2; exit 3",
+            ],
+        );
+        assert_eq!(out(&o), "box\n", "kubectl {ver}");
+        assert!(
+            err(&o).contains("oops") && err(&o).contains("command terminated with exit code 3"),
+            "kubectl {ver}: {}",
+            err(&o)
+        );
+        assert_eq!(o.status.code(), Some(3), "kubectl {ver}");
+    }
+    // stdin, and the pod's own network view
+    let mut child = std::process::Command::new("kubectl")
+        .args([
+            "exec",
+            "-i",
+            "box",
+            "--",
+            "sh",
+            "-c",
+            "cat; ip -4 -o addr show eth0",
+        ])
+        .env("KUBECONFIG", &lab.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through stdin\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = out(&o);
+    assert!(
+        text.starts_with("through stdin\n") && text.contains("inet 10.1.1."),
+        "{text}"
+    );
+    // errors as a cluster gives them
+    let o = lab.kubectl(&["exec", "box", "--", "no-such-tool"]);
+    assert!(
+        err(&o).contains("exec: \"no-such-tool\": executable file not found in $PATH"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(o.status.code(), Some(126));
+    let o = lab.kubectl(&["exec", "box", "-c", "nope", "--", "true"]);
+    assert!(
+        err(&o).contains("container nope is not valid for pod box"),
+        "{}",
+        err(&o)
+    );
+    let o = lab.kubectl(&["exec", "ghost", "--", "true"]);
+    assert!(err(&o).contains("pods \"ghost\" not found"), "{}", err(&o));
+    // logs: container choice, tail, timestamps, follow
+    assert_eq!(lab.k(&["logs", "talker", "-c", "b"]), "from-b\n");
+    assert_eq!(
+        lab.k(&["logs", "talker", "-c", "a", "--tail=2"]),
+        "line 4\nline 5\n"
+    );
+    let ts = lab.k(&["logs", "talker", "-c", "a", "--timestamps", "--tail=1"]);
+    assert!(ts.ends_with("Z line 5\n") && ts.starts_with("20"), "{ts}");
+    // kubectl picks the first container, and says so
+    let o = lab.kubectl(&["logs", "talker"]);
+    assert!(
+        err(&o).contains("Defaulted container \"a\" out of: a, b"),
+        "{}",
+        err(&o)
+    );
+    assert!(out(&o).starts_with("line 1\n"));
+    let all = lab.k(&["logs", "talker", "--all-containers"]);
+    assert!(all.contains("line 1") && all.contains("from-b"), "{all}");
+    let o = std::process::Command::new("timeout")
+        .args(["2", "kubectl", "logs", "-f", "talker", "-c", "a"])
+        .env("KUBECONFIG", &lab.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(out(&o).contains("line 5"), "{}", out(&o));
+}
