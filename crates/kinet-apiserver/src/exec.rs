@@ -18,13 +18,17 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+pub type Resize = Box<dyn Fn(u16, u16) + Send + Sync>;
+
 /// A command started in a container by the node.
 pub struct ExecSession {
-    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
-    pub stdout: Option<Box<dyn AsyncRead + Send + Unpin>>,
-    pub stderr: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    pub stdin: Option<Writer>,
+    pub stdout: Option<Reader>,
+    pub stderr: Option<Reader>,
     /// Sets the terminal size (columns, rows), with a tty.
-    pub resize: Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+    pub resize: Option<Resize>,
     /// Resolves to the exit code (128+N for signal N); dropping it kills the process.
     pub exit: Pin<Box<dyn Future<Output = i32> + Send>>,
     /// Kills the process (client gone).

@@ -3,7 +3,7 @@
 
 use crate::paths::{LabConfig, Paths};
 use anyhow::{Context, Result};
-use kinet_apiserver::exec::{ExecFailure, ExecSession};
+use kinet_apiserver::exec::{ExecFailure, ExecSession, Reader, Resize, Writer};
 use kinet_apiserver::{ApiServer, NodeHooks, pki::Pki};
 use kinet_controllers::{namespaces, objects, scheduler};
 use kinet_node::{agent, lab, plan};
@@ -78,10 +78,10 @@ impl NodeHooks for Bridge {
         })?;
         let pid = s.child.id().unwrap_or(0);
         let (stdin_w, stdout_r, stderr_r, resize): (
-            Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
-            Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
-            Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
-            Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+            Option<Writer>,
+            Option<Reader>,
+            Option<Reader>,
+            Option<Resize>,
         ) = match s.pty.take() {
             Some(master) => {
                 let reader = master
