@@ -359,6 +359,11 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
                 &json!({"kind": format!("{}List", r.kind), "apiVersion": r.api_version(), "metadata": {}, "items": deleted}),
             ))
         }
+        (&Method::GET | &Method::PUT | &Method::PATCH, Some(name), Some("scale")) => {
+            let method = method.clone();
+            let (parts, body) = read_body(req).await?;
+            scale(&objects, r, ns, name, &method, &parts, &body)
+        }
         (_, Some(_), Some("exec" | "attach" | "portforward")) => {
             Err(ApiError::new(400, "BadRequest", "Upgrade request required"))
         }
@@ -824,6 +829,96 @@ pub fn cri_line(
     } else {
         format!("{text}{nl}")
     })
+}
+
+/// The autoscaling/v1 Scale of a workload.
+fn scale_of(obj: &Value) -> Value {
+    let selector = obj
+        .pointer("/spec/selector")
+        .map(|sel| {
+            let mut parts: Vec<String> = sel
+                .get("matchLabels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            parts.sort();
+            parts.join(",")
+        })
+        .unwrap_or_default();
+    let meta = &obj["metadata"];
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector}
+    })
+}
+
+/// GET, PUT and PATCH of `…/scale`: reads and sets `spec.replicas`.
+fn scale(
+    objects: &Objects,
+    r: &'static Resource,
+    ns: Option<&str>,
+    name: &str,
+    method: &Method,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let cur = objects.get(r, ns, name)?;
+    let current = scale_of(&cur);
+    let wanted = match *method {
+        Method::GET => return Ok(json(StatusCode::OK, &current)),
+        Method::PUT => decode_object(parts, body)?,
+        _ => {
+            let ct = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let p: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            match ct.split(';').next().unwrap_or("") {
+                "application/json-patch+json" => kinet_model::patch::json_patch(&current, &p)
+                    .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
+                "application/strategic-merge-patch+json" => {
+                    kinet_model::patch::strategic_merge_patch(&current, &p, "Scale")
+                        .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?
+                }
+                _ => kinet_model::patch::json_merge_patch(&current, &p),
+            }
+        }
+    };
+    let replicas = wanted
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if replicas < 0 {
+        let c = kinet_model::validation::Cause {
+            reason: "FieldValueInvalid",
+            field: "spec.replicas".into(),
+            message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+        };
+        return Err(ApiError::invalid("Scale", "autoscaling", name, &[c]));
+    }
+    let patch = json!({"spec": {"replicas": replicas}});
+    let w = objects.patch(
+        r,
+        ns,
+        name,
+        None,
+        "application/merge-patch+json",
+        &serde_json::to_vec(&patch).unwrap(),
+        WriteOpts::default(),
+    )?;
+    Ok(json(StatusCode::OK, &scale_of(&w.object)))
 }
 
 #[cfg(test)]

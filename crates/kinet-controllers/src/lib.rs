@@ -6,6 +6,7 @@ pub mod events;
 pub mod namespaces;
 pub mod objects;
 pub mod scheduler;
+pub mod workloads;
 
 use kinet_store::{Event, Store};
 use std::sync::Arc;
@@ -38,4 +39,14 @@ where
             }
         }
     }
+}
+
+/// The 5-character suffix of generated names (no vowels, like upstream).
+pub fn random_suffix(n: usize) -> String {
+    use rand::Rng;
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
+        .collect()
 }

@@ -247,6 +247,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         );
         tokio::spawn(scheduler::run(store.clone()));
         tokio::spawn(namespaces::run(store.clone(), pki.ca_pem.clone()));
+        tokio::spawn(kinet_controllers::workloads::Workloads::new(store.clone()).run());
         let self_exe = std::env::current_exe()?;
         for n in &plan.nodes {
             let host = plan.hosts.iter().find(|h| h.name == n.name).unwrap();

@@ -549,3 +549,120 @@ fn exec_and_logs() {
         .unwrap();
     assert!(out(&o).contains("line 5"), "{}", out(&o));
 }
+
+#[test]
+fn deployments_roll_out_scale_and_go() {
+    let lab = Lab::up(2);
+    // the course's Deployment: nginx, 3 replicas
+    lab.apply(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+",
+    );
+    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    let d = lab.k(&["get", "deploy", "web"]);
+    let row: Vec<&str> = d.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..4], ["web", "3/3", "3", "3"], "{d}");
+    let pods = lab.k(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{\"\\n\"}{end}",
+    ]);
+    let rs = lab.k(&[
+        "get",
+        "rs",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    assert!(
+        pods.lines().all(|l| l.starts_with(&format!("{rs}-"))),
+        "{pods}"
+    );
+    assert!(
+        pods.contains("node1") && pods.contains("node2"),
+        "spread over both nodes: {pods}"
+    );
+    // scale through the scale subresource
+    lab.k(&["scale", "deploy/web", "--replicas=5"]);
+    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    assert_eq!(
+        lab.k(&["get", "pods", "-l", "app=web", "--no-headers"])
+            .lines()
+            .count(),
+        5
+    );
+    // a rolling update to a new ReplicaSet, then back
+    lab.k(&["set", "image", "deploy/web", "nginx=nginx:1.27"]);
+    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    let images = lab.k(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[*].spec.containers[0].image}",
+    ]);
+    assert!(
+        images.split_whitespace().all(|i| i == "nginx:1.27"),
+        "{images}"
+    );
+    lab.k(&["rollout", "undo", "deploy/web"]);
+    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    assert_eq!(
+        lab.k(&["get", "rs", "-l", "app=web", "--no-headers"])
+            .lines()
+            .count(),
+        2,
+        "undo reuses the first ReplicaSet"
+    );
+    let history = lab.k(&["rollout", "history", "deploy/web"]);
+    assert!(
+        history.contains("2 ") && history.contains("3 "),
+        "{history}"
+    );
+    let events = lab.k(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=ScalingReplicaSet",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(
+        events.contains(&format!("Scaled up replica set {rs} from 0 to 3")),
+        "{events}"
+    );
+    // deleting the Deployment deletes its ReplicaSets and pods
+    lab.k(&["delete", "deploy", "web"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = lab.k(&["get", "rs,pods", "-l", "app=web", "-o", "name"]);
+        if left.trim().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "left behind: {left}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
