@@ -536,8 +536,11 @@ enum Outcome {
 }
 
 /// Messages from container runners to their pod.
+#[allow(clippy::large_enum_variant)] // a few messages per container run
 enum CMsg {
     State(usize, State, u32, String, Option<Terminated>, bool),
+    /// A probe verdict changed: (container, readiness or startup, passing).
+    Probe(usize, crate::probe::Kind, bool),
 }
 
 struct PodRun {
@@ -599,8 +602,9 @@ impl PodRun {
                         }
                     },
                     m = crx.recv() => match m {
+                        Some(CMsg::Probe(..)) => {}
                         Some(CMsg::State(_, st, restarts, cid, last, will_restart)) => {
-                            let init_state = ContainerState { name: c["name"].as_str().unwrap_or("").into(), image: c["image"].as_str().unwrap_or("").into(), state: st.clone(), last, restart_count: restarts, container_id: cid, will_restart };
+                            let init_state = ContainerState { name: c["name"].as_str().unwrap_or("").into(), image: c["image"].as_str().unwrap_or("").into(), state: st.clone(), last, restart_count: restarts, container_id: cid, will_restart, ready: None, started: None };
                             self.write_init_status(i, &init_state, inits.len());
                             if let State::Terminated(t) = &st {
                                 if t.exit_code == 0 { ok = true; }
@@ -634,6 +638,8 @@ impl PodRun {
                 restart_count: 0,
                 container_id: String::new(),
                 will_restart: true,
+                ready: c.get("readinessProbe").map(|_| false),
+                started: c.get("startupProbe").map(|_| false),
             })
             .collect();
         let mut handles = Vec::new();
@@ -667,7 +673,22 @@ impl PodRun {
                     }
                 },
                 m = crx.recv() => match m {
+                    Some(CMsg::Probe(i, kind, ok)) => {
+                        match kind {
+                            crate::probe::Kind::Readiness => states[i].ready = Some(ok),
+                            crate::probe::Kind::Startup => states[i].started = Some(ok),
+                            crate::probe::Kind::Liveness => {}
+                        }
+                        if outcome.is_none() {
+                            self.write_main_status(&states, false);
+                        }
+                    }
                     Some(CMsg::State(i, st, restarts, cid, last, will_restart)) => {
+                        if !matches!(st, State::Running { .. }) {
+                            // a new run starts unready and unstarted again
+                            if states[i].ready.is_some() { states[i].ready = Some(false); }
+                            if states[i].started.is_some() { states[i].started = Some(false); }
+                        }
                         states[i].state = st;
                         states[i].restart_count = restarts;
                         states[i].container_id = cid;
@@ -787,6 +808,7 @@ impl PodRun {
                 format!("spec.containers{{{name}}}")
             },
             pod: self.pod.clone(),
+            container: if init { json!({}) } else { c.clone() },
         }
     }
 
@@ -900,9 +922,7 @@ impl PodRun {
 
     fn write_main_status(&self, states: &[ContainerState], stopping: bool) {
         let statuses: Vec<Value> = states.iter().map(status::container_status).collect();
-        let all_ready = states
-            .iter()
-            .all(|s| matches!(s.state, State::Running { .. }));
+        let all_ready = states.iter().all(ContainerState::is_ready);
         let phase = status::phase(true, states, false);
         let t = now();
         self.agent.write_status(&self.key, &self.uid, |p| {
@@ -1035,6 +1055,8 @@ struct RunnerSpec {
     key: String,
     field_path: String,
     pod: Arc<Value>,
+    /// The container's spec (probes, ports).
+    container: Value,
 }
 
 impl RunnerSpec {
@@ -1237,8 +1259,81 @@ async fn run_container(
                     .take()
                     .map(|e| tokio::spawn(pump(e, "stderr", file.clone())));
                 let pid = child.id().unwrap_or(0);
+                let (kill_tx, mut kill_rx) = mpsc::unbounded_channel::<String>();
+                let probes = crate::probe::Probes::from_container(&spec.container).map(|p| {
+                    let ctx = crate::probe::Context {
+                        node_netns: Some(spec.agent.cfg.netns.clone()),
+                        holder: spec.holder,
+                        pod_ip: spec
+                            .agent
+                            .store
+                            .get(&spec.key)
+                            .map(|p| str_at(&p, "/status/podIP").to_string())
+                            .unwrap_or_default(),
+                    };
+                    let tx = tx.clone();
+                    let index = spec.index;
+                    let (agent, key, pod, fp, name) = (
+                        spec.agent.clone(),
+                        spec.key.clone(),
+                        spec.pod.clone(),
+                        spec.field_path.clone(),
+                        spec.name.clone(),
+                    );
+                    tokio::spawn(p.run(ctx, move |ev| match ev {
+                        crate::probe::Event::Verdict(kind, ok) => {
+                            let _ = tx.send(CMsg::Probe(index, kind, ok));
+                        }
+                        crate::probe::Event::Failed(kind, msg) => {
+                            agent.pod_event(
+                                &key,
+                                &pod,
+                                Some(&fp),
+                                "Warning",
+                                "Unhealthy",
+                                &format!("{} probe failed: {msg}", kind.name()),
+                            );
+                            if kind == crate::probe::Kind::Liveness
+                                || kind == crate::probe::Kind::Startup
+                            {
+                                agent.pod_event(
+                                    &key,
+                                    &pod,
+                                    Some(&fp),
+                                    "Normal",
+                                    "Killing",
+                                    &format!(
+                                        "Container {name} failed {} probe, will be restarted",
+                                        kind.name().to_lowercase()
+                                    ),
+                                );
+                            }
+                        }
+                        crate::probe::Event::Restart(kind) => {
+                            let _ = kill_tx.send(kind.name().to_string());
+                        }
+                    }))
+                });
+                let grace_default = spec
+                    .pod
+                    .pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(30)
+                    .max(0) as u64;
                 let status = tokio::select! {
                     s = child.wait() => s,
+                    Some(_) = kill_rx.recv() => {
+                        if pid > 0 {
+                            let _ = sandbox::kill(pid, sandbox::Signal::Term);
+                        }
+                        match tokio::time::timeout(Duration::from_secs(grace_default), child.wait()).await {
+                            Ok(s) => s,
+                            Err(_) => {
+                                let _ = child.start_kill();
+                                child.wait().await
+                            }
+                        }
+                    }
                     _ = stop.changed() => {
                         let grace = stop.borrow().unwrap_or(30).max(0) as u64;
                         if pid > 0 {
@@ -1253,6 +1348,9 @@ async fn run_container(
                         }
                     }
                 };
+                if let Some(p) = probes {
+                    p.abort();
+                }
                 for h in [out, err].into_iter().flatten() {
                     let _ = tokio::time::timeout(Duration::from_millis(500), h).await;
                 }

@@ -9,4 +9,5 @@ pub mod exec;
 pub mod files;
 pub mod lab;
 pub mod plan;
+pub mod probe;
 pub mod status;

@@ -35,6 +35,19 @@ pub struct ContainerState {
     pub container_id: String,
     /// Will it run again (restart policy) once terminated?
     pub will_restart: bool,
+    /// The readiness probe's verdict (None: no probe, ready when running).
+    pub ready: Option<bool>,
+    /// The startup probe's verdict (None: no probe, started when running).
+    pub started: Option<bool>,
+}
+
+impl ContainerState {
+    /// Ready as the READY column counts it: running and passing its readiness probe.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Running { .. })
+            && self.ready.unwrap_or(true)
+            && self.started.unwrap_or(true)
+    }
 }
 
 /// `busybox` -> `docker.io/library/busybox:latest`, as containerd reports images.
@@ -97,11 +110,11 @@ pub fn container_status(c: &ContainerState) -> Value {
         "name": c.name,
         "state": state,
         "lastState": c.last.as_ref().map(|t| json!({"terminated": term_json(t)})).unwrap_or(json!({})),
-        "ready": running,
+        "ready": c.is_ready(),
         "restartCount": c.restart_count,
         "image": full,
         "imageID": format!("{repo}@sha256:{digest}"),
-        "started": running,
+        "started": running && c.started.unwrap_or(true),
     });
     if !c.container_id.is_empty() {
         v["containerID"] = json!(c.container_id);
@@ -181,6 +194,8 @@ mod tests {
             restart_count: 0,
             container_id: String::new(),
             will_restart,
+            ready: None,
+            started: None,
         }
     }
 
@@ -263,6 +278,25 @@ mod tests {
             ),
             "Running"
         );
+    }
+
+    #[test]
+    fn readiness_probes_decide_ready() {
+        let mut s = c(
+            State::Running {
+                started_at: "t".into(),
+            },
+            true,
+        );
+        assert!(s.is_ready());
+        s.ready = Some(false);
+        assert!(!s.is_ready());
+        assert_eq!(container_status(&s)["ready"], false);
+        assert_eq!(container_status(&s)["started"], true);
+        s.ready = Some(true);
+        s.started = Some(false);
+        assert!(!s.is_ready());
+        assert_eq!(container_status(&s)["started"], false);
     }
 
     #[test]

@@ -47,6 +47,8 @@ impl Web {
                 _ => (StatusCode::OK, format!("{}\n", self.hostname), "text/plain"),
             },
             _ if self.image.starts_with("nginx") => (StatusCode::NOT_FOUND, "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n".into(), "text/html"),
+            // an emulated application answers every path (its health endpoints included)
+            _ if !matches!(self.image.as_str(), "httpd" | "whoami" | "http-echo") => (StatusCode::OK, format!("{}\n", self.hostname), "text/plain"),
             _ => (StatusCode::NOT_FOUND, "404 page not found\n".into(), "text/plain"),
         }
     }

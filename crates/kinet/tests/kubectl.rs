@@ -666,3 +666,104 @@ spec:
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn probes_drive_readiness_and_restarts() {
+    let lab = Lab::up(1);
+    lab.apply(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+spec:
+  containers:
+  - name: nginx
+    image: nginx
+    ports:
+    - name: http
+      containerPort: 80
+    readinessProbe:
+      httpGet: {path: /, port: http}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: unready
+spec:
+  containers:
+  - name: nginx
+    image: nginx
+    readinessProbe:
+      httpGet: {path: /nope, port: 80}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dying
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: [\"sleep\", \"infinity\"]
+    livenessProbe:
+      tcpSocket: {port: 9999}
+      periodSeconds: 1
+      failureThreshold: 2
+",
+    );
+    lab.wait_ready("default", "good");
+    lab.wait_pod(
+        "default",
+        "dying",
+        "{.status.containerStatuses[0].restartCount}",
+        "1",
+    );
+    let table = lab.k(&["get", "pods", "unready", "--no-headers"]);
+    assert!(
+        table.contains("0/1") && table.contains("Running"),
+        "{table}"
+    );
+    let events = lab.k(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=Unhealthy",
+        "-o",
+        "jsonpath={range .items[*]}{.involvedObject.name}: {.message}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        events.contains("unready: Readiness probe failed: HTTP probe failed with statuscode: 404"),
+        "{events}"
+    );
+    assert!(
+        events.contains("dying: Liveness probe failed: dial tcp 10.1.1."),
+        "{events}"
+    );
+    assert!(
+        events.contains(":9999: connect: connection refused"),
+        "{events}"
+    );
+    let killing = lab.k(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=Killing,involvedObject.name=dying",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(
+        killing.contains("Container c failed liveness probe, will be restarted"),
+        "{killing}"
+    );
+    let cond = lab.k(&[
+        "get",
+        "pod",
+        "unready",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
+    ]);
+    assert_eq!(cond, "ContainersNotReady");
+}
