@@ -161,6 +161,8 @@ pub struct Workloads {
     pods: &'static Resource,
     rs: &'static Resource,
     deploy: &'static Resource,
+    sts: &'static Resource,
+    ds: &'static Resource,
 }
 
 impl Workloads {
@@ -170,6 +172,8 @@ impl Workloads {
             pods: objects::resource("", "pods"),
             rs: objects::resource("apps", "replicasets"),
             deploy: objects::resource("apps", "deployments"),
+            sts: objects::resource("apps", "statefulsets"),
+            ds: objects::resource("apps", "daemonsets"),
         }
     }
 
@@ -179,6 +183,8 @@ impl Workloads {
             let rev = self.store.rev();
             self.reconcile_deployments();
             self.reconcile_replicasets();
+            self.reconcile_statefulsets();
+            self.reconcile_daemonsets();
             self.collect_garbage();
             let Ok(mut w) = self.store.watch("/", Some(rev)) else {
                 continue;
@@ -620,6 +626,292 @@ impl Workloads {
         });
     }
 
+    /// A pod for a StatefulSet or DaemonSet: the template, an owner reference, a revision label.
+    fn pod_from(&self, owner: &Value, kind: &str, name: &str, revision: &str) -> Value {
+        let mut meta = owner
+            .pointer("/spec/template/metadata")
+            .cloned()
+            .unwrap_or(json!({}));
+        if !meta.is_object() {
+            meta = json!({});
+        }
+        if let Some(m) = meta.as_object_mut() {
+            m.remove("creationTimestamp");
+        }
+        meta["name"] = json!(name);
+        meta["namespace"] = owner["metadata"]["namespace"].clone();
+        meta["ownerReferences"] = json!([owner_ref(owner, kind)]);
+        meta["labels"]["controller-revision-hash"] = json!(revision);
+        json!({"metadata": meta, "spec": owner.pointer("/spec/template/spec").cloned().unwrap_or(json!({}))})
+    }
+
+    fn write_status(&self, r: &Resource, o: &Value, st: Value) {
+        let key = objects::key_of(r, o);
+        let _ = self.store.update_with(&key, |x| {
+            if x["status"] == st {
+                return false;
+            }
+            x["status"] = st;
+            true
+        });
+    }
+
+    /// StatefulSets: pods NAME-0…NAME-(n-1), started in order (each after the previous is
+    /// Ready), removed from the highest ordinal, updated from the highest ordinal one at a time.
+    fn reconcile_statefulsets(&self) {
+        let src = Source::new("statefulset-controller", None);
+        for set in self.list(self.sts, None) {
+            if set.pointer("/metadata/deletionTimestamp").is_some() {
+                continue;
+            }
+            let ns = s(&set, "/metadata/namespace").to_string();
+            let name = s(&set, "/metadata/name").to_string();
+            let uid = s(&set, "/metadata/uid").to_string();
+            let want = set
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)
+                .max(0);
+            let parallel = s(&set, "/spec/podManagementPolicy") == "Parallel";
+            let revision = format!(
+                "{name}-{}",
+                template_hash(set.pointer("/spec/template").unwrap_or(&Value::Null), 0)
+            );
+            let pods: Vec<Arc<Value>> = self
+                .list(self.pods, Some(&ns))
+                .into_iter()
+                .filter(|p| controlled_by(p, &uid))
+                .collect();
+            let by_ordinal = |i: i64| {
+                pods.iter()
+                    .find(|p| s(p, "/metadata/name") == format!("{name}-{i}"))
+            };
+            let mut blocked = false;
+            for i in 0..want {
+                match by_ordinal(i) {
+                    None if !blocked => {
+                        let pname = format!("{name}-{i}");
+                        let mut pod = self.pod_from(&set, "StatefulSet", &pname, &revision);
+                        pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] =
+                            json!(pname);
+                        pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] =
+                            json!(i.to_string());
+                        pod["spec"]["hostname"] = json!(pname);
+                        if let Some(svc) = set
+                            .pointer("/spec/serviceName")
+                            .and_then(Value::as_str)
+                            .filter(|x| !x.is_empty())
+                        {
+                            pod["spec"]["subdomain"] = json!(svc);
+                        }
+                        if objects::create(&self.store, self.pods, pod).is_ok() {
+                            events::record(
+                                &self.store,
+                                &src,
+                                &set,
+                                None,
+                                "Normal",
+                                "SuccessfulCreate",
+                                &format!("create Pod {pname} in StatefulSet {name} successful"),
+                            );
+                        }
+                        blocked = !parallel;
+                    }
+                    Some(p) if !active(p) || !is_ready(p) => blocked = !parallel,
+                    _ => {}
+                }
+            }
+            let all_ready =
+                (0..want).all(|i| by_ordinal(i).is_some_and(|p| active(p) && is_ready(p)));
+            // scale down from the highest ordinal, one at a time
+            let mut extra: Vec<&Arc<Value>> = pods
+                .iter()
+                .filter(|p| {
+                    active(p)
+                        && s(p, "/metadata/name")
+                            .rsplit('-')
+                            .next()
+                            .and_then(|o| o.parse::<i64>().ok())
+                            .is_some_and(|o| o >= want)
+                })
+                .collect();
+            extra.sort_by_key(|p| {
+                std::cmp::Reverse(
+                    s(p, "/metadata/name")
+                        .rsplit('-')
+                        .next()
+                        .and_then(|o| o.parse::<i64>().ok())
+                        .unwrap_or(0),
+                )
+            });
+            if let Some(p) = extra.first()
+                && (parallel || all_ready)
+            {
+                delete_pod(&self.store, p);
+                events::record(
+                    &self.store,
+                    &src,
+                    &set,
+                    None,
+                    "Normal",
+                    "SuccessfulDelete",
+                    &format!(
+                        "delete Pod {} in StatefulSet {name} successful",
+                        s(p, "/metadata/name")
+                    ),
+                );
+            } else if all_ready && s(&set, "/spec/updateStrategy/type") != "OnDelete" {
+                // rolling update: the highest ordinal still on an old revision goes
+                if let Some(p) = (0..want)
+                    .rev()
+                    .filter_map(by_ordinal)
+                    .find(|p| s(p, "/metadata/labels/controller-revision-hash") != revision)
+                {
+                    delete_pod(&self.store, p);
+                }
+            }
+            let live: Vec<&Arc<Value>> = pods.iter().filter(|p| active(p)).collect();
+            let ready = live.iter().filter(|p| is_ready(p)).count();
+            let updated = live
+                .iter()
+                .filter(|p| s(p, "/metadata/labels/controller-revision-hash") == revision)
+                .count();
+            let mut st = json!({
+                "observedGeneration": set.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+                "replicas": live.len(), "currentReplicas": updated, "updatedReplicas": updated,
+                "currentRevision": revision, "updateRevision": revision, "collisionCount": 0,
+                "availableReplicas": ready,
+            });
+            if ready > 0 {
+                st["readyReplicas"] = json!(ready);
+            }
+            self.write_status(self.sts, &set, st);
+        }
+    }
+
+    /// DaemonSets: one pod on every Ready node that matches the template's nodeSelector.
+    fn reconcile_daemonsets(&self) {
+        let src = Source::new("daemonset-controller", None);
+        let nodes = self.list(objects::resource("", "nodes"), None);
+        for set in self.list(self.ds, None) {
+            if set.pointer("/metadata/deletionTimestamp").is_some() {
+                continue;
+            }
+            let ns = s(&set, "/metadata/namespace").to_string();
+            let name = s(&set, "/metadata/name").to_string();
+            let uid = s(&set, "/metadata/uid").to_string();
+            let revision = template_hash(set.pointer("/spec/template").unwrap_or(&Value::Null), 0);
+            let selector: Vec<(String, String)> = set
+                .pointer("/spec/template/spec/nodeSelector")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let eligible: Vec<String> = nodes
+                .iter()
+                .filter(|n| {
+                    let labels = kinet_model::selector::labels_of(n);
+                    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                })
+                .map(|n| s(n, "/metadata/name").to_string())
+                .collect();
+            let pods: Vec<Arc<Value>> = self
+                .list(self.pods, Some(&ns))
+                .into_iter()
+                .filter(|p| controlled_by(p, &uid) && active(p))
+                .collect();
+            let mut updating = false;
+            for node in &eligible {
+                let mine: Vec<&Arc<Value>> = pods
+                    .iter()
+                    .filter(|p| s(p, "/spec/nodeName") == node)
+                    .collect();
+                match mine.first() {
+                    None => {
+                        let pname = format!("{name}-{}", crate::random_suffix(5));
+                        let mut pod = self.pod_from(&set, "DaemonSet", &pname, &revision);
+                        pod["spec"]["nodeName"] = json!(node);
+                        let mut tolerations = pod["spec"]["tolerations"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default();
+                        for key in [
+                            "node.kubernetes.io/not-ready",
+                            "node.kubernetes.io/unreachable",
+                            "node.kubernetes.io/disk-pressure",
+                            "node.kubernetes.io/memory-pressure",
+                            "node.kubernetes.io/pid-pressure",
+                            "node.kubernetes.io/unschedulable",
+                        ] {
+                            let effect = if key.ends_with("ready") || key.ends_with("unreachable") {
+                                "NoExecute"
+                            } else {
+                                "NoSchedule"
+                            };
+                            tolerations
+                                .push(json!({"key": key, "operator": "Exists", "effect": effect}));
+                        }
+                        pod["spec"]["tolerations"] = json!(tolerations);
+                        if objects::create(&self.store, self.pods, pod).is_ok() {
+                            events::record(
+                                &self.store,
+                                &src,
+                                &set,
+                                None,
+                                "Normal",
+                                "SuccessfulCreate",
+                                &format!("Created pod: {pname}"),
+                            );
+                        }
+                    }
+                    Some(p) => {
+                        for dup in mine.iter().skip(1) {
+                            delete_pod(&self.store, dup);
+                        }
+                        // rolling update, one node at a time
+                        if !updating
+                            && s(p, "/metadata/labels/controller-revision-hash") != revision
+                            && s(&set, "/spec/updateStrategy/type") != "OnDelete"
+                        {
+                            updating = true;
+                            delete_pod(&self.store, p);
+                        }
+                    }
+                }
+            }
+            for p in pods
+                .iter()
+                .filter(|p| !eligible.iter().any(|n| n == s(p, "/spec/nodeName")))
+            {
+                delete_pod(&self.store, p);
+            }
+            let on_eligible: Vec<&Arc<Value>> = pods
+                .iter()
+                .filter(|p| eligible.iter().any(|n| n == s(p, "/spec/nodeName")))
+                .collect();
+            let ready = on_eligible.iter().filter(|p| is_ready(p)).count();
+            let updated = on_eligible
+                .iter()
+                .filter(|p| s(p, "/metadata/labels/controller-revision-hash") == revision)
+                .count();
+            let mut st = json!({
+                "observedGeneration": set.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+                "desiredNumberScheduled": eligible.len(), "currentNumberScheduled": on_eligible.len(),
+                "numberMisscheduled": 0, "numberReady": ready, "updatedNumberScheduled": updated,
+            });
+            if ready > 0 {
+                st["numberAvailable"] = json!(ready);
+            }
+            if eligible.len() > ready {
+                st["numberUnavailable"] = json!(eligible.len() - ready);
+            }
+            self.write_status(self.ds, &set, st);
+        }
+    }
+
     /// Deletes objects whose controller owner no longer exists.
     fn collect_garbage(&self) {
         let mut uids: BTreeSet<String> = BTreeSet::new();
@@ -637,6 +929,7 @@ impl Workloads {
             uids.insert(s(&o, "/metadata/uid").to_string());
         }
         for (r, is_pod) in [(self.rs, false), (self.pods, true)] {
+            // (StatefulSet and DaemonSet pods are collected here too: their owners are in `uids`)
             for o in self.list(r, None) {
                 let Some(refs) = o
                     .pointer("/metadata/ownerReferences")

@@ -332,9 +332,11 @@ impl Probes {
                 tokio::time::sleep(p.period).await;
             }
         }
+        // the readiness loop runs beside liveness; it must end with this task (abort-on-drop),
+        // or it would outlive the container and keep its pod's channel open
         let readiness = self.readiness.clone().map(|p| {
             let (ctx, emit) = (ctx.clone(), emit.clone());
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 tokio::time::sleep(p.initial_delay).await;
                 let (mut ok_run, mut bad_run, mut ready) = (0, 0, false);
                 loop {
@@ -359,7 +361,7 @@ impl Probes {
                     }
                     tokio::time::sleep(p.period).await;
                 }
-            })
+            }))
         });
         if let Some(p) = &self.liveness {
             tokio::time::sleep(p.initial_delay).await;
@@ -379,13 +381,19 @@ impl Probes {
                 tokio::time::sleep(p.period).await;
             }
         }
-        if let Some(r) = readiness {
-            if self.liveness.is_some() {
-                r.abort();
-            } else {
-                let _ = r.await;
-            }
+        if let Some(mut r) = readiness
+            && self.liveness.is_none()
+        {
+            let _ = (&mut r.0).await;
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -435,6 +443,32 @@ mod tests {
             }
         );
         assert!(Probes::from_container(&json!({"name": "c"})).is_none());
+    }
+
+    #[tokio::test]
+    async fn aborting_the_probes_stops_every_loop() {
+        let c = json!({"readinessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 1}});
+        let p = Probes::from_container(&c).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = Context {
+            node_netns: None,
+            holder: 0,
+            pod_ip: "127.0.0.1".into(),
+        };
+        let h = tokio::spawn(p.run(ctx, move |e| {
+            let _ = tx.send(e);
+        }));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Event::Failed(Kind::Readiness, _))
+        ));
+        h.abort();
+        // every sender is gone once the task is: the channel closes
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while rx.recv().await.is_some() {}
+        })
+        .await
+        .expect("a probe loop outlived its task");
     }
 
     #[test]

@@ -767,3 +767,119 @@ spec:
     ]);
     assert_eq!(cond, "ContainersNotReady");
 }
+
+#[test]
+fn statefulsets_and_daemonsets() {
+    let lab = Lab::up(2);
+    lab.apply(
+        "apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 3
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sleep\", \"infinity\"]
+        readinessProbe:
+          exec: {command: [\"true\"]}
+          periodSeconds: 1
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sleep\", \"infinity\"]
+",
+    );
+    lab.k(&["rollout", "status", "sts/db", "--timeout=60s"]);
+    lab.k(&["rollout", "status", "ds/agent", "--timeout=60s"]);
+    // ordinal names, stable hostnames under the governing service, started in order
+    let pods = lab.k(&[
+        "get",
+        "pods",
+        "-l",
+        "app=db",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp}{\"\\n\"}{end}",
+    ]);
+    let names: Vec<&str> = pods.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, ["db-0", "db-1", "db-2"], "{pods}");
+    assert_eq!(
+        out(&lab.exec("default", "db-1", &["hostname"])).trim(),
+        "db-1"
+    );
+    let hosts = out(&lab.exec("default", "db-1", &["cat", "/etc/hosts"]));
+    assert!(
+        hosts.contains("db-1.db.default.svc.cluster.local\tdb-1"),
+        "{hosts}"
+    );
+    let order = lab.k(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=db,reason=SuccessfulCreate",
+        "--sort-by=.metadata.creationTimestamp",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert!(
+        order.find("db-0").unwrap() < order.find("db-1").unwrap()
+            && order.find("db-1").unwrap() < order.find("db-2").unwrap(),
+        "{order}"
+    );
+    // one DaemonSet pod per node
+    let ds = lab.k(&[
+        "get",
+        "pods",
+        "-l",
+        "app=agent",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ]);
+    let mut nodes: Vec<&str> = ds.split_whitespace().collect();
+    nodes.sort();
+    assert_eq!(nodes, ["node1", "node2"]);
+    // scale down from the highest ordinal
+    lab.k(&["scale", "sts", "db", "--replicas=1"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.k(&["get", "pods", "-l", "app=db", "-o", "name"]).trim() != "pod/db-0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            lab.k(&["get", "pods", "-l", "app=db"])
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    lab.k(&["delete", "ds", "agent"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !lab
+        .k(&["get", "pods", "-l", "app=agent", "-o", "name"])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "DaemonSet pods left behind"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
