@@ -764,6 +764,37 @@ impl PodRun {
             ("KUBERNETES_PORT_443_TCP_PORT".into(), "443".into()),
             ("KUBERNETES_PORT_443_TCP_ADDR".into(), "10.152.183.1".into()),
         ];
+        // envFrom first: explicit env entries win over it, as in kubelet
+        if let Some(list) = c["envFrom"].as_array() {
+            for src in list {
+                let prefix = src["prefix"].as_str().unwrap_or("");
+                for (kind, plural) in [("configMapRef", "configmaps"), ("secretRef", "secrets")] {
+                    let Some(r) = src.get(kind) else { continue };
+                    let res = objects::resource("", plural);
+                    let name = r["name"].as_str().unwrap_or("");
+                    let Some(obj) =
+                        self.agent
+                            .store
+                            .get(&resources::store_key(res, Some(&self.ns), name))
+                    else {
+                        continue;
+                    };
+                    if let Some(data) = obj.get("data").and_then(Value::as_object) {
+                        for (k, v) in data {
+                            let v = v.as_str().unwrap_or("");
+                            let v = if plural == "secrets" {
+                                decode_b64(v)
+                            } else {
+                                v.to_string()
+                            };
+                            let key = format!("{prefix}{k}");
+                            env.retain(|(x, _)| *x != key);
+                            env.push((key, v));
+                        }
+                    }
+                }
+            }
+        }
         if let Some(list) = c["env"].as_array() {
             for e in list {
                 let k = e["name"].as_str().unwrap_or("").to_string();

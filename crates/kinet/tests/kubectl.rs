@@ -883,3 +883,78 @@ spec:
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn pods_get_their_environment() {
+    let lab = Lab::up(1);
+    lab.apply(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  MODE: fast
+  LEVEL: \"3\"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  PASSWORD: s3cret
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: envy
+  labels:
+    tier: back
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [\"sh\", \"-c\", \"env | sort\"]
+    envFrom:
+    - configMapRef: {name: settings}
+      prefix: CFG_
+    env:
+    - name: GREETING
+      value: hello
+    - name: MESSAGE
+      value: $(GREETING) world
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: POD_NS
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    - name: NODE
+      valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+    - name: TIER
+      valueFrom: {fieldRef: {fieldPath: \"metadata.labels['tier']\"}}
+    - name: MODE
+      valueFrom: {configMapKeyRef: {name: settings, key: MODE}}
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: creds, key: PASSWORD}}
+",
+    );
+    lab.wait_pod("default", "envy", "{.status.phase}", "Succeeded");
+    let env = lab.k(&["logs", "envy"]);
+    for want in [
+        "CFG_LEVEL=3",
+        "CFG_MODE=fast",
+        "MESSAGE=hello world",
+        "POD_NAME=envy",
+        "POD_NS=default",
+        "NODE=node1",
+        "TIER=back",
+        "MODE=fast",
+        "PASSWORD=s3cret",
+        "HOSTNAME=envy",
+        "KUBERNETES_SERVICE_HOST=10.152.183.1",
+    ] {
+        assert!(
+            env.lines().any(|l| l == want),
+            "{want} missing from:\n{env}"
+        );
+    }
+}
