@@ -8,10 +8,52 @@ pub fn apply(kind: &str, obj: &mut Value) {
     match kind {
         "Pod" => pod(obj),
         "Namespace" => namespace(obj),
-        "Secret" if obj.get("type").is_none() => obj["type"] = json!("Opaque"),
+        "Secret" => secret(obj),
         "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => workload(kind, obj),
         _ => {}
     }
+}
+
+/// Secrets: `type` defaults to Opaque, and `stringData` is merged into `data`
+/// (base64) and dropped, as the API server does on every write.
+fn secret(obj: &mut Value) {
+    if obj.get("type").is_none_or(Value::is_null) {
+        obj["type"] = json!("Opaque");
+    }
+    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    let Some(sd) = string_data.as_object() else {
+        return;
+    };
+    if !obj.get("data").is_some_and(Value::is_object) {
+        obj["data"] = json!({});
+    }
+    for (k, v) in sd {
+        obj["data"][k] = json!(base64(v.as_str().unwrap_or("").as_bytes()));
+    }
+}
+
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn set_default(m: &mut Map<String, Value>, key: &str, v: Value) {
@@ -296,6 +338,19 @@ mod tests {
         apply("Pod", &mut p);
         assert_eq!(p["spec"]["restartPolicy"], "Never");
         assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Never");
+    }
+
+    #[test]
+    fn secrets_fold_string_data_into_data() {
+        let mut s = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="}, "stringData": {"p": "s3cret", "e": ""}});
+        apply("Secret", &mut s);
+        assert_eq!(s["type"], "Opaque");
+        assert_eq!(s["data"]["p"], "czNjcmV0");
+        assert_eq!(s["data"]["a"], "eA==");
+        assert_eq!(s["data"]["e"], "");
+        assert!(s.get("stringData").is_none());
+        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        assert_eq!(base64(b"hi"), "aGk=");
     }
 
     #[test]
