@@ -98,29 +98,14 @@ pub async fn handle(
     else {
         return error(&ApiError::not_found("pods", name));
     };
-    let containers: Vec<String> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let container = match q.get("container").and_then(|v| v.first()) {
-        Some(c) if !containers.contains(c) => {
-            return error(&ApiError::bad_request(format!(
-                "container {c} is not valid for pod {name}"
-            )));
-        }
-        Some(c) => c.clone(),
-        None if containers.len() == 1 => containers[0].clone(),
-        None => {
-            return error(&ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                containers.join(" ")
-            )));
-        }
+    let container = match crate::rest::pick_container(
+        &pod,
+        q.get("container")
+            .and_then(|v| v.first())
+            .map(String::as_str),
+    ) {
+        Ok(c) => c,
+        Err(e) => return error(&e),
     };
     if command.is_empty() {
         return error(&ApiError::bad_request(

@@ -670,32 +670,7 @@ async fn logs(
     q: &HashMap<String, String>,
 ) -> Result<Response<Body>, ApiError> {
     let pod = objects.get(r, Some(ns), name)?;
-    let containers: Vec<String> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let container = match q.get("container") {
-        Some(c) => {
-            if !containers.contains(c) {
-                return Err(ApiError::bad_request(format!(
-                    "container {c} is not valid for pod {name}"
-                )));
-            }
-            c.clone()
-        }
-        None if containers.len() == 1 => containers[0].clone(),
-        None => {
-            return Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                containers.join(" ")
-            )));
-        }
-    };
+    let container = pick_container(&pod, q.get("container").map(String::as_str))?;
     let uid = pod
         .pointer("/metadata/uid")
         .and_then(Value::as_str)
@@ -919,6 +894,34 @@ fn scale(
         WriteOpts::default(),
     )?;
     Ok(json(StatusCode::OK, &scale_of(&w.object)))
+}
+
+/// The container a log or exec request is for: the one named, or the only one.
+pub fn pick_container(pod: &Value, requested: Option<&str>) -> Result<String, ApiError> {
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let containers: Vec<String> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    match requested {
+        Some(c) if !containers.iter().any(|x| x == c) => Err(ApiError::bad_request(format!(
+            "container {c} is not valid for pod {name}"
+        ))),
+        Some(c) => Ok(c.to_string()),
+        None if containers.len() == 1 => Ok(containers[0].clone()),
+        None => Err(ApiError::bad_request(format!(
+            "a container name must be specified for pod {name}, choose one of: [{}]",
+            containers.join(" ")
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -287,20 +287,12 @@ impl Workloads {
                 .pointer("/metadata/generation")
                 .cloned()
                 .unwrap_or(json!(1));
-            let key = objects::key_of(self.rs, &rs);
-            let _ = self.store.update_with(&key, |o| {
-                let mut st = json!({"replicas": have.min(want.max(have)), "fullyLabeledReplicas": labeled, "observedGeneration": generation});
-                st["replicas"] = json!(live.len());
-                if ready > 0 {
-                    st["readyReplicas"] = json!(ready);
-                    st["availableReplicas"] = json!(ready);
-                }
-                if o["status"] == st {
-                    return false;
-                }
-                o["status"] = st;
-                true
-            });
+            let mut st = json!({"replicas": live.len(), "fullyLabeledReplicas": labeled, "observedGeneration": generation});
+            if ready > 0 {
+                st["readyReplicas"] = json!(ready);
+                st["availableReplicas"] = json!(ready);
+            }
+            self.write_status(self.rs, &rs, st);
         }
     }
 
