@@ -7,7 +7,6 @@ use chrono::{SecondsFormat, Utc};
 use kinet_model::resources::{self, Resource};
 use kinet_model::{defaults, patch, validation};
 use kinet_store::{Store, StoreError};
-use rand::Rng;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -15,13 +14,9 @@ pub fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The 5-character suffix of generated names (no vowels, like upstream).
+/// The 5-character suffix of generated names.
 pub fn random_suffix(n: usize) -> String {
-    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
-        .collect()
+    kinet_model::names::suffix(rand::random(), n)
 }
 
 pub fn name_of(obj: &Value) -> &str {

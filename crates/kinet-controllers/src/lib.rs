@@ -41,12 +41,7 @@ where
     }
 }
 
-/// The 5-character suffix of generated names (no vowels, like upstream).
+/// The 5-character suffix of generated names.
 pub fn random_suffix(n: usize) -> String {
-    use rand::Rng;
-    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
-        .collect()
+    kinet_model::names::suffix(rand::random(), n)
 }

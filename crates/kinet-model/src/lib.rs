@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod ipam;
+pub mod names;
 pub mod patch;
 pub mod proto;
 pub mod resources;
