@@ -548,6 +548,20 @@ fn exec_and_logs() {
         .output()
         .unwrap();
     assert!(out(&o).contains("line 5"), "{}", out(&o));
+    // kubectl cp: tar over exec, both ways (pods see the host's filesystem: a unique name)
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in.txt");
+    std::fs::write(&src, "copied\n").unwrap();
+    let remote = format!("/tmp/kinet-cp-{}.txt", lab.name);
+    lab.k(&["cp", src.to_str().unwrap(), &format!("box:{remote}")]);
+    assert_eq!(
+        out(&lab.exec("default", "box", &["cat", &remote])),
+        "copied\n"
+    );
+    let back = dir.path().join("back.txt");
+    lab.k(&["cp", &format!("box:{remote}"), back.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&remote);
+    assert_eq!(std::fs::read_to_string(back).unwrap(), "copied\n");
 }
 
 #[test]
