@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod daemon;
 mod kubeconfig;
+mod nc;
 mod paths;
 mod serve;
 
@@ -95,6 +96,12 @@ enum Cmd {
         #[arg(long)]
         text: Option<String>,
     },
+    /// busybox-style nc (for busybox images).
+    #[command(hide = true, disable_help_flag = true)]
+    Nc {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// agnhost's network subcommands.
     #[command(hide = true, disable_help_flag = true)]
     Agnhost {
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
         Cmd::Pause { .. } => serve::pause(),
         Cmd::Serve { image, ports, text } => serve::serve(&image, &ports, text),
         Cmd::Agnhost { args } => serve::agnhost(&args),
+        Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
         Cmd::Daemon { nodes } => {
             tracing_subscriber::fmt()
                 .with_env_filter(

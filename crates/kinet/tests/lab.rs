@@ -112,6 +112,20 @@ fn pods_reach_each_other_across_nodes() {
         &["wget", "-qO-", &format!("http://{web}/hostname")],
     );
     assert_eq!(out(&o), "web");
+    // the course's port test: busybox nc -zv
+    let o = lab.exec("default", "a", &["nc", "-zv", "-w", "2", &web, "80"]);
+    assert!(
+        o.status.success() && err(&o).contains(&format!("{web} ({web}:80) open")),
+        "{}",
+        err(&o)
+    );
+    let o = lab.exec("default", "a", &["nc", "-zv", "-w", "2", &web, "81"]);
+    assert!(
+        !o.status.success()
+            && err(&o).contains(&format!("nc: {web} ({web}:81): Connection refused")),
+        "{}",
+        err(&o)
+    );
     let logs = lab.k(&["logs", "web"]);
     assert!(
         logs.contains(&format!("{ip_a} - - [")) && logs.contains("\"GET /hostname HTTP/1.1\" 200"),
