@@ -11,7 +11,7 @@
 //! Objects are taken as their external (v1) JSON with defaults applied.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// One `TableColumnDefinition`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1403,39 +1403,6 @@ fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-/// Builds a whole `meta.k8s.io/v1` `Table` for `kind` from `items`.
-/// `resource_version` and `continue_token` go to the list metadata.
-pub fn table(
-    kind: &str,
-    items: &[Value],
-    now: DateTime<Utc>,
-    resource_version: &str,
-    continue_token: Option<&str>,
-) -> Value {
-    let cols: Vec<Value> = columns(kind).iter().map(Column::to_json).collect();
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|item| {
-            let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(cells(kind, item, now)));
-            row.insert("object".into(), partial_object_metadata(item));
-            Value::Object(row)
-        })
-        .collect();
-    let mut meta = Map::new();
-    meta.insert("resourceVersion".into(), json!(resource_version));
-    if let Some(c) = continue_token {
-        meta.insert("continue".into(), json!(c));
-    }
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": Value::Object(meta),
-        "columnDefinitions": cols,
-        "rows": rows,
-    })
-}
-
 /// The `PartialObjectMetadata` form of an object that kubectl requests with
 /// `includeObject=Metadata` (its default for tables).
 pub fn partial_object_metadata(item: &Value) -> Value {
@@ -2410,24 +2377,5 @@ mod tests {
         let lease =
             json!({"metadata": {"name": "kube-scheduler"}, "spec": {"holderIdentity": "cp_1234"}});
         assert_eq!(strs(&cells("Lease", &lease, now()))[1], "cp_1234");
-    }
-
-    #[test]
-    fn whole_table() {
-        let t = table(
-            "Namespace",
-            &[json!({"metadata": {"name": "a", "creationTimestamp": ago(5)}})],
-            now(),
-            "42",
-            None,
-        );
-        assert_eq!(t["kind"], "Table");
-        assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
-        assert_eq!(t["metadata"]["resourceVersion"], "42");
-        assert_eq!(t["columnDefinitions"][0]["name"], "Name");
-        assert_eq!(t["columnDefinitions"][0]["priority"], 0);
-        assert_eq!(t["rows"][0]["cells"][2], "5s");
-        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
-        assert_eq!(t["rows"][0]["object"]["metadata"]["name"], "a");
     }
 }

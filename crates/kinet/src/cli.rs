@@ -288,20 +288,8 @@ pub fn down(lab: &str, keep_state: bool) -> Result<()> {
     let p = Paths::new(lab);
     let pb = spinner(&format!("Removing lab {lab:?}"));
     if let Some(pid) = p.daemon_pid() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        // SIGTERM, then SIGKILL if the daemon has not gone within 15 s
+        let _ = kinet_linux::sandbox::terminate(pid, Duration::from_secs(15));
     }
     // whatever the daemon left (or a crashed one)
     kinet_node::lab::remove_leftovers(lab)?;
