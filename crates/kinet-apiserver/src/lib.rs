@@ -47,7 +47,26 @@ pub trait NodeHooks: Send + Sync {
         stdin: bool,
         tty: bool,
     ) -> Result<exec::ExecSession, exec::ExecFailure>;
+    /// Attaches to the running process of `container` (a regular or an ephemeral one):
+    /// its stdin (when the container has `stdin: true`), its output, its terminal.
+    /// `exit` resolves when the container's process ends; `kill` only detaches.
+    fn attach(
+        &self,
+        pod: &Value,
+        container: &str,
+        stdin: bool,
+        tty: bool,
+    ) -> Result<exec::ExecSession, exec::ExecFailure>;
+    /// Opens a TCP connection to `port` on localhost inside the pod's network
+    /// namespace (as kubelet's port-forward does). The error is the text kubelet puts
+    /// on the error stream.
+    fn port_forward(&self, pod: &Value, port: u16) -> PortForwardFuture;
 }
+
+/// A connection opened by [`NodeHooks::port_forward`].
+pub type PortForwardFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<tokio::net::TcpStream, String>> + Send>,
+>;
 
 pub struct ApiServer {
     pub store: Arc<Store>,

@@ -1132,6 +1132,12 @@ impl RunnerSpec {
     }
 }
 
+/// The id of a pod's sandbox (as `crictl pods` shows it): 64 hex digits from the pod UID.
+pub fn sandbox_id(uid: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("sandbox/{uid}").as_bytes()))
+}
+
 fn container_id(seed: &str) -> String {
     use sha2::{Digest, Sha256};
     format!(

@@ -4,7 +4,7 @@
 use crate::paths::{LabConfig, Paths};
 use anyhow::{Context, Result};
 use kinet_apiserver::exec::{ExecFailure, ExecSession, Reader, Resize, Writer};
-use kinet_apiserver::{ApiServer, NodeHooks, pki::Pki};
+use kinet_apiserver::{ApiServer, NodeHooks, PortForwardFuture, pki::Pki};
 use kinet_controllers::{namespaces, objects, scheduler};
 use kinet_node::{agent, lab, plan};
 use kinet_store::Store;
@@ -128,6 +128,62 @@ impl NodeHooks for Bridge {
                     let _ = kinet_linux::sandbox::kill(pid, kinet_linux::sandbox::Signal::Kill);
                 }
             }),
+        })
+    }
+
+    fn attach(
+        &self,
+        _pod: &serde_json::Value,
+        container: &str,
+        _stdin: bool,
+        _tty: bool,
+    ) -> Result<ExecSession, ExecFailure> {
+        Err(ExecFailure::Refused(format!(
+            "attach to {container:?} is not supported yet"
+        )))
+    }
+
+    fn port_forward(&self, pod: &serde_json::Value, port: u16) -> PortForwardFuture {
+        self.port_forward_impl(pod, port)
+    }
+}
+
+impl Bridge {
+    fn port_forward_impl(&self, pod: &serde_json::Value, port: u16) -> PortForwardFuture {
+        let holder = kinet_node::exec::holder_pid(&self.run, pod);
+        let uid = pod
+            .pointer("/metadata/uid")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        let sandbox = kinet_node::agent::sandbox_id(&uid);
+        Box::pin(async move {
+            let holder = holder.map_err(|e| e.to_string())?;
+            let ns = PathBuf::from(format!("/proc/{holder}/ns/net"));
+            let prefix = format!(
+                "error forwarding port {port} to pod {sandbox}, uid : failed to execute portforward in network namespace \"{}\": failed to connect to localhost:{port} inside namespace \"{sandbox}\"",
+                ns.display()
+            );
+            let res = tokio::task::spawn_blocking(move || {
+                kinet_linux::netns::run_in(&ns, move || {
+                    Ok(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)))
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{prefix}: {e:#}"))?;
+            let stream = res.map_err(|e| {
+                let why = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                    _ => e.to_string(),
+                };
+                format!(
+                    "{prefix}, IPv4: dial tcp4 127.0.0.1:{port}: connect: {why} IPv6 dial tcp6: address localhost: no suitable address"
+                )
+            })?;
+            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let _ = stream.set_nodelay(true);
+            tokio::net::TcpStream::from_std(stream).map_err(|e| e.to_string())
         })
     }
 }
