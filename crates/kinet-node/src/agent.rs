@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 pub struct Config {
@@ -41,6 +41,8 @@ pub struct Agent {
     store: Arc<Store>,
     src: Source,
     used_ips: Mutex<BTreeSet<Ipv4Addr>>,
+    /// Running containers that clients can attach to.
+    pub attach: crate::attach::Registry,
 }
 
 enum PodMsg {
@@ -84,6 +86,7 @@ impl Agent {
             store,
             src,
             used_ips: Mutex::new(BTreeSet::new()),
+            attach: Default::default(),
         })
     }
 
@@ -582,7 +585,7 @@ impl PodRun {
         let inits = self.containers("initContainers");
         for (i, c) in inits.iter().enumerate() {
             let (ctx, mut crx) = mpsc::unbounded_channel();
-            let spec = self.runner_spec(c, i, true);
+            let spec = self.runner_spec(c, i, Kind::Init);
             let h = tokio::spawn(run_container(spec, ctx, stop_rx.clone()));
             let mut ok = false;
             let mut h = Box::pin(h);
@@ -644,7 +647,7 @@ impl PodRun {
             .collect();
         let mut handles = Vec::new();
         for (i, c) in specs.iter().enumerate() {
-            let spec = self.runner_spec(c, i, false);
+            let spec = self.runner_spec(c, i, Kind::Main);
             handles.push(tokio::spawn(run_container(
                 spec,
                 ctx.clone(),
@@ -652,6 +655,10 @@ impl PodRun {
             )));
         }
         drop(ctx);
+        // ephemeral containers (`kubectl debug`), started as they are added to the spec
+        let (etx, mut erx) = mpsc::unbounded_channel();
+        let mut ephemeral: Vec<ContainerState> = Vec::new();
+        self.start_ephemeral(&self.pod, &mut ephemeral, &etx, &stop_rx, &mut handles);
         let mut outcome = None;
         loop {
             tokio::select! {
@@ -666,10 +673,27 @@ impl PodRun {
                         let _ = stop_tx.send(Some(grace));
                         outcome = Some(Outcome::DeleteRequested);
                     }
-                    Some(PodMsg::Updated(_)) => {}
+                    Some(PodMsg::Updated(p)) => {
+                        self.start_ephemeral(&p, &mut ephemeral, &etx, &stop_rx, &mut handles);
+                    }
                     None | Some(PodMsg::Deleted) => {
                         let _ = stop_tx.send(Some(0));
                         outcome = Some(Outcome::Gone);
+                    }
+                },
+                Some(m) = erx.recv() => {
+                    if let CMsg::State(i, st, restarts, cid, last, _) = m {
+                        ephemeral[i].state = st;
+                        ephemeral[i].restart_count = restarts;
+                        ephemeral[i].container_id = cid;
+                        ephemeral[i].last = last;
+                        ephemeral[i].will_restart = false;
+                        if outcome != Some(Outcome::Gone) {
+                            let statuses: Vec<Value> = ephemeral.iter().map(status::container_status).collect();
+                            self.agent.write_status(&self.key, &self.uid, |p| {
+                                p["status"]["ephemeralContainerStatuses"] = json!(statuses);
+                            });
+                        }
                     }
                 },
                 m = crx.recv() => match m {
@@ -702,6 +726,10 @@ impl PodRun {
                 }
             }
         }
+        if outcome.is_none() {
+            // the pod is done: ephemeral containers go with it
+            let _ = stop_tx.send(Some(0));
+        }
         for h in handles {
             let _ = h.await;
         }
@@ -711,6 +739,55 @@ impl PodRun {
                 // every container finished for good
                 self.wait_deletion(rx).await
             }
+        }
+    }
+
+    /// Starts the ephemeral containers of `pod`'s spec that do not run yet.
+    fn start_ephemeral(
+        &self,
+        pod: &Value,
+        started: &mut Vec<ContainerState>,
+        tx: &mpsc::UnboundedSender<CMsg>,
+        stop: &watch::Receiver<Option<i64>>,
+        handles: &mut Vec<tokio::task::JoinHandle<()>>,
+    ) {
+        let Some(list) = pod
+            .pointer("/spec/ephemeralContainers")
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        for c in list {
+            let name = c["name"].as_str().unwrap_or("");
+            if name.is_empty() || started.iter().any(|s| s.name == name) {
+                continue;
+            }
+            started.push(ContainerState {
+                name: name.into(),
+                image: c["image"].as_str().unwrap_or("").into(),
+                state: State::Waiting {
+                    reason: "ContainerCreating".into(),
+                    message: None,
+                },
+                last: None,
+                restart_count: 0,
+                container_id: String::new(),
+                will_restart: false,
+                ready: None,
+                started: None,
+            });
+            // the spec the runner sees is the pod as it is now
+            let run = PodRun {
+                pod: Arc::new(pod.clone()),
+                agent: self.agent.clone(),
+                key: self.key.clone(),
+                uid: self.uid.clone(),
+                ns: self.ns.clone(),
+                name: self.name.clone(),
+                holder: self.holder,
+            };
+            let spec = run.runner_spec(c, started.len() - 1, Kind::Ephemeral);
+            handles.push(tokio::spawn(run_container(spec, tx.clone(), stop.clone())));
         }
     }
 
@@ -728,7 +805,7 @@ impl PodRun {
         }
     }
 
-    fn runner_spec(&self, c: &Value, index: usize, init: bool) -> RunnerSpec {
+    fn runner_spec(&self, c: &Value, index: usize, kind: Kind) -> RunnerSpec {
         let name = c["name"].as_str().unwrap_or("").to_string();
         let strs = |k: &str| -> Vec<String> {
             c[k].as_array()
@@ -816,11 +893,12 @@ impl PodRun {
             env,
             workdir: c["workingDir"].as_str().map(PathBuf::from),
             holder: self.holder,
-            restart: match (init, policy.as_str()) {
-                (true, "Never") => Restart::Never,
-                (true, _) => Restart::OnFailure,
-                (false, "Never") => Restart::Never,
-                (false, "OnFailure") => Restart::OnFailure,
+            restart: match (kind, policy.as_str()) {
+                (Kind::Ephemeral, _) => Restart::Never,
+                (Kind::Init, "Never") => Restart::Never,
+                (Kind::Init, _) => Restart::OnFailure,
+                (Kind::Main, "Never") => Restart::Never,
+                (Kind::Main, "OnFailure") => Restart::OnFailure,
                 _ => Restart::Always,
             },
             log_base: log_path(
@@ -833,13 +911,17 @@ impl PodRun {
             ),
             pod_label: format!("{}_{}({})", self.name, self.ns, self.uid),
             key: self.key.clone(),
-            field_path: if init {
-                format!("spec.initContainers{{{name}}}")
-            } else {
-                format!("spec.containers{{{name}}}")
-            },
+            field_path: format!("spec.{}{{{name}}}", kind.field()),
             pod: self.pod.clone(),
-            container: if init { json!({}) } else { c.clone() },
+            container: if kind == Kind::Main {
+                c.clone()
+            } else {
+                json!({})
+            },
+            uid: self.uid.clone(),
+            stdin: c["stdin"].as_bool().unwrap_or(false),
+            stdin_once: c["stdinOnce"].as_bool().unwrap_or(false),
+            tty: c["tty"].as_bool().unwrap_or(false),
         }
     }
 
@@ -1052,6 +1134,24 @@ pub fn expand_env(v: &str, env: &[(String, String)]) -> String {
     out
 }
 
+/// Which list of the pod spec a container comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Init,
+    Main,
+    Ephemeral,
+}
+
+impl Kind {
+    fn field(self) -> &'static str {
+        match self {
+            Kind::Init => "initContainers",
+            Kind::Main => "containers",
+            Kind::Ephemeral => "ephemeralContainers",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Restart {
     Always,
@@ -1076,6 +1176,11 @@ struct RunnerSpec {
     pod: Arc<Value>,
     /// The container's spec (probes, ports).
     container: Value,
+    uid: String,
+    /// `stdin`, `stdinOnce` and `tty` of the container's spec.
+    stdin: bool,
+    stdin_once: bool,
+    tty: bool,
 }
 
 impl RunnerSpec {
@@ -1146,14 +1251,37 @@ fn container_id(seed: &str) -> String {
     )
 }
 
+/// Copies a container's output to its CRI log (one entry per line) and to the
+/// clients attached to it (as it comes).
 async fn pump<R: AsyncRead + Unpin>(
-    r: R,
+    mut r: R,
     stream: &'static str,
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
+    out: tokio::sync::broadcast::Sender<crate::attach::Chunk>,
 ) {
-    let mut lines = BufReader::new(r).split(b'\n');
-    while let Ok(Some(line)) = lines.next_segment().await {
-        let text = String::from_utf8_lossy(&line);
+    let ch = if stream == "stderr" { 2 } else { 1 };
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let _ = out.send((ch, bytes::Bytes::copy_from_slice(&buf[..n])));
+        pending.extend_from_slice(&buf[..n]);
+        let mut entries = String::new();
+        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+            entries.push_str(&format!("{} {stream} F {text}\n", now_nanos()));
+        }
+        if !entries.is_empty() {
+            let mut f = file.lock().await;
+            let _ = f.write_all(entries.as_bytes()).await;
+        }
+    }
+    if !pending.is_empty() {
+        let text = String::from_utf8_lossy(&pending);
         let entry = format!("{} {stream} F {text}\n", now_nanos());
         let mut f = file.lock().await;
         let _ = f.write_all(entry.as_bytes()).await;
@@ -1220,11 +1348,29 @@ async fn run_container(
             spec.holder,
             spec.workdir.as_deref().or(Some(Path::new("/"))),
         );
+        // stdin and tty: a terminal the agent keeps the master side of, or a stdin pipe
+        let mut master = None;
+        let joined = joined.and_then(|()| {
+            if spec.tty {
+                let (m, slave) = kinet_linux::pty::open()?;
+                cmd.stdin(Stdio::from(slave.try_clone()?))
+                    .stdout(Stdio::from(slave.try_clone()?))
+                    .stderr(Stdio::from(slave));
+                cmd.env("TERM", "xterm");
+                kinet_linux::pty::set_controlling_tty(&mut cmd);
+                master = Some(m);
+            } else if spec.stdin {
+                cmd.stdin(Stdio::piped());
+            }
+            Ok(())
+        });
         let started = now();
         let child = match joined {
             Ok(()) => cmd.spawn().map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
+        // the terminal's slave side now belongs to the container alone
+        drop(cmd);
         spec.event(
             "Normal",
             "Created",
@@ -1275,14 +1421,63 @@ async fn run_container(
                     last.clone(),
                     true,
                 ));
-                let out = child
-                    .stdout
-                    .take()
-                    .map(|o| tokio::spawn(pump(o, "stdout", file.clone())));
+                let pty_fd = |m: &Option<std::os::fd::OwnedFd>| {
+                    m.as_ref()
+                        .and_then(|m| m.try_clone().ok())
+                        .map(|fd| tokio::fs::File::from_std(std::fs::File::from(fd)))
+                };
+                let (point, feed) = crate::attach::AttachPoint::new(
+                    spec.stdin,
+                    spec.stdin_once,
+                    spec.tty,
+                    master.as_ref().and_then(|m| m.try_clone().ok()),
+                );
+                let point = Arc::new(point);
+                spec.agent
+                    .attach
+                    .insert(&spec.uid, &spec.name, point.clone());
+                let out = match pty_fd(&master) {
+                    Some(m) => Some(tokio::spawn(pump(
+                        m,
+                        "stdout",
+                        file.clone(),
+                        feed.out.clone(),
+                    ))),
+                    None => child
+                        .stdout
+                        .take()
+                        .map(|o| tokio::spawn(pump(o, "stdout", file.clone(), feed.out.clone()))),
+                };
                 let err = child
                     .stderr
                     .take()
-                    .map(|e| tokio::spawn(pump(e, "stderr", file.clone())));
+                    .map(|e| tokio::spawn(pump(e, "stderr", file.clone(), feed.out.clone())));
+                let input = feed.stdin.map(|mut rx| {
+                    let tty = master.is_some();
+                    let mut w: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> =
+                        match pty_fd(&master) {
+                            Some(m) => Some(Box::new(m)),
+                            None => child.stdin.take().map(|s| Box::new(s) as _),
+                        };
+                    tokio::spawn(async move {
+                        while let Some(m) = rx.recv().await {
+                            let Some(wr) = w.as_mut() else { continue };
+                            let res = match m {
+                                crate::attach::Input::Data(d) => wr.write_all(&d).await,
+                                // end of input: ^D on a terminal, a closed pipe otherwise
+                                crate::attach::Input::Close if tty => wr.write_all(&[4]).await,
+                                crate::attach::Input::Close => {
+                                    w = None;
+                                    Ok(())
+                                }
+                            };
+                            if res.is_err() {
+                                w = None;
+                            }
+                        }
+                    })
+                });
+                drop(master);
                 let pid = child.id().unwrap_or(0);
                 let (kill_tx, mut kill_rx) = mpsc::unbounded_channel::<String>();
                 let probes = crate::probe::Probes::from_container(&spec.container).map(|p| {
@@ -1379,6 +1574,9 @@ async fn run_container(
                 for h in [out, err].into_iter().flatten() {
                     let _ = tokio::time::timeout(Duration::from_millis(500), h).await;
                 }
+                if let Some(i) = input {
+                    i.abort();
+                }
                 let (code, signal) = match status {
                     Ok(s) => {
                         use std::os::unix::process::ExitStatusExt;
@@ -1391,6 +1589,8 @@ async fn run_container(
                     Err(_) => (1, None),
                 };
                 let reason = if code == 0 { "Completed" } else { "Error" };
+                let _ = feed.exit.send(Some(code));
+                spec.agent.attach.remove(&spec.uid, &spec.name, &point);
                 (
                     Terminated {
                         exit_code: code,

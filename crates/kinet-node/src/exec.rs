@@ -98,11 +98,12 @@ pub fn spawn(
     stdin: bool,
     tty: bool,
 ) -> Result<Session, ExecError> {
-    let containers = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
+    let containers: Vec<Value> = ["containers", "initContainers", "ephemeralContainers"]
+        .iter()
+        .filter_map(|l| pod.pointer(&format!("/spec/{l}"))?.as_array())
+        .flatten()
         .cloned()
-        .unwrap_or_default();
+        .collect();
     let c = containers
         .iter()
         .find(|c| c["name"] == container)

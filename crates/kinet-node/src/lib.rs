@@ -4,6 +4,7 @@
 //! network plan and its application.
 
 pub mod agent;
+pub mod attach;
 pub mod catalog;
 pub mod exec;
 pub mod files;

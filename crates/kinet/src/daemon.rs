@@ -23,6 +23,7 @@ struct Bridge {
     run: PathBuf,
     busybox: Option<PathBuf>,
     store: Arc<Store>,
+    agents: Vec<Arc<agent::Agent>>,
 }
 
 impl NodeHooks for Bridge {
@@ -133,14 +134,54 @@ impl NodeHooks for Bridge {
 
     fn attach(
         &self,
-        _pod: &serde_json::Value,
+        pod: &serde_json::Value,
         container: &str,
-        _stdin: bool,
-        _tty: bool,
+        stdin: bool,
+        tty: bool,
     ) -> Result<ExecSession, ExecFailure> {
-        Err(ExecFailure::Refused(format!(
-            "attach to {container:?} is not supported yet"
-        )))
+        let at = |p: &str| pod.pointer(p).and_then(|v| v.as_str()).unwrap_or("");
+        let known = ["containers", "initContainers", "ephemeralContainers"]
+            .iter()
+            .filter_map(|l| pod.pointer(&format!("/spec/{l}"))?.as_array())
+            .flatten()
+            .any(|c| c["name"] == container);
+        if !known {
+            return Err(ExecFailure::Refused(format!(
+                "container not found ({container:?})"
+            )));
+        }
+        let point = self
+            .agents
+            .iter()
+            .find(|a| a.node_name() == at("/spec/nodeName"))
+            .and_then(|a| a.attach.get(at("/metadata/uid"), container))
+            .filter(|p| !p.exited())
+            .ok_or_else(|| {
+                ExecFailure::Refused(
+                    "rpc error: code = FailedPrecondition desc = container is not running"
+                        .to_string(),
+                )
+            })?;
+        let a = point.attach(stdin, true, !tty);
+        let resize: Option<Resize> = a.tty.map(|fd| {
+            Box::new(move |c, r| {
+                let _ = kinet_linux::pty::set_size(&*fd, c, r);
+            }) as Resize
+        });
+        let mut exit = a.exit;
+        Ok(ExecSession {
+            stdin: a.stdin.map(|w| Box::new(w) as Writer),
+            stdout: a.stdout.map(|r| Box::new(r) as Reader),
+            stderr: a.stderr.map(|r| Box::new(r) as Reader),
+            resize,
+            // attach ends with the container; how it ended is the pod status's to tell
+            exit: Box::pin(async move {
+                let _ = exit.wait_for(Option::is_some).await;
+                0
+            }),
+            // a client leaving detaches, the container runs on
+            kill: Box::new(|| {}),
+        })
     }
 
     fn port_forward(&self, pod: &serde_json::Value, port: u16) -> PortForwardFuture {
@@ -279,6 +320,23 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         namespaces::ensure_builtin(&store);
         ensure_kubernetes_service(&store, node1_ip);
         let tls = pki.server_config()?;
+        let self_exe = std::env::current_exe()?;
+        let mut agents = Vec::new();
+        for n in &plan.nodes {
+            let host = plan.hosts.iter().find(|h| h.name == n.name).unwrap();
+            agents.push(agent::Agent::new(
+                agent::Config {
+                    lab: lab_name.to_string(),
+                    node: n.clone(),
+                    netns: host.netns.clone(),
+                    self_exe: self_exe.clone(),
+                    run_dir: p.run.clone(),
+                    log_dir: p.logs.clone(),
+                    busybox_dir: bb.clone(),
+                },
+                store.clone(),
+            ));
+        }
         let api = Arc::new(ApiServer {
             store: store.clone(),
             token: token.clone(),
@@ -289,6 +347,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
                 run: p.run.clone(),
                 busybox: bb.clone(),
                 store: store.clone(),
+                agents: agents.clone(),
             })),
         });
         listener.set_nonblocking(true)?;
@@ -314,21 +373,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         tokio::spawn(scheduler::run(store.clone()));
         tokio::spawn(namespaces::run(store.clone(), pki.ca_pem.clone()));
         tokio::spawn(kinet_controllers::workloads::Workloads::new(store.clone()).run());
-        let self_exe = std::env::current_exe()?;
-        for n in &plan.nodes {
-            let host = plan.hosts.iter().find(|h| h.name == n.name).unwrap();
-            let a = agent::Agent::new(
-                agent::Config {
-                    lab: lab_name.to_string(),
-                    node: n.clone(),
-                    netns: host.netns.clone(),
-                    self_exe: self_exe.clone(),
-                    run_dir: p.run.clone(),
-                    log_dir: p.logs.clone(),
-                    busybox_dir: bb.clone(),
-                },
-                store.clone(),
-            );
+        for a in agents {
             tokio::spawn(a.run());
         }
         std::fs::write(p.ready_file(), format!("{port}\n"))?;
