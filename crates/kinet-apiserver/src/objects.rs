@@ -293,7 +293,17 @@ impl Objects {
             })
             .transpose()?;
         let merged = self.merge_update(r, &cur, new, subresource)?;
-        self.finish_update(r, &key, name, &cur, merged, precondition, opts, warnings)
+        self.finish_update(
+            r,
+            &key,
+            name,
+            &cur,
+            merged,
+            precondition,
+            opts,
+            warnings,
+            subresource,
+        )
     }
 
     /// The object an update leads to: immutable metadata kept, status or spec kept as the subresource says.
@@ -307,6 +317,20 @@ impl Objects {
         if subresource == Some("status") {
             let mut out = cur.clone();
             out["status"] = new.get("status").cloned().unwrap_or(json!({}));
+            return Ok(out);
+        }
+        if subresource == Some("ephemeralcontainers") {
+            let mut out = cur.clone();
+            let mut list = new
+                .pointer("/spec/ephemeralContainers")
+                .cloned()
+                .unwrap_or(json!([]));
+            if let Some(a) = list.as_array_mut() {
+                for c in a.iter_mut() {
+                    defaults::ephemeral_container(c);
+                }
+            }
+            out["spec"]["ephemeralContainers"] = list;
             return Ok(out);
         }
         new["apiVersion"] = json!(r.api_version());
@@ -387,8 +411,13 @@ impl Objects {
         precondition: Option<u64>,
         opts: WriteOpts,
         warnings: Vec<String>,
+        subresource: Option<&str>,
     ) -> Result<Written, ApiError> {
-        let causes = validation::validate_update(r.kind, cur, &new);
+        let causes = if subresource == Some("ephemeralcontainers") {
+            validation::validate_ephemeral_update(cur, &new)
+        } else {
+            validation::validate_update(r.kind, cur, &new)
+        };
         if !causes.is_empty() {
             return Err(ApiError::invalid(r.kind, r.group, name, &causes));
         }
@@ -461,7 +490,17 @@ impl Objects {
                 .and_then(|s| s.parse::<u64>().ok());
             let merged = self.merge_update(r, &cur, patched, subresource)?;
             let precondition = precondition.or(Some(kinet_store::resource_version(&cur)));
-            match self.finish_update(r, &key, name, &cur, merged, precondition, opts, warnings) {
+            match self.finish_update(
+                r,
+                &key,
+                name,
+                &cur,
+                merged,
+                precondition,
+                opts,
+                warnings,
+                subresource,
+            ) {
                 Err(e)
                     if e.reason == "Conflict"
                         && p.pointer("/metadata/resourceVersion").is_none() =>

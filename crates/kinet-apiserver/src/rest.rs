@@ -274,7 +274,11 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             ))
         }
-        (&Method::PUT, Some(name), sub @ (None | Some("status") | Some("finalize"))) => {
+        (
+            &Method::PUT,
+            Some(name),
+            sub @ (None | Some("status") | Some("finalize") | Some("ephemeralcontainers")),
+        ) => {
             let opts = write_opts(&q)?;
             let (parts, body) = read_body(req).await?;
             let obj = decode_object(&parts, &body)?;
@@ -298,10 +302,13 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let sub = if sub == Some("status") {
-                Some("status")
-            } else {
-                None
+            let sub = match sub {
+                Some(s @ ("status" | "ephemeralcontainers"))
+                    if r.kind == "Pod" || s == "status" =>
+                {
+                    Some(s)
+                }
+                _ => None,
             };
             let w = objects.patch(r, ns, name, sub, &ct, &body, opts)?;
             Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
@@ -902,25 +909,52 @@ pub fn pick_container(pod: &Value, requested: Option<&str>) -> Result<String, Ap
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let containers: Vec<String> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = |list: &str| -> Vec<String> {
+        pod.pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (containers, init, ephemeral) = (
+        names("containers"),
+        names("initContainers"),
+        names("ephemeralContainers"),
+    );
     match requested {
-        Some(c) if !containers.iter().any(|x| x == c) => Err(ApiError::bad_request(format!(
-            "container {c} is not valid for pod {name}"
-        ))),
+        Some(c)
+            if ![&containers, &init, &ephemeral]
+                .iter()
+                .any(|l| l.iter().any(|x| x == c)) =>
+        {
+            Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )))
+        }
         Some(c) => Ok(c.to_string()),
         None if containers.len() == 1 => Ok(containers[0].clone()),
-        None => Err(ApiError::bad_request(format!(
-            "a container name must be specified for pod {name}, choose one of: [{}]",
-            containers.join(" ")
-        ))),
+        None => {
+            let mut msg = format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            );
+            if !init.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
+            }
+            if !ephemeral.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemeral.join(" ")
+                ));
+            }
+            Err(ApiError::bad_request(msg))
+        }
     }
 }
 

@@ -107,6 +107,11 @@ pub fn pod_spec(spec: &mut Value) {
     }
 }
 
+/// The defaults of an ephemeral container (`kubectl debug`).
+pub fn ephemeral_container(c: &mut Value) {
+    container(c, true);
+}
+
 fn container(c: &mut Value, ephemeral: bool) {
     let image = c
         .get("image")

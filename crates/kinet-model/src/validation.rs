@@ -2486,6 +2486,106 @@ fn validate_selector_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
 /// Update-time validation: the create rules on `new` plus the upstream
 /// immutability rules against `old`. `new` should carry the defaults `old`
 /// has (as the API server defaults a request before validating it).
+/// An update through `pods/NAME/ephemeralcontainers` (what `kubectl debug` sends):
+/// only `spec.ephemeralContainers` may change, and only by additions.
+pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    let empty = Value::Object(Default::default());
+    let os = get(old, "spec").unwrap_or(&empty);
+    let ns = get(new, "spec").unwrap_or(&empty);
+    let path = "spec.ephemeralContainers";
+    let (oe, ne) = (
+        geta(os, "ephemeralContainers"),
+        geta(ns, "ephemeralContainers"),
+    );
+    for o in oe {
+        let name = gets(o, "name");
+        match ne.iter().position(|n| gets(n, "name") == name) {
+            None => errs.push(forbidden(
+                path,
+                &format!(
+                    "existing ephemeral containers {} may not be removed",
+                    go_quote(name)
+                ),
+            )),
+            Some(i) if normalize(&ne[i]) != normalize(o) => errs.push(forbidden(
+                &index(path, i),
+                &format!(
+                    "existing ephemeral containers {} may not be changed",
+                    go_quote(name)
+                ),
+            )),
+            _ => {}
+        }
+    }
+    let mut names: HashSet<String> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|l| geta(os, l))
+        .map(|c| gets(c, "name").to_string())
+        .collect();
+    let regular: HashSet<String> = geta(os, "containers")
+        .iter()
+        .chain(geta(os, "initContainers"))
+        .map(|c| gets(c, "name").to_string())
+        .collect();
+    for (i, c) in ne.iter().enumerate() {
+        let p = index(path, i);
+        let name = gets(c, "name");
+        if name.is_empty() {
+            errs.push(required(&child(&p, "name"), ""));
+        } else {
+            for m in is_dns1123_label(name) {
+                errs.push(invalid(&child(&p, "name"), bs(name), &m));
+            }
+            if !names.insert(name.to_string()) {
+                errs.push(duplicate(&child(&p, "name"), bs(name)));
+            }
+        }
+        if gets(c, "image").is_empty() {
+            errs.push(required(&child(&p, "image"), ""));
+        }
+        let target = gets(c, "targetContainerName");
+        if !target.is_empty() && !regular.contains(target) {
+            errs.push(not_found(&child(&p, "targetContainerName"), bs(target)));
+        }
+        for f in [
+            "ports",
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "lifecycle",
+            "resources",
+        ] {
+            let set = match get(c, f) {
+                None | Some(Value::Null) => false,
+                Some(Value::Array(a)) => !a.is_empty(),
+                Some(Value::Object(o)) => !o.is_empty(),
+                Some(_) => true,
+            };
+            if set {
+                errs.push(forbidden(
+                    &child(&p, f),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+    }
+    let mut rest_old = os.clone();
+    let mut rest_new = ns.clone();
+    for v in [&mut rest_old, &mut rest_new] {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("ephemeralContainers");
+        }
+    }
+    if normalize(&rest_old) != normalize(&rest_new) {
+        errs.push(forbidden(
+            "spec",
+            "pod updates may only change ephemeralContainers through this subresource",
+        ));
+    }
+    errs
+}
+
 pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
     let mut errs = Vec::new();
     let (rule, namespaced, kube) =
