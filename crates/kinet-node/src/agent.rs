@@ -1643,7 +1643,14 @@ async fn run_container(
                 spec.name,
                 spec.pod_label
             );
-            spec.event("Warning", "BackOff", "Back-off restarting failed container");
+            spec.event(
+                "Warning",
+                "BackOff",
+                &format!(
+                    "Back-off restarting failed container {} in pod {}",
+                    spec.name, spec.pod_label
+                ),
+            );
             let _ = tx.send(CMsg::State(
                 spec.index,
                 State::Waiting {
