@@ -50,11 +50,18 @@
 //!
 //! mod sandbox
 //!   struct HolderSpec { hostname: String, binds: Vec<(PathBuf, PathBuf)>, argv: Vec<String>,
-//!                       netns: Option<PathBuf> }   // netns: Some = join it (hostNetwork)
+//!                       netns: Option<PathBuf>,    // netns: Some = join it (hostNetwork)
+//!                       tmpfs: Vec<PathBuf> }      // tmpfs in the pod's mount namespace
 //!   spawn_holder(&HolderSpec) -> anyhow::Result<u32>        // pid; double-forked, setsid, stdio /dev/null
 //!   join(&mut tokio::process::Command, pid, workdir: Option<&Path>) -> anyhow::Result<()>
 //!   join_std(&mut std::process::Command, pid, workdir: Option<&Path>) -> anyhow::Result<()>
-//!   join_with / join_std_with(cmd, pid, &JoinOptions { workdir, setsid })
+//!   join_with / join_std_with(cmd, pid, &JoinOptions { workdir, setsid, mounts })
+//!   join_container(cmd, pid, &JoinOptions) -> anyhow::Result<mounts::Report>  // explain(err)
+//!
+//! mod mounts                                        // a container's own mount namespace
+//!   struct ContainerMounts { binds: Vec<Bind { source, target, read_only }>, scratch: PathBuf }
+//!   plan(&ContainerMounts, mountpoints, &dyn View) -> anyhow::Result<Plan>   // pure
+//!   mountpoints(pid) -> anyhow::Result<Vec<PathBuf>>
 //!   kill(pid, Signal::{Term,Kill,Int,Hup}) -> Result<()>    // Ok if gone
 //!   is_alive(pid) -> bool                                   // false for zombies
 //!   terminate(pid, grace: Duration) -> Result<bool>         // TERM, wait, KILL
@@ -89,6 +96,7 @@
 //! ```
 
 mod error;
+pub mod mounts;
 mod netlink;
 pub mod netns;
 mod nft;

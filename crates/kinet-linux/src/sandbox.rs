@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 
 use crate::error::{Error, Result};
+use crate::mounts::{self, ContainerMounts, Report};
 use crate::netns;
 
 /// What the infra process of a pod looks like.
@@ -41,6 +42,9 @@ pub struct HolderSpec {
     /// `None`: a new, empty network namespace (with `lo` up). `Some(path)`: join that
     /// network namespace instead (`hostNetwork: true` pods join their node's).
     pub netns: Option<PathBuf>,
+    /// Existing directories that get a tmpfs in the pod's mount namespace (emptyDir
+    /// volumes with `medium: Memory`); the host never sees it.
+    pub tmpfs: Vec<PathBuf>,
 }
 
 // Record tags and setup stages reported by the holder through the status pipe.
@@ -58,11 +62,14 @@ const STAGE_STDIO: i32 = 9;
 const STAGE_EXEC: i32 = 10;
 /// `STAGE_BIND + i`: bind mount number `i` failed.
 const STAGE_BIND: i32 = 100;
+/// `STAGE_TMPFS + i`: tmpfs number `i` failed.
+const STAGE_TMPFS: i32 = 10_000;
 
 /// Everything the forked children need, prepared (allocated) before forking.
 struct Prepared {
     hostname: Vec<u8>,
     binds: Vec<(CString, CString)>,
+    tmpfs: Vec<CString>,
     prog: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -111,6 +118,16 @@ fn prepare(spec: &HolderSpec) -> anyhow::Result<Prepared> {
             cstring(dst.as_os_str(), "bind target")?,
         ));
     }
+    let mut tmpfs = Vec::new();
+    for dir in &spec.tmpfs {
+        if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+            bail!(
+                "tmpfs target {} must be an existing directory",
+                dir.display()
+            );
+        }
+        tmpfs.push(cstring(dir.as_os_str(), "tmpfs target")?);
+    }
     let argv = spec
         .argv
         .iter()
@@ -136,6 +153,7 @@ fn prepare(spec: &HolderSpec) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         hostname: spec.hostname.as_bytes().to_vec(),
         binds,
+        tmpfs,
         prog: cstring(prog.as_os_str(), "program")?,
         argv,
         envp,
@@ -156,6 +174,7 @@ fn stage_name(stage: i32) -> String {
         STAGE_CHDIR => "chdir /".into(),
         STAGE_STDIO => "redirect stdio".into(),
         STAGE_EXEC => "exec".into(),
+        s if s >= STAGE_TMPFS => format!("tmpfs #{}", s - STAGE_TMPFS),
         s if s >= STAGE_BIND => format!("bind mount #{}", s - STAGE_BIND),
         s => format!("stage {s}"),
     }
@@ -201,6 +220,10 @@ pub fn spawn_holder(spec: &HolderSpec) -> anyhow::Result<u32> {
             TAG_ERR => {
                 let err = io::Error::from_raw_os_error(word(2));
                 let what = match word(1) {
+                    s if s >= STAGE_TMPFS => {
+                        let dir = &spec.tmpfs[(s - STAGE_TMPFS) as usize];
+                        format!("mount a tmpfs on {}", dir.display())
+                    }
                     s if s >= STAGE_BIND => {
                         let (src, dst) = &spec.binds[(s - STAGE_BIND) as usize];
                         format!("bind mount {} onto {}", src.display(), dst.display())
@@ -316,6 +339,18 @@ unsafe fn holder_child(
                 fail(STAGE_BIND + i as i32);
             }
         }
+        for (i, dir) in p.tmpfs.iter().enumerate() {
+            if libc::mount(
+                c"tmpfs".as_ptr(),
+                dir.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=0777".as_ptr().cast(),
+            ) < 0
+            {
+                fail(STAGE_TMPFS + i as i32);
+            }
+        }
         if set_lo_up() < 0 {
             fail(STAGE_LO_UP);
         }
@@ -390,6 +425,9 @@ pub struct JoinOptions {
     /// Start a new session (setsid), e.g. for long-running container processes that must
     /// not get the caller's terminal signals.
     pub setsid: bool,
+    /// Give the process a mount namespace of its own, made from the pod's with these
+    /// volume mounts (see [`crate::mounts`]).
+    pub mounts: Option<ContainerMounts>,
 }
 
 /// Namespace descriptors of a target process, opened before fork.
@@ -398,10 +436,12 @@ struct Joiner {
     fds: Vec<(OwnedFd, libc::c_int)>,
     workdir: CString,
     setsid: bool,
+    mounts: Option<mounts::Prepared>,
 }
 
 impl Joiner {
-    fn new(pid: u32, opts: &JoinOptions) -> anyhow::Result<Joiner> {
+    /// `sink`: the write end of a [`Report`] pipe for mount failures.
+    fn new(pid: u32, opts: &JoinOptions, sink: Option<OwnedFd>) -> anyhow::Result<Joiner> {
         check_pid(pid)?;
         let mut fds = Vec::new();
         for (name, flag) in [
@@ -415,15 +455,24 @@ impl Joiner {
             fds.push((OwnedFd::from(f), flag));
         }
         let workdir = opts.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let mounts = match &opts.mounts {
+            None => None,
+            Some(m) => {
+                let points = mounts::mountpoints(pid)?;
+                let plan = mounts::plan(m, &points, &mounts::HostView)?;
+                Some(mounts::Prepared::new(&plan, sink)?)
+            }
+        };
         Ok(Joiner {
             fds,
             workdir: cstring(workdir.as_os_str(), "workdir")?,
             setsid: opts.setsid,
+            mounts,
         })
     }
 
     /// Runs in the forked child before exec: async-signal-safe calls only.
-    fn enter(&self) -> io::Result<()> {
+    fn enter(&mut self) -> io::Result<()> {
         // SAFETY: setns/chdir/setsid on descriptors and a CString owned by self; no
         // allocation happens here (io::Error from a raw errno does not allocate).
         unsafe {
@@ -431,6 +480,9 @@ impl Joiner {
                 if libc::setns(fd.as_raw_fd(), *flag) < 0 {
                     return Err(io::Error::last_os_error());
                 }
+            }
+            if let Some(m) = &mut self.mounts {
+                m.run()?;
             }
             if libc::chdir(self.workdir.as_ptr()) < 0 {
                 return Err(io::Error::last_os_error());
@@ -458,6 +510,7 @@ pub fn join(
         &JoinOptions {
             workdir: workdir.map(Path::to_path_buf),
             setsid: false,
+            mounts: None,
         },
     )
 }
@@ -468,12 +521,31 @@ pub fn join_with(
     pid: u32,
     opts: &JoinOptions,
 ) -> anyhow::Result<()> {
-    let j = Joiner::new(pid, opts)?;
+    let mut j = Joiner::new(pid, opts, None)?;
     // SAFETY: Joiner::enter only makes async-signal-safe system calls.
     unsafe {
         cmd.pre_exec(move || j.enter());
     }
     Ok(())
+}
+
+/// [`join_with`] for a container with its own mounts: the returned [`Report`] turns a
+/// failed spawn's error into the mount step that failed (`Report::explain`).
+pub fn join_container(
+    cmd: &mut tokio::process::Command,
+    pid: u32,
+    opts: &JoinOptions,
+) -> anyhow::Result<Report> {
+    let (mut report, sink) = Report::pipe()?;
+    let mut j = Joiner::new(pid, opts, Some(sink))?;
+    if let Some(p) = &j.mounts {
+        report.set_descriptions(p);
+    }
+    // SAFETY: Joiner::enter only makes async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(move || j.enter());
+    }
+    Ok(report)
 }
 
 /// [`join`] for `std::process::Command`.
@@ -488,6 +560,7 @@ pub fn join_std(
         &JoinOptions {
             workdir: workdir.map(Path::to_path_buf),
             setsid: false,
+            mounts: None,
         },
     )
 }
@@ -499,7 +572,7 @@ pub fn join_std_with(
     opts: &JoinOptions,
 ) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
-    let j = Joiner::new(pid, opts)?;
+    let mut j = Joiner::new(pid, opts, None)?;
     // SAFETY: Joiner::enter only makes async-signal-safe system calls.
     unsafe {
         cmd.pre_exec(move || j.enter());

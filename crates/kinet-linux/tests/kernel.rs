@@ -553,6 +553,7 @@ fn holder_hostname_binds_lo_and_join() {
         binds: vec![(hosts.clone(), PathBuf::from("/etc/hosts"))],
         argv: vec!["sleep".into(), "infinity".into()],
         netns: None,
+        tmpfs: vec![],
     });
     assert!(sandbox::is_alive(pid));
     let me = std::process::id();
@@ -594,6 +595,7 @@ fn holder_hostname_binds_lo_and_join() {
         &JoinOptions {
             workdir: None,
             setsid: true,
+            mounts: None,
         },
     )
     .unwrap();
@@ -617,6 +619,7 @@ fn holder_join_with_tokio() {
         binds: vec![(resolv, PathBuf::from("/etc/resolv.conf"))],
         argv: vec!["sleep".into(), "infinity".into()],
         netns: None,
+        tmpfs: vec![],
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -641,6 +644,7 @@ fn holder_host_network_joins_existing_netns() {
         binds: vec![],
         argv: vec!["sleep".into(), "infinity".into()],
         netns: Some(node.clone()),
+        tmpfs: vec![],
     });
     assert_eq!(proc_ns_inode(pid, "net"), netns::inode(&node).unwrap());
     assert_ne!(
@@ -661,6 +665,7 @@ fn holder_errors_are_reported() {
         binds,
         argv: argv.iter().map(|s| s.to_string()).collect(),
         netns: None,
+        tmpfs: vec![],
     };
     let e = sandbox::spawn_holder(&spec(&["kltest-no-such-command"], vec![])).unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
@@ -765,6 +770,7 @@ fn holders_do_not_pin_deleted_namespaces() {
         binds: vec![],
         argv: vec!["sleep".into(), "infinity".into()],
         netns: None,
+        tmpfs: vec![],
     });
     netns::delete(&pod).unwrap();
     // Namespace teardown is asynchronous in the kernel: poll.

@@ -332,6 +332,7 @@ impl Agent {
                 format!("{ns}/{name}"),
             ],
             netns: host_network.then(|| self.cfg.netns.clone()),
+            tmpfs: Vec::new(),
         };
         let pid = sandbox::spawn_holder(&spec)?;
         std::fs::write(dir.join("holder.pid"), pid.to_string())?;

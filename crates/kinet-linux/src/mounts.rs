@@ -1,0 +1,958 @@
+//! A container's own mount namespace, made from its pod's: the pod's namespaces are
+//! entered, the mount namespace is unshared, and each volume mount is bind-mounted
+//! from the pod's volume directory onto its `mountPath` (`subPath` and `readOnly`
+//! included).
+//!
+//! Containers see the host's filesystem, so a `mountPath` whose parent does not exist
+//! on the host (`/data`, `/etc/config`, `/var/run/secrets/kubernetes.io/serviceaccount`)
+//! cannot be created there. Instead, the nearest existing ancestor gets a private
+//! overlay inside the container's namespace: its lower layer is the directory itself
+//! (so everything in it stays visible), its upper layer lives on a tmpfs of the
+//! container's own, and the missing directories are made in that upper layer. The
+//! mounts that were below the ancestor (`/proc`, `/dev`, the pod's `/etc/hosts`,
+//! `/run/netns` …) would be hidden by the overlay, so they are cloned first and put
+//! back on top of it. An overlay on `/` itself becomes the namespace's root (the
+//! process re-enters its own namespace, which follows mounts on the root), so
+//! `setns` into the container's namespace — what `kubectl exec` does — lands in the
+//! same view. Nothing is created or mounted on the host.
+//!
+//! Planning (which directories to overlay, which mounts to put back, what to create)
+//! happens before `fork` and is pure given a view of the filesystem ([`plan`]); the
+//! child then runs a list of prepared system calls ([`Prepared::run`]) that are all
+//! async-signal-safe. Needs Linux 5.2 (`open_tree`, `move_mount`) and overlayfs.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+
+/// One volume mount of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bind {
+    /// What to mount, as the pod's mount namespace sees it (a directory or a file).
+    pub source: PathBuf,
+    /// Where, as an absolute path inside the container.
+    pub target: PathBuf,
+    pub read_only: bool,
+}
+
+/// The mounts that make a container's own mount namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerMounts {
+    /// Mounted in order of depth (a mount inside another volume's mount comes after it).
+    pub binds: Vec<Bind>,
+    /// An existing, empty directory of kinet's own; the container's private tmpfs for
+    /// overlay upper layers is mounted on it inside the container's namespace only.
+    pub scratch: PathBuf,
+}
+
+/// What the planner needs to know about the pod's filesystem.
+pub trait View {
+    /// The path with every symlink resolved, and whether it is a directory; `None` if
+    /// it does not exist (or is a dangling symlink).
+    fn resolve(&self, p: &Path) -> Option<(PathBuf, bool)>;
+    /// True if something (even a dangling symlink) is at `p`.
+    fn present(&self, p: &Path) -> bool;
+}
+
+/// The host's filesystem (which a pod's namespace shows, apart from its own binds).
+pub struct HostView;
+
+impl View for HostView {
+    fn resolve(&self, p: &Path) -> Option<(PathBuf, bool)> {
+        let c = std::fs::canonicalize(p).ok()?;
+        let dir = std::fs::metadata(&c).map(|m| m.is_dir()).unwrap_or(false);
+        Some((c, dir))
+    }
+
+    fn present(&self, p: &Path) -> bool {
+        std::fs::symlink_metadata(p).is_ok()
+    }
+}
+
+/// A private overlay on an existing directory, and the mounts under it to put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub dir: PathBuf,
+    pub submounts: Vec<PathBuf>,
+}
+
+/// What is at a bind's target before mounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    /// It exists already.
+    Exists,
+    /// Make a directory (if it is not there yet).
+    Dir,
+    /// Make an empty file (if it is not there yet).
+    File,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedBind {
+    pub source: PathBuf,
+    /// The resolved target.
+    pub target: PathBuf,
+    /// Directories to make first, outermost first.
+    pub mkdirs: Vec<PathBuf>,
+    pub leaf: Leaf,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub overlays: Vec<Overlay>,
+    pub binds: Vec<PlannedBind>,
+    pub scratch: PathBuf,
+}
+
+fn normal_components(p: &Path) -> anyhow::Result<Vec<&OsStr>> {
+    if !p.is_absolute() {
+        bail!("mount path {} is not absolute", p.display());
+    }
+    let mut out = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir => bail!("mount path {} must not contain '..'", p.display()),
+            Component::Prefix(_) => bail!("bad mount path {}", p.display()),
+        }
+    }
+    Ok(out)
+}
+
+fn depth(p: &Path) -> usize {
+    p.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count()
+}
+
+/// `p` is strictly below `dir`.
+fn strictly_under(p: &Path, dir: &Path) -> bool {
+    p != dir && p.starts_with(dir)
+}
+
+/// The mount point a path is on: the longest mount point it is under (or equal to).
+fn mount_of<'a>(p: &Path, mountpoints: &'a [PathBuf]) -> Option<&'a PathBuf> {
+    mountpoints
+        .iter()
+        .filter(|m| p.starts_with(m))
+        .max_by_key(|m| depth(m))
+}
+
+/// Plans a container's mounts. `mountpoints` are the mount points of the pod's
+/// namespace (see [`mountpoints`]); `view` answers what exists.
+pub fn plan(
+    spec: &ContainerMounts,
+    mountpoints: &[PathBuf],
+    view: &dyn View,
+) -> anyhow::Result<Plan> {
+    let mut order: Vec<&Bind> = spec.binds.iter().collect();
+    order.sort_by_key(|b| depth(&b.target));
+    let mut binds: Vec<PlannedBind> = Vec::new();
+    // (lexical target, resolved target) of the binds planned so far
+    let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for b in order {
+        let comps = normal_components(&b.target)?;
+        let lexical: PathBuf = std::iter::once(OsStr::new("/"))
+            .chain(comps.iter().copied())
+            .collect();
+        let (_, source_is_dir) = view
+            .resolve(&b.source)
+            .with_context(|| format!("volume source {} does not exist", b.source.display()))?;
+        let leaf_kind = if source_is_dir { Leaf::Dir } else { Leaf::File };
+        // inside an earlier mount: created in that volume at mount time
+        if let Some((lex, res)) = done.iter().rev().find(|(lex, _)| lexical.starts_with(lex)) {
+            let rel = lexical.strip_prefix(lex).unwrap_or(Path::new(""));
+            let target = res.join(rel);
+            let mut mkdirs = Vec::new();
+            let mut cur = res.clone();
+            let rc: Vec<_> = rel.components().collect();
+            for c in rc.iter().take(rc.len().saturating_sub(1)) {
+                cur.push(c);
+                mkdirs.push(cur.clone());
+            }
+            let leaf = if rel.as_os_str().is_empty() {
+                Leaf::Exists
+            } else {
+                leaf_kind
+            };
+            done.push((lexical, target.clone()));
+            binds.push(PlannedBind {
+                source: b.source.clone(),
+                target,
+                mkdirs,
+                leaf,
+                read_only: b.read_only,
+            });
+            continue;
+        }
+        let mut cur = PathBuf::from("/");
+        let mut missing: &[&OsStr] = &[];
+        for (i, c) in comps.iter().enumerate() {
+            let cand = cur.join(c);
+            match view.resolve(&cand) {
+                Some((canon, is_dir)) => {
+                    if !is_dir && i + 1 < comps.len() {
+                        bail!(
+                            "mount path {}: {} is not a directory",
+                            b.target.display(),
+                            cand.display()
+                        );
+                    }
+                    cur = canon;
+                }
+                None if view.present(&cand) => {
+                    bail!(
+                        "mount path {}: {} is a dangling symbolic link",
+                        b.target.display(),
+                        cand.display()
+                    );
+                }
+                None => {
+                    missing = &comps[i..];
+                    break;
+                }
+            }
+        }
+        if missing.is_empty() {
+            done.push((lexical, cur.clone()));
+            binds.push(PlannedBind {
+                source: b.source.clone(),
+                target: cur,
+                mkdirs: Vec::new(),
+                leaf: Leaf::Exists,
+                read_only: b.read_only,
+            });
+            continue;
+        }
+        if !dirs.contains(&cur) {
+            dirs.push(cur.clone());
+        }
+        let mut mkdirs = Vec::new();
+        let mut t = cur.clone();
+        for (i, c) in missing.iter().enumerate() {
+            t.push(c);
+            if i + 1 < missing.len() {
+                mkdirs.push(t.clone());
+            }
+        }
+        done.push((lexical, t.clone()));
+        binds.push(PlannedBind {
+            source: b.source.clone(),
+            target: t,
+            mkdirs,
+            leaf: leaf_kind,
+            read_only: b.read_only,
+        });
+    }
+    // one overlay per filesystem: a directory on the same mount as an outer one is
+    // made writable by the outer overlay
+    dirs.sort_by_key(|d| depth(d));
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for d in dirs {
+        let covered = kept
+            .iter()
+            .any(|k| d.starts_with(k) && mount_of(&d, mountpoints) == mount_of(k, mountpoints));
+        if !covered {
+            kept.push(d);
+        }
+    }
+    let mut overlays = Vec::new();
+    if !kept.is_empty() {
+        check_option_path(&spec.scratch)?;
+        if !spec.scratch.is_absolute() {
+            bail!(
+                "scratch directory {} is not absolute",
+                spec.scratch.display()
+            );
+        }
+    }
+    for d in kept {
+        check_option_path(&d)?;
+        let top = |m: &Path| {
+            strictly_under(m, &d)
+                && !mountpoints
+                    .iter()
+                    .any(|o| strictly_under(o, &d) && strictly_under(m, o))
+        };
+        let mut subs: Vec<PathBuf> = mountpoints.iter().filter(|m| top(m)).cloned().collect();
+        if top(&spec.scratch) {
+            subs.push(spec.scratch.clone());
+        }
+        subs.sort();
+        subs.dedup();
+        overlays.push(Overlay {
+            dir: d,
+            submounts: subs,
+        });
+    }
+    Ok(Plan {
+        overlays,
+        binds,
+        scratch: spec.scratch.clone(),
+    })
+}
+
+/// Overlay options separate with ',' and ':'; kinet's paths never need them.
+fn check_option_path(p: &Path) -> anyhow::Result<()> {
+    let b = p.as_os_str().as_bytes();
+    if b.iter().any(|c| matches!(c, b',' | b':' | b'\\' | b'\n')) {
+        bail!(
+            "cannot make {} writable in the container: its path has ',', ':' or '\\'",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space …).
+fn unescape(s: &str) -> PathBuf {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    PathBuf::from(OsStr::from_bytes(&out))
+}
+
+/// The mount points listed in a mountinfo file's text.
+pub fn parse_mountinfo(text: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The mount points of the mount namespace of `pid`.
+pub fn mountpoints(pid: u32) -> anyhow::Result<Vec<PathBuf>> {
+    let path = format!("/proc/{pid}/mountinfo");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    Ok(parse_mountinfo(&text))
+}
+
+// ---- the child side: prepared system calls ----
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+#[derive(Debug)]
+enum Op {
+    Unshare,
+    OpenSelfNs,
+    MountTmpfs(CString),
+    Mkdir(CString),
+    Touch(CString),
+    Clone { path: CString, slot: usize },
+    Overlay { dir: CString, data: CString },
+    Reroot,
+    Attach { slot: usize, target: CString },
+    RemountRo(CString),
+    Detach(CString),
+}
+
+/// A planned mount namespace, ready to be made between `fork` and `exec`.
+pub struct Prepared {
+    ops: Vec<Op>,
+    /// What each op does, for error messages.
+    what: Vec<String>,
+    slots: Vec<RawFd>,
+    self_ns: RawFd,
+    report: Option<OwnedFd>,
+}
+
+fn cpath(p: &Path) -> anyhow::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .with_context(|| format!("path {} contains a NUL byte", p.display()))
+}
+
+impl Prepared {
+    /// Turns a plan into system calls. `report` receives the failing op, if any.
+    pub fn new(plan: &Plan, report: Option<OwnedFd>) -> anyhow::Result<Prepared> {
+        let mut ops = Vec::new();
+        let mut what = Vec::new();
+        let mut slots = 0usize;
+        let mut push = |op: Op, w: String| {
+            ops.push(op);
+            what.push(w);
+        };
+        push(Op::Unshare, "unshare the mount namespace".into());
+        if plan.overlays.iter().any(|o| o.dir == Path::new("/")) {
+            push(Op::OpenSelfNs, "open /proc/self/ns/mnt".into());
+        }
+        let s = &plan.scratch;
+        if !plan.overlays.is_empty() {
+            push(
+                Op::MountTmpfs(cpath(s)?),
+                format!("mount a tmpfs on {}", s.display()),
+            );
+            for i in 0..plan.overlays.len() {
+                for l in ["u", "w"] {
+                    let d = s.join(format!("{l}{i}"));
+                    push(Op::Mkdir(cpath(&d)?), format!("mkdir {}", d.display()));
+                }
+            }
+        }
+        let mut bind_slots = Vec::new();
+        for b in &plan.binds {
+            push(
+                Op::Clone {
+                    path: cpath(&b.source)?,
+                    slot: slots,
+                },
+                format!("open_tree {}", b.source.display()),
+            );
+            bind_slots.push(slots);
+            slots += 1;
+        }
+        for (i, o) in plan.overlays.iter().enumerate() {
+            let first = slots;
+            for m in &o.submounts {
+                push(
+                    Op::Clone {
+                        path: cpath(m)?,
+                        slot: slots,
+                    },
+                    format!("open_tree {}", m.display()),
+                );
+                slots += 1;
+            }
+            let data = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                o.dir.display(),
+                s.join(format!("u{i}")).display(),
+                s.join(format!("w{i}")).display()
+            );
+            push(
+                Op::Overlay {
+                    dir: cpath(&o.dir)?,
+                    data: CString::new(data.clone())?,
+                },
+                format!("mount overlay ({data}) on {}", o.dir.display()),
+            );
+            if o.dir == Path::new("/") {
+                push(Op::Reroot, "enter the new root".into());
+            }
+            for (k, m) in o.submounts.iter().enumerate() {
+                push(
+                    Op::Attach {
+                        slot: first + k,
+                        target: cpath(m)?,
+                    },
+                    format!("put {} back", m.display()),
+                );
+            }
+        }
+        if !plan.overlays.is_empty() {
+            push(Op::Detach(cpath(s)?), format!("unmount {}", s.display()));
+        }
+        for (b, slot) in plan.binds.iter().zip(bind_slots) {
+            for d in &b.mkdirs {
+                push(Op::Mkdir(cpath(d)?), format!("mkdir {}", d.display()));
+            }
+            match b.leaf {
+                Leaf::Exists => {}
+                Leaf::Dir => push(
+                    Op::Mkdir(cpath(&b.target)?),
+                    format!("mkdir {}", b.target.display()),
+                ),
+                Leaf::File => push(
+                    Op::Touch(cpath(&b.target)?),
+                    format!("create {}", b.target.display()),
+                ),
+            }
+            push(
+                Op::Attach {
+                    slot,
+                    target: cpath(&b.target)?,
+                },
+                format!(
+                    "bind mount {} on {}",
+                    b.source.display(),
+                    b.target.display()
+                ),
+            );
+            if b.read_only {
+                push(
+                    Op::RemountRo(cpath(&b.target)?),
+                    format!("make {} read-only", b.target.display()),
+                );
+            }
+        }
+        Ok(Prepared {
+            ops,
+            what,
+            slots: vec![-1; slots],
+            self_ns: -1,
+            report,
+        })
+    }
+
+    /// Makes the mounts. Runs in the forked child: async-signal-safe calls only (no
+    /// allocation: every buffer was made by [`Prepared::new`]).
+    pub fn run(&mut self) -> io::Result<()> {
+        for i in 0..self.ops.len() {
+            if let Err(e) = self.step(i) {
+                if let Some(r) = &self.report {
+                    let rec = [
+                        (i as u32).to_ne_bytes(),
+                        (e.raw_os_error().unwrap_or(0) as u32).to_ne_bytes(),
+                    ];
+                    let bytes: [u8; 8] = [
+                        rec[0][0], rec[0][1], rec[0][2], rec[0][3], rec[1][0], rec[1][1],
+                        rec[1][2], rec[1][3],
+                    ];
+                    // SAFETY: an 8-byte write from a stack buffer to a pipe.
+                    unsafe { libc::write(r.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, i: usize) -> io::Result<()> {
+        let check = |r: libc::c_long| {
+            if r < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(r)
+            }
+        };
+        let empty = c"";
+        // SAFETY: plain system calls on CStrings and descriptors owned by self; no
+        // allocation happens here.
+        unsafe {
+            match &self.ops[i] {
+                Op::Unshare => {
+                    check(libc::unshare(libc::CLONE_NEWNS) as _)?;
+                }
+                Op::OpenSelfNs => {
+                    let fd = check(libc::open(
+                        c"/proc/self/ns/mnt".as_ptr(),
+                        libc::O_RDONLY | libc::O_CLOEXEC,
+                    ) as _)?;
+                    self.self_ns = fd as RawFd;
+                }
+                Op::MountTmpfs(p) => {
+                    check(libc::mount(
+                        c"tmpfs".as_ptr(),
+                        p.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV,
+                        c"mode=0700".as_ptr().cast(),
+                    ) as _)?;
+                }
+                Op::Mkdir(p) => {
+                    if libc::mkdir(p.as_ptr(), 0o755) < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.raw_os_error() != Some(libc::EEXIST) {
+                            return Err(e);
+                        }
+                    }
+                }
+                Op::Touch(p) => {
+                    let fd = check(libc::open(
+                        p.as_ptr(),
+                        libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                        0o644,
+                    ) as _)?;
+                    libc::close(fd as RawFd);
+                }
+                Op::Clone { path, slot } => {
+                    let fd = check(libc::syscall(
+                        libc::SYS_open_tree,
+                        libc::AT_FDCWD,
+                        path.as_ptr(),
+                        OPEN_TREE_CLONE
+                            | libc::O_CLOEXEC as libc::c_uint
+                            | libc::AT_RECURSIVE as libc::c_uint,
+                    ))?;
+                    self.slots[*slot] = fd as RawFd;
+                }
+                Op::Overlay { dir, data } => {
+                    check(libc::mount(
+                        c"overlay".as_ptr(),
+                        dir.as_ptr(),
+                        c"overlay".as_ptr(),
+                        0,
+                        data.as_ptr().cast(),
+                    ) as _)?;
+                }
+                Op::Reroot => {
+                    check(libc::setns(self.self_ns, libc::CLONE_NEWNS) as _)?;
+                }
+                Op::Attach { slot, target } => {
+                    check(libc::syscall(
+                        libc::SYS_move_mount,
+                        self.slots[*slot],
+                        empty.as_ptr(),
+                        libc::AT_FDCWD,
+                        target.as_ptr(),
+                        MOVE_MOUNT_F_EMPTY_PATH,
+                    ))?;
+                }
+                Op::RemountRo(p) => {
+                    check(libc::mount(
+                        std::ptr::null(),
+                        p.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                        std::ptr::null(),
+                    ) as _)?;
+                }
+                Op::Detach(p) => {
+                    check(libc::umount2(p.as_ptr(), libc::MNT_DETACH) as _)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The description of op `i`.
+    pub fn describe(&self, i: usize) -> Option<&str> {
+        self.what.get(i).map(String::as_str)
+    }
+}
+
+/// The parent's end of a [`Prepared`]'s report pipe: says which mount step failed.
+#[derive(Debug)]
+pub struct Report {
+    read: OwnedFd,
+    what: Vec<String>,
+}
+
+impl Report {
+    /// A pipe for `prepared`'s failures (call before handing `prepared` to the child).
+    pub fn pipe() -> anyhow::Result<(Report, OwnedFd)> {
+        let (rd, wr) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .context("pipe2")?;
+        Ok((
+            Report {
+                read: rd,
+                what: Vec::new(),
+            },
+            wr,
+        ))
+    }
+
+    pub(crate) fn set_descriptions(&mut self, p: &Prepared) {
+        self.what = p.what.clone();
+    }
+
+    /// Explains a failed spawn: the mount step that failed, or the error as it is.
+    pub fn explain(&self, e: io::Error) -> anyhow::Error {
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a stack buffer from a non-blocking pipe.
+        let n = unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        if n == 8 {
+            let op = u32::from_ne_bytes(buf[0..4].try_into().unwrap()) as usize;
+            let errno = u32::from_ne_bytes(buf[4..8].try_into().unwrap()) as i32;
+            let what = self
+                .what
+                .get(op)
+                .cloned()
+                .unwrap_or_else(|| format!("mount step {op}"));
+            return anyhow!("{what}: {}", io::Error::from_raw_os_error(errno));
+        }
+        anyhow::Error::from(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A fake filesystem: path → (resolved, is_dir).
+    struct Fake(BTreeMap<PathBuf, (PathBuf, bool)>);
+
+    impl Fake {
+        fn new(entries: &[(&str, &str, bool)]) -> Fake {
+            Fake(
+                entries
+                    .iter()
+                    .map(|(p, r, d)| (PathBuf::from(p), (PathBuf::from(r), *d)))
+                    .collect(),
+            )
+        }
+    }
+
+    impl View for Fake {
+        fn resolve(&self, p: &Path) -> Option<(PathBuf, bool)> {
+            if p == Path::new("/") {
+                return Some((p.into(), true));
+            }
+            self.0.get(p).cloned()
+        }
+        fn present(&self, p: &Path) -> bool {
+            self.0.contains_key(p) || p == Path::new("/dangling")
+        }
+    }
+
+    fn host() -> Fake {
+        Fake::new(&[
+            ("/etc", "/etc", true),
+            ("/etc/hosts", "/etc/hosts", false),
+            ("/run", "/run", true),
+            ("/var", "/var", true),
+            ("/var/run", "/run", true),
+            ("/proc", "/proc", true),
+            ("/tmp", "/tmp", true),
+            ("/src/cm", "/src/cm", true),
+            ("/src/cm/key", "/src/cm/..data/key", false),
+            ("/src/empty", "/src/empty", true),
+            ("/src/token", "/src/token", true),
+        ])
+    }
+
+    fn mps() -> Vec<PathBuf> {
+        [
+            "/",
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/etc/hosts",
+            "/run/netns",
+            "/run/user/0",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect()
+    }
+
+    fn spec(binds: &[(&str, &str, bool)]) -> ContainerMounts {
+        ContainerMounts {
+            binds: binds
+                .iter()
+                .map(|(s, t, ro)| Bind {
+                    source: s.into(),
+                    target: t.into(),
+                    read_only: *ro,
+                })
+                .collect(),
+            scratch: "/run/kinet/lab/pods/u/c".into(),
+        }
+    }
+
+    #[test]
+    fn existing_targets_need_no_overlay() {
+        let p = plan(&spec(&[("/src/empty", "/tmp", false)]), &mps(), &host()).unwrap();
+        assert!(p.overlays.is_empty());
+        assert_eq!(p.binds[0].leaf, Leaf::Exists);
+        assert_eq!(p.binds[0].target, PathBuf::from("/tmp"));
+    }
+
+    #[test]
+    fn missing_targets_overlay_the_nearest_existing_ancestor() {
+        let p = plan(
+            &spec(&[
+                (
+                    "/src/token",
+                    "/var/run/secrets/kubernetes.io/serviceaccount",
+                    true,
+                ),
+                ("/src/cm", "/etc/config", true),
+            ]),
+            &mps(),
+            &host(),
+        )
+        .unwrap();
+        // /var/run is a symlink to /run: the overlay is on /run, and the mounts under
+        // it come back; /etc is on the same filesystem as / but no overlay is on /
+        let dirs: Vec<_> = p.overlays.iter().map(|o| o.dir.clone()).collect();
+        assert_eq!(dirs, [PathBuf::from("/etc"), PathBuf::from("/run")]);
+        assert_eq!(p.overlays[0].submounts, [PathBuf::from("/etc/hosts")]);
+        assert_eq!(
+            p.overlays[1].submounts,
+            [
+                PathBuf::from("/run/kinet/lab/pods/u/c"),
+                PathBuf::from("/run/netns"),
+                PathBuf::from("/run/user/0")
+            ]
+        );
+        let sa = p
+            .binds
+            .iter()
+            .find(|b| b.source == Path::new("/src/token"))
+            .unwrap();
+        assert_eq!(
+            sa.target,
+            PathBuf::from("/run/secrets/kubernetes.io/serviceaccount")
+        );
+        assert_eq!(
+            sa.mkdirs,
+            [
+                PathBuf::from("/run/secrets"),
+                PathBuf::from("/run/secrets/kubernetes.io")
+            ]
+        );
+        assert_eq!(sa.leaf, Leaf::Dir);
+    }
+
+    #[test]
+    fn a_top_level_directory_overlays_the_root_and_covers_the_rest_of_its_filesystem() {
+        let p = plan(
+            &spec(&[
+                ("/src/empty", "/data", false),
+                ("/src/cm", "/etc/config", true),
+            ]),
+            &mps(),
+            &host(),
+        )
+        .unwrap();
+        assert_eq!(p.overlays.len(), 1);
+        assert_eq!(p.overlays[0].dir, PathBuf::from("/"));
+        // only the top-level mounts under / (their children come with them)
+        assert_eq!(
+            p.overlays[0].submounts,
+            [
+                PathBuf::from("/dev"),
+                PathBuf::from("/etc/hosts"),
+                PathBuf::from("/proc"),
+                PathBuf::from("/run/kinet/lab/pods/u/c"),
+                PathBuf::from("/run/netns"),
+                PathBuf::from("/run/user/0"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_separate_filesystem_gets_its_own_overlay_after_the_outer_one() {
+        let mut m = mps();
+        m.push("/run".into());
+        m.sort();
+        let p = plan(
+            &spec(&[
+                ("/src/empty", "/data", false),
+                ("/src/token", "/run/secrets/x", true),
+            ]),
+            &m,
+            &host(),
+        )
+        .unwrap();
+        let dirs: Vec<_> = p.overlays.iter().map(|o| o.dir.clone()).collect();
+        assert_eq!(dirs, [PathBuf::from("/"), PathBuf::from("/run")]);
+        assert!(p.overlays[0].submounts.contains(&PathBuf::from("/run")));
+        assert!(
+            !p.overlays[0]
+                .submounts
+                .contains(&PathBuf::from("/run/netns"))
+        );
+        assert!(
+            p.overlays[1]
+                .submounts
+                .contains(&PathBuf::from("/run/netns"))
+        );
+        assert!(
+            p.overlays[1]
+                .submounts
+                .contains(&PathBuf::from("/run/kinet/lab/pods/u/c"))
+        );
+    }
+
+    #[test]
+    fn mounts_inside_other_mounts_come_after_them_and_are_made_in_the_volume() {
+        let p = plan(
+            &spec(&[
+                ("/src/cm/key", "/data/conf/app.conf", true),
+                ("/src/empty", "/data", false),
+            ]),
+            &mps(),
+            &host(),
+        )
+        .unwrap();
+        assert_eq!(p.binds[0].target, PathBuf::from("/data"));
+        assert_eq!(p.binds[1].target, PathBuf::from("/data/conf/app.conf"));
+        assert_eq!(p.binds[1].mkdirs, [PathBuf::from("/data/conf")]);
+        assert_eq!(p.binds[1].leaf, Leaf::File);
+        assert_eq!(p.overlays.len(), 1);
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        assert!(plan(&spec(&[("/src/empty", "rel", false)]), &mps(), &host()).is_err());
+        assert!(plan(&spec(&[("/src/empty", "/a/../b", false)]), &mps(), &host()).is_err());
+        assert!(plan(&spec(&[("/nosuch", "/tmp", false)]), &mps(), &host()).is_err());
+        let e = plan(
+            &spec(&[("/src/empty", "/etc/hosts/x", false)]),
+            &mps(),
+            &host(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
+        let e = plan(
+            &spec(&[("/src/empty", "/dangling/x", false)]),
+            &mps(),
+            &host(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("dangling"), "{e}");
+    }
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        let text = "22 27 0:21 / /proc rw - proc proc rw\n30 27 0:27 / /mnt/a\\040b rw - tmpfs t rw\n27 1 254:0 / / rw - ext4 /dev/vda rw\n";
+        assert_eq!(
+            parse_mountinfo(text),
+            [
+                PathBuf::from("/"),
+                PathBuf::from("/mnt/a b"),
+                PathBuf::from("/proc")
+            ]
+        );
+    }
+
+    #[test]
+    fn prepared_ops_follow_the_plan() {
+        let p = plan(
+            &spec(&[("/src/empty", "/data", false), ("/src/cm", "/tmp", true)]),
+            &mps(),
+            &host(),
+        )
+        .unwrap();
+        let prep = Prepared::new(&p, None).unwrap();
+        let what: Vec<&str> = (0..prep.ops.len())
+            .filter_map(|i| prep.describe(i))
+            .collect();
+        assert_eq!(what[0], "unshare the mount namespace");
+        assert!(what.contains(&"enter the new root"));
+        let overlay = what
+            .iter()
+            .position(|w| w.starts_with("mount overlay"))
+            .unwrap();
+        let reroot = what
+            .iter()
+            .position(|w| *w == "enter the new root")
+            .unwrap();
+        let put_back = what.iter().position(|w| *w == "put /proc back").unwrap();
+        let bind = what
+            .iter()
+            .position(|w| w.starts_with("bind mount /src/empty"))
+            .unwrap();
+        assert!(overlay < reroot && reroot < put_back && put_back < bind);
+        assert!(what.contains(&"make /tmp read-only"));
+        assert_eq!(prep.slots.len(), 2 + p.overlays[0].submounts.len());
+    }
+}

@@ -1,0 +1,283 @@
+//! Kernel tests of containers' own mount namespaces (volume mounts). Run as root.
+//!
+//! Everything a test makes on the host carries the prefix `kltestm<pid>_<n>` and is
+//! removed by a Drop guard; every test also checks that the host's mounts and
+//! filesystem are as they were (containers' mounts live in their own namespaces).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use kinet_linux::mounts::{Bind, ContainerMounts};
+use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique() -> String {
+    format!(
+        "kltestm{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A pod (holder) with a directory of its own; removed on drop.
+struct Pod {
+    dir: PathBuf,
+    pid: u32,
+    host_mounts: String,
+}
+
+fn host_mounts() -> String {
+    // mount ids and propagation peers aside, the list of mount points
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut v: Vec<&str> = text.lines().filter_map(|l| l.split(' ').nth(4)).collect();
+    v.sort();
+    v.join("\n")
+}
+
+impl Pod {
+    fn new(memory: bool) -> Pod {
+        assert!(nix::unistd::geteuid().is_root(), "run as root");
+        let host_mounts = host_mounts();
+        let dir = PathBuf::from("/run").join(unique());
+        for d in ["vol/empty", "vol/mem", "vol/cm", "scratch1", "scratch2"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(dir.join("vol/cm/key"), "value-1").unwrap();
+        std::fs::write(dir.join("hosts"), "10.1.1.9\tpod\n").unwrap();
+        let pid = sandbox::spawn_holder(&HolderSpec {
+            hostname: "kltestm".into(),
+            binds: vec![(dir.join("hosts"), PathBuf::from("/etc/hosts"))],
+            argv: vec!["sleep".into(), "infinity".into()],
+            netns: None,
+            tmpfs: if memory {
+                vec![dir.join("vol/mem")]
+            } else {
+                vec![]
+            },
+        })
+        .expect("spawn holder");
+        Pod {
+            dir,
+            pid,
+            host_mounts,
+        }
+    }
+
+    fn mounts(&self, scratch: &str, binds: &[(&Path, &str, bool)]) -> ContainerMounts {
+        ContainerMounts {
+            binds: binds
+                .iter()
+                .map(|(s, t, ro)| Bind {
+                    source: s.to_path_buf(),
+                    target: PathBuf::from(t),
+                    read_only: *ro,
+                })
+                .collect(),
+            scratch: self.dir.join(scratch),
+        }
+    }
+
+    /// Starts `sh -c script` as a container with `mounts`; returns the child.
+    fn container(&self, mounts: ContainerMounts, script: &str) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.args(["-c", script])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let report = sandbox::join_container(
+            &mut cmd,
+            self.pid,
+            &JoinOptions {
+                workdir: None,
+                setsid: true,
+                mounts: Some(mounts),
+            },
+        )
+        .expect("plan the container's mounts");
+        cmd.spawn()
+            .map_err(|e| report.explain(e))
+            .expect("spawn the container")
+    }
+
+    /// Runs `script` inside the namespaces of `pid` (as kubectl exec does).
+    fn exec(&self, pid: u32, script: &str) -> String {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", script]);
+        sandbox::join_std(&mut cmd, pid, None).unwrap();
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let _ = sandbox::kill(self.pid, Signal::Kill);
+        std::thread::sleep(Duration::from_millis(20));
+        let _ = std::fs::remove_dir_all(&self.dir);
+        assert_eq!(host_mounts(), self.host_mounts, "the host's mounts changed");
+    }
+}
+
+async fn output(child: tokio::process::Child) -> String {
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("container finished")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "container failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn volumes_appear_only_inside_the_container() {
+    let pod = Pod::new(false);
+    let top = format!("/{}", unique());
+    let etc = format!("/etc/{}", unique());
+    let run = unique();
+    let sa = format!("/var/run/{run}/kubernetes.io/serviceaccount");
+    let vol = pod.dir.join("vol");
+    let mounts = pod.mounts(
+        "scratch1",
+        &[
+            (&vol.join("empty"), &top, false),
+            (&vol.join("cm"), &format!("{etc}/config"), true),
+            (&vol.join("cm"), &sa, true),
+            (&vol.join("cm/key"), &format!("{top}/sub/app.conf"), true),
+        ],
+    );
+    let script = format!(
+        "set -e
+        cat {etc}/config/key; echo
+        cat {sa}/key; echo
+        cat {top}/sub/app.conf; echo
+        echo written > {top}/out
+        if echo x > {etc}/config/new 2>/dev/null; then echo WRITABLE; fi
+        grep -c pod /etc/hosts
+        test -r /proc/self/status && echo proc
+        test -c /dev/null && echo dev
+        test -x /bin/sh && echo bin
+        echo $$ > {top}/pid
+        exec sleep 30"
+    );
+    let child = pod.container(mounts, &script);
+    let pid = child.id().unwrap();
+    // wait for the container to get going, then exec into its namespaces
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = std::fs::read_to_string(vol.join("empty/pid")).unwrap_or_default();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.trim(), pid.to_string(), "the container wrote its pid");
+    // kubectl exec: setns into the container's namespaces sees the same mounts
+    assert_eq!(pod.exec(pid, &format!("cat {etc}/config/key")), "value-1");
+    assert_eq!(pod.exec(pid, &format!("cat {top}/out")), "written\n");
+    // the pod's own namespace (and the host) do not have them
+    assert!(
+        !Path::new(&top).exists(),
+        "{top} must not exist on the host"
+    );
+    assert!(
+        !Path::new(&etc).exists(),
+        "{etc} must not exist on the host"
+    );
+    assert!(!Path::new(&format!("/run/{run}")).exists());
+    assert!(
+        pod.exec(pod.pid, &format!("test -e {top} || echo absent"))
+            .contains("absent")
+    );
+    // what the container wrote to its emptyDir is in the volume's directory
+    assert_eq!(
+        std::fs::read_to_string(vol.join("empty/out")).unwrap(),
+        "written\n"
+    );
+    sandbox::kill(pid, Signal::Term).unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        "value-1\nvalue-1\nvalue-1\n1\nproc\ndev\nbin\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("WRITABLE"), "read-only mounts are read-only");
+}
+
+#[tokio::test]
+async fn containers_share_an_empty_dir_and_a_memory_volume() {
+    let pod = Pod::new(true);
+    let data = format!("/{}", unique());
+    let vol = pod.dir.join("vol");
+    let writer = pod.container(
+        pod.mounts(
+            "scratch1",
+            &[
+                (&vol.join("empty"), &data, false),
+                (&vol.join("mem"), "/tmp", false),
+            ],
+        ),
+        &format!("echo hello > {data}/shared; echo in-memory > /tmp/kltestm-mem"),
+    );
+    output(writer).await;
+    let reader = pod.container(
+        pod.mounts(
+            "scratch2",
+            &[
+                (&vol.join("empty"), &format!("{data}/again"), false),
+                (&vol.join("mem"), "/tmp", false),
+            ],
+        ),
+        &format!("cat {data}/again/shared /tmp/kltestm-mem"),
+    );
+    assert_eq!(output(reader).await, "hello\nin-memory\n");
+    // the memory volume lives in the pod's namespace, not on the host
+    assert!(!vol.join("mem/kltestm-mem").exists());
+    assert!(!Path::new("/tmp/kltestm-mem").exists());
+    assert!(!Path::new(&data).exists());
+}
+
+#[tokio::test]
+async fn mount_failures_say_which_step_failed() {
+    let pod = Pod::new(false);
+    let vol = pod.dir.join("vol");
+    // a mount point inside /proc cannot be made: the overlay on /proc fails
+    let mut cmd = tokio::process::Command::new("/bin/true");
+    let report = sandbox::join_container(
+        &mut cmd,
+        pod.pid,
+        &JoinOptions {
+            workdir: None,
+            setsid: false,
+            mounts: Some(pod.mounts("scratch1", &[(&vol.join("cm"), "/proc/kltestm/x", true)])),
+        },
+    )
+    .unwrap();
+    let e = report.explain(cmd.spawn().unwrap_err());
+    eprintln!("{e:#}");
+    assert!(e.to_string().contains("mount overlay"), "{e:#}");
+    assert!(e.to_string().contains("on /proc"), "{e:#}");
+    // a missing source is refused before anything runs
+    let e = sandbox::join_container(
+        &mut tokio::process::Command::new("/bin/true"),
+        pod.pid,
+        &JoinOptions {
+            mounts: Some(pod.mounts("scratch1", &[(&vol.join("nosuch"), "/tmp", true)])),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e:#}");
+}
