@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kinet needs on a fresh Debian/Ubuntu machine: the host tools pods
-# use (busybox, dig, ping, curl, nc, tcpdump, nftables, iproute2) and checks for
+# use (busybox, dig, ping, curl, nc, telnet, iperf3, tcpdump, nftables, iproute2) and checks for
 # the Rust toolchain and kubectl. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -15,6 +15,8 @@ have tcpdump || need+=(tcpdump)
 have nft || need+=(nftables)
 have ip || need+=(iproute2)
 have traceroute || need+=(traceroute)
+have telnet || need+=(telnet)
+have iperf3 || need+=(iperf3)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "Installing: ${need[*]}"

@@ -249,16 +249,19 @@ fn busybox_dir(p: &Paths) -> Option<PathBuf> {
         .arg("--list")
         .output()
         .ok()?;
-    // busybox images ship an nc with -z/-v/-u/-w; Debian's busybox has none of them
-    let nc = dir.join("nc");
-    let _ = std::fs::remove_file(&nc);
+    // busybox images ship an nc with -z/-v/-u/-w; Debian's busybox has none of them;
+    // alpine images have apk
     let exe = std::env::current_exe().ok()?;
-    std::fs::write(
-        &nc,
-        format!("#!/bin/sh\nexec {} nc \"$@\"\n", exe.display()),
-    )
-    .ok()?;
-    std::fs::set_permissions(&nc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ok()?;
+    for tool in ["nc", "apk"] {
+        let f = dir.join(tool);
+        let _ = std::fs::remove_file(&f);
+        std::fs::write(
+            &f,
+            format!("#!/bin/sh\nexec {} {tool} \"$@\"\n", exe.display()),
+        )
+        .ok()?;
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ok()?;
+    }
     for applet in String::from_utf8_lossy(&out.stdout).lines() {
         let link = dir.join(applet);
         if !link.exists() {

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod daemon;
 mod kubeconfig;
+mod apk;
 mod nc;
 mod paths;
 mod serve;
@@ -102,6 +103,12 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// `apk` for alpine images (packages come from the host).
+    #[command(hide = true, disable_help_flag = true)]
+    Apk {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// agnhost's network subcommands.
     #[command(hide = true, disable_help_flag = true)]
     Agnhost {
@@ -121,6 +128,7 @@ fn main() -> ExitCode {
         Cmd::Serve { image, ports, text } => serve::serve(&image, &ports, text),
         Cmd::Agnhost { args } => serve::agnhost(&args),
         Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
+        Cmd::Apk { args } => return ExitCode::from(apk::run(&args).clamp(0, 255) as u8),
         Cmd::Daemon { nodes } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
