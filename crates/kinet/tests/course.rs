@@ -1,0 +1,347 @@
+//! The course's commands, as written in "7.5 Test de connectivité interne"
+//! (../shared/seeds/000_75941e190b5ea137.txt), with `kinet kubectl` in place of
+//! `microk8s kubectl`: "Les outils essentiels", Tests 1 to 4, 15 and 23, and the
+//! nginx Deployment of the Services chapter.
+
+mod common;
+
+use common::{Lab, err, out};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Course {
+    lab: Lab,
+}
+
+impl Course {
+    /// `kinet kubectl ARGS`.
+    fn k(&self, args: &[&str]) -> Output {
+        self.lab.kinet(&[&["kubectl"], args].concat())
+    }
+
+    /// `kinet kubectl ARGS`, which must succeed: its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.k(args);
+        assert!(
+            o.status.success(),
+            "kinet kubectl {args:?}: {}{}",
+            out(&o),
+            err(&o)
+        );
+        out(&o)
+    }
+}
+
+const BACKEND: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: backend
+  labels:
+    app: backend
+spec:
+  containers:
+  - name: backend
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: ["netexec", "--http-port=8080"]
+    ports:
+    - containerPort: 8080
+"#;
+
+const NGINX: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:alpine
+        ports:
+        - containerPort: 80
+        readinessProbe:
+          httpGet:
+            path: /
+            port: 80
+          periodSeconds: 1
+"#;
+
+#[test]
+fn connectivity_chapter_commands() {
+    let c = Course { lab: Lab::up(2) };
+    c.lab.apply(BACKEND);
+
+    // Les outils essentiels: the three debug pods
+    c.ok(&[
+        "run",
+        "busybox",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    c.ok(&[
+        "run",
+        "netshoot",
+        "--image=nicolaka/netshoot",
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    c.ok(&[
+        "run",
+        "alpine",
+        "--image=alpine:latest",
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    for p in ["backend", "busybox", "netshoot", "alpine"] {
+        c.lab.wait_ready("default", p);
+    }
+    let pods = c.ok(&["get", "pods"]);
+    for p in ["backend", "busybox", "netshoot", "alpine"] {
+        assert!(
+            pods.lines()
+                .any(|l| l.starts_with(p) && l.contains("1/1") && l.contains("Running")),
+            "{pods}"
+        );
+    }
+    let svc = c.ok(&["get", "svc"]);
+    assert!(
+        svc.contains("kubernetes   ClusterIP   10.152.183.1   <none>        443/TCP"),
+        "{svc}"
+    );
+    let ep = c.ok(&["get", "endpoints"]);
+    assert!(ep.contains("192.168.1.10:16443"), "{ep}");
+    let d = c.ok(&["describe", "pod", "backend"]);
+    assert!(d.contains("Status:           Running"), "{d}");
+    assert!(d.contains("Started container backend"), "{d}");
+    assert_eq!(c.ok(&["exec", "busybox", "--", "hostname"]), "busybox\n");
+    let apk = c.ok(&[
+        "exec",
+        "alpine",
+        "--",
+        "apk",
+        "add",
+        "--no-cache",
+        "curl",
+        "bind-tools",
+    ]);
+    assert!(apk.contains("Installing bind-tools"), "{apk}");
+    let dig = c.ok(&["exec", "alpine", "--", "dig", "-v"]);
+    let _ = dig; // dig -v prints its version on stderr; success is what matters
+
+    // Ephemeral Containers: `kubectl debug POD -it --image=busybox --target=CONTAINER`,
+    // with a terminal (`script`), typing into the debug shell
+    let mut debug = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} --name {} kubectl debug backend -it --image=busybox --target=backend",
+                common::kinet_bin(),
+                c.lab.name
+            ),
+            "/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        debug.stdin.as_mut().unwrap(),
+        b"echo debugging-in-$(hostname); exit\n",
+    )
+    .unwrap();
+    let o = debug.wait_with_output().unwrap();
+    assert!(
+        out(&o).contains("debugging-in-backend"),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    assert!(out(&o).contains("Defaulting debug container name to debugger-"));
+
+    // Test 1: the pods, wide, and kube-system
+    let wide = c.ok(&["get", "pods", "-o", "wide"]);
+    let header = wide.lines().next().unwrap();
+    for col in ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let target_ip = c.ok(&["get", "pod", "backend", "-o", "jsonpath={.status.podIP}"]);
+    assert!(target_ip.starts_with("10.1."), "{target_ip}");
+    let row = wide.lines().find(|l| l.starts_with("backend")).unwrap();
+    assert!(row.contains(&target_ip) && row.contains("node"), "{row}");
+    c.ok(&["get", "pods", "-n", "kube-system"]);
+
+    // Test 3: ping between pods
+    let ping = c.ok(&["exec", "busybox", "--", "ping", "-c", "3", &target_ip]);
+    assert!(
+        ping.contains(&format!("PING {target_ip} ({target_ip}): 56 data bytes")),
+        "{ping}"
+    );
+    assert!(
+        ping.contains("3 packets transmitted, 3 packets received, 0% packet loss"),
+        "{ping}"
+    );
+
+    // Test 4: a port, with nc, telnet, wget and curl
+    let o = c.k(&["exec", "busybox", "--", "nc", "-zv", &target_ip, "8080"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!("{target_ip} ({target_ip}:8080) open")),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    let o = c.k(&["exec", "busybox", "--", "nc", "-zv", &target_ip, "8081"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains(&format!(
+            "{target_ip} ({target_ip}:8081): Connection refused"
+        )),
+        "{}",
+        err(&o)
+    );
+    let o = c.k(&["exec", "netshoot", "--", "telnet", &target_ip, "8080"]);
+    let telnet = out(&o);
+    assert!(
+        telnet.contains(&format!("Trying {target_ip}...")),
+        "{telnet}{}",
+        err(&o)
+    );
+    assert!(
+        telnet.contains(&format!("Connected to {target_ip}.")),
+        "{telnet}{}",
+        err(&o)
+    );
+    let o = c.k(&[
+        "exec",
+        "busybox",
+        "--",
+        "wget",
+        "-O-",
+        &format!("http://{target_ip}:8080/hostname"),
+    ]);
+    assert_eq!(out(&o), "backend", "{}", err(&o));
+    let o = c.k(&[
+        "exec",
+        "netshoot",
+        "--",
+        "curl",
+        "-v",
+        &format!("http://{target_ip}:8080/hostname"),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("< HTTP/1.1 200 OK"), "{}", err(&o));
+
+    // Test 15: logs, --tail, -c, --previous, -f
+    c.lab.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: chatty\nspec:\n  containers:\n  - name: app\n    image: busybox\n    command: [\"sh\", \"-c\", \"for i in $(seq 1 100); do echo line $i; done; echo Listening on port 8080; sleep 1; exit 1\"]\n  - name: sidecar\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo sidecar up; sleep 3600\"]\n",
+    );
+    c.lab.wait_pod(
+        "default",
+        "chatty",
+        "{.status.containerStatuses[?(@.name==\"app\")].restartCount}",
+        "1",
+    );
+    let o = c.k(&["logs", "chatty"]);
+    assert!(
+        err(&o).contains("Defaulted container \"app\" out of: app, sidecar"),
+        "{}",
+        err(&o)
+    );
+    assert!(out(&o).contains("line 100\n"), "{}", out(&o));
+    let tail = c.ok(&["logs", "--tail=50", "chatty", "-c", "app"]);
+    assert_eq!(tail.lines().count(), 50, "{tail}");
+    assert!(tail.ends_with("Listening on port 8080\n"), "{tail}");
+    assert_eq!(c.ok(&["logs", "chatty", "-c", "sidecar"]), "sidecar up\n");
+    let prev = c.ok(&["logs", "chatty", "-c", "app", "--previous"]);
+    assert!(prev.starts_with("line 1\n"), "{prev}");
+    let mut follow = Command::new(common::kinet_bin())
+        .args([
+            "--name",
+            &c.lab.name,
+            "kubectl",
+            "logs",
+            "-f",
+            "chatty",
+            "-c",
+            "sidecar",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(follow.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "sidecar up\n");
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // Test 23: port-forward, then curl on 127.0.0.1
+    let mut pf = Command::new(common::kinet_bin())
+        .args([
+            "--name",
+            &c.lab.name,
+            "kubectl",
+            "port-forward",
+            "pod/backend",
+            ":8080",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(pf.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "Forwarding from 127.0.0.1:PORT -> 8080"
+    let port = line
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert!(line.trim_end().ends_with("-> 8080"), "{line}");
+    let curl = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            &format!("http://localhost:{port}/hostname"),
+        ])
+        .output()
+        .unwrap();
+    let _ = pf.kill();
+    let _ = pf.wait();
+    assert_eq!(out(&curl), "backend", "{}", err(&curl));
+
+    // the Services chapter's nginx Deployment, with a readiness probe: 3/3 Ready
+    c.lab.apply(NGINX);
+    let t0 = Instant::now();
+    c.ok(&["rollout", "status", "deployment/nginx", "--timeout=60s"]);
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    let deploy = c.ok(&["get", "deployment", "nginx"]);
+    assert!(
+        deploy
+            .lines()
+            .any(|l| l.starts_with("nginx") && l.contains("3/3     3            3")),
+        "{deploy}"
+    );
+}
