@@ -8,7 +8,9 @@ pub mod exec;
 pub mod objects;
 pub mod openapi_v2;
 pub mod pki;
+pub mod portforward;
 pub mod rest;
+pub mod spdy;
 pub mod status;
 
 use anyhow::Result;

@@ -215,13 +215,18 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             .map(|d| json(StatusCode::OK, &d))
             .ok_or_else(ApiError::no_resource);
     };
-    if t.sub.as_deref() == Some("exec")
+    if matches!(t.sub.as_deref(), Some("exec" | "attach" | "portforward"))
+        && t.res.plural == "pods"
         && t.name.is_some()
         && matches!(*req.method(), Method::GET | Method::POST)
     {
         let ns = t.namespace.clone().unwrap_or_else(|| "default".into());
         let name = t.name.clone().unwrap_or_default();
-        return Ok(crate::exec::handle(api, req, &ns, &name).await);
+        return Ok(match t.sub.as_deref() {
+            Some("exec") => crate::exec::handle(api, req, &ns, &name).await,
+            Some("attach") => crate::exec::handle_attach(api, req, &ns, &name).await,
+            _ => crate::portforward::handle(api, req, &ns, &name).await,
+        });
     }
     let q = query_map(&req);
     let objects = Objects::new(api.store.clone());
