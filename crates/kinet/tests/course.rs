@@ -309,9 +309,9 @@ fn connectivity_chapter_commands() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(pf.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // keep reading kubectl's stdout open: it writes a second line for [::1]
+    let mut pf_out = BufReader::new(pf.stdout.take().unwrap());
+    pf_out.read_line(&mut line).unwrap();
     // "Forwarding from 127.0.0.1:PORT -> 8080"
     let port = line
         .strip_prefix("Forwarding from 127.0.0.1:")
@@ -330,6 +330,7 @@ fn connectivity_chapter_commands() {
         .unwrap();
     let _ = pf.kill();
     let _ = pf.wait();
+    drop(pf_out);
     assert_eq!(out(&curl), "backend", "{}", err(&curl));
 
     // the Services chapter's nginx Deployment, with a readiness probe: 3/3 Ready
