@@ -534,9 +534,15 @@ async fn ws_session<S>(
     let (mut sink, mut incoming) = ws.split();
     let (itx, irx) = mpsc::channel::<Input>(16);
     let (otx, mut orx) = mpsc::channel::<Output>(64);
+    let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
+    // hands the incoming half back at the end, for the closing handshake
     let reader = tokio::spawn(async move {
         loop {
-            let ev = match incoming.next().await {
+            let m = tokio::select! {
+                _ = &mut stop => return Some(incoming),
+                m = incoming.next() => m,
+            };
+            let ev = match m {
                 Some(Ok(Message::Binary(b))) if !b.is_empty() => match b[0] {
                     0 => Input::Stdin(b.slice(1..)),
                     4 => match serde_json::from_slice::<Value>(&b[1..])
@@ -552,12 +558,12 @@ async fn ws_session<S>(
                 },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     let _ = itx.send(Input::Gone).await;
-                    return;
+                    return None;
                 }
                 Some(Ok(_)) => continue,
             };
             if itx.send(ev).await.is_err() {
-                return;
+                return Some(incoming);
             }
         }
     });
@@ -574,13 +580,25 @@ async fn ws_session<S>(
         Some(sink)
     });
     let code = run_session(session, irx, otx, want, attach).await;
-    reader.abort();
+    let _ = stop_tx.send(());
+    let incoming = reader.await.ok().flatten();
     if let Ok(Some(mut sink)) = writer.await {
         if let Some(code) = code {
             let st = serde_json::to_vec(&status(code)).unwrap();
             let _ = sink.send(frame(3, &st)).await;
         }
         let _ = sink.send(normal_close()).await;
+        // the closing handshake: the client answers the close, then the connection goes
+        if let Some(mut incoming) = incoming {
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Some(Ok(m)) = incoming.next().await {
+                    if m.is_close() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 }
 

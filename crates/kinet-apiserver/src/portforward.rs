@@ -272,10 +272,12 @@ async fn forward(
             let half_closed = tokio::select! {
                 reset = &mut up => !reset,
                 _ = &mut down => {
-                    // the pod closed: what the client still sends gets a second
-                    // (as containerd gives it), then the error stream closes too,
-                    // which is what kubectl waits for
+                    // the pod closed. kubectl waits for the error stream to end
+                    // before it lets go of the local connection, so that ends now;
+                    // what the client still sends gets a second (as containerd
+                    // gives it) before the pod's socket closes
                     to_client.finish().await;
+                    error.writer.finish().await;
                     let _ = tokio::time::timeout(Duration::from_secs(1), &mut up).await;
                     false
                 }
@@ -359,6 +361,7 @@ async fn ws_forward<S>(
     }
     let gone = watch.gone();
     tokio::pin!(gone);
+    let mut client_closed = false;
     loop {
         tokio::select! {
             m = incoming.next() => match m {
@@ -369,7 +372,10 @@ async fn ws_forward<S>(
                         let _ = tx.send(b.slice(1..)).await;
                     }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    client_closed = true;
+                    break;
+                }
                 Some(Ok(_)) => {}
             },
             r = forwards.join_next() => {
@@ -383,6 +389,17 @@ async fn ws_forward<S>(
     drop(to_ports);
     drop(otx);
     let _ = writer.await;
+    if !client_closed {
+        // the closing handshake: wait for the client's answer to our close
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(m)) = incoming.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
 
 #[cfg(test)]

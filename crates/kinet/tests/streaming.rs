@@ -296,6 +296,26 @@ fn exec_with_every_kubectl() {
             err(&o)
         );
     }
+    // the node's refusals come back as kubelet sends them, the same whatever the
+    // transport (kubectl 1.30+ falls back from WebSocket to SPDY on a failed upgrade)
+    lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: half\nspec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: busybox\n    command: [\"sleep\", \"infinity\"]\n  - name: b\n    image: busybox\n    command: [\"true\"]\n");
+    lab.wait_pod(
+        "default",
+        "half",
+        "{.status.containerStatuses[?(@.name==\"b\")].state.terminated.reason}",
+        "Completed",
+    );
+    let refusals: Vec<(String, String, Option<i32>)> = versions(&["1.27", "1.30", "1.33"])
+        .into_iter()
+        .map(|(ver, bin)| {
+            let o = lab.kubectl_with(&bin, &["attach", "half", "-c", "b"]);
+            (ver, err(&o), o.status.code())
+        })
+        .collect();
+    for (ver, e, code) in &refusals {
+        assert_eq!(*code, Some(1), "kubectl {ver}: {e}");
+        assert_eq!(e, &refusals[0].1, "kubectl {ver} and {}", refusals[0].0);
+    }
     // the API server's refusals, before any upgrade
     lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\nspec:\n  nodeSelector: {nowhere: \"true\"}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sleep\", \"infinity\"]\n");
     for (ver, bin) in versions(&["1.27", "1.33"]) {
@@ -495,6 +515,15 @@ fn port_forward_errors_and_the_end_of_the_pod() {
             "kubectl {ver}: {st:?} {e}"
         );
     }
+    // a pod that is not running (kubectl looks before it forwards)
+    lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\nspec:\n  nodeSelector: {nowhere: \"true\"}\n  containers:\n  - name: c\n    image: nginx\n");
+    let o = lab.kubectl(&["port-forward", "pod/lost", "18080:80"]);
+    assert!(
+        err(&o)
+            .contains("unable to forward port because pod is not running. Current status=Pending"),
+        "{}",
+        err(&o)
+    );
     // the pod goes away: the forwards end, as kubectl says
     let mut forwards: Vec<(String, Forward)> = versions(&["1.27", "1.33"])
         .into_iter()
