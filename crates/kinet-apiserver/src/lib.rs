@@ -12,6 +12,7 @@ pub mod portforward;
 pub mod rest;
 pub mod spdy;
 pub mod status;
+pub mod tokens;
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -76,6 +77,8 @@ pub struct ApiServer {
     /// The address clients inside the lab use (discovery's serverAddressByClientCIDRs).
     pub advertise: String,
     pub hooks: Option<Arc<dyn NodeHooks>>,
+    /// Signs and checks service-account tokens (bearer credentials besides `token`).
+    pub signer: Option<Arc<tokens::Signer>>,
 }
 
 impl ApiServer {
@@ -168,8 +171,19 @@ impl ApiServer {
 
     fn authorized<B>(&self, req: &Request<B>) -> bool {
         let h = header_str(req, header::AUTHORIZATION);
-        h.strip_prefix("Bearer ")
-            .is_some_and(|t| t.trim() == self.token)
+        let Some(t) = h.strip_prefix("Bearer ").map(str::trim) else {
+            return false;
+        };
+        if t == self.token {
+            return true;
+        }
+        // service-account tokens (no authorization beyond this: MicroK8s' AlwaysAllow)
+        self.signer.as_ref().is_some_and(|s| {
+            t.len() > 100
+                && tokens::authenticate(&self.store, s, t, chrono::Utc::now())
+                    .inspect_err(|e| tracing::debug!("service-account token refused: {e:#}"))
+                    .is_ok()
+        })
     }
 }
 

@@ -189,6 +189,7 @@ impl Objects {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let generated = name.is_empty();
         if name.is_empty()
             && let Some(g) = meta
                 .get("generateName")
@@ -228,6 +229,16 @@ impl Objects {
         }
         defaults::apply(r.kind, &mut obj);
         let name = name_of(&obj).to_string();
+        if r.kind == "Pod" {
+            // admission runs before names are generated: errors show generateName
+            let shown = obj
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+                .filter(|g| !g.is_empty() && generated)
+                .map(String::from)
+                .unwrap_or_else(|| name.clone());
+            self.admit_pod(r, &mut obj, &shown)?;
+        }
         let causes = validation::validate(r.kind, &obj);
         if !causes.is_empty() {
             return Err(ApiError::invalid(r.kind, r.group, &name, &causes));
@@ -253,7 +264,52 @@ impl Objects {
             .store
             .create(&key, obj)
             .map_err(|e| store_err(r, &name, e))?;
+        if r.kind == "Namespace" {
+            // the default ServiceAccount comes with the namespace, so that pods created
+            // right after it pass ServiceAccount admission (upstream's controller makes it
+            // a moment later and admission waits for it)
+            self.ensure_default_service_account(&name);
+        }
         Ok(Written { object, warnings })
+    }
+
+    /// ServiceAccount admission (after the namespace's existence, as NamespaceLifecycle
+    /// comes first): the service account must exist; its token volume is added.
+    fn admit_pod(&self, r: &Resource, pod: &mut Value, name: &str) -> Result<(), ApiError> {
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        self.check_namespace(r, &ns, name)?;
+        let sar = resources::find("", "v1", "serviceaccounts").unwrap();
+        let sa_name = kinet_model::admission::service_account_name(pod).to_string();
+        let sa = self
+            .store
+            .get(&resources::store_key(sar, Some(&ns), &sa_name));
+        kinet_model::admission::service_account(pod, &ns, sa.as_deref(), &random_suffix(5))
+            .map_err(|why| ApiError::forbidden(&r.group_resource(), name, &why))
+    }
+
+    /// Creates `default` in a namespace if it is not there.
+    pub fn ensure_default_service_account(&self, ns: &str) {
+        let sar = resources::find("", "v1", "serviceaccounts").unwrap();
+        let key = resources::store_key(sar, Some(ns), "default");
+        if self.store.get(&key).is_none() {
+            let _ = self.store.create(
+                &key,
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {
+                        "name": "default",
+                        "namespace": ns,
+                        "uid": uuid::Uuid::new_v4().to_string(),
+                        "creationTimestamp": now_rfc3339(),
+                    }
+                }),
+            );
+        }
     }
 
     pub fn get(&self, r: &Resource, ns: Option<&str>, name: &str) -> Result<Arc<Value>, ApiError> {

@@ -265,6 +265,27 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
                 &w.warnings,
             ))
         }
+        (&Method::POST, Some(name), Some("token")) if r.plural == "serviceaccounts" => {
+            let (parts, body) = read_body(req).await?;
+            let b = if body.is_empty() {
+                json!({})
+            } else {
+                decode_object(&parts, &body)?
+            };
+            let signer = api
+                .signer
+                .as_ref()
+                .ok_or_else(|| ApiError::internal("no service-account signing key"))?;
+            let tr = crate::tokens::token_request(
+                &api.store,
+                signer,
+                ns.unwrap_or("default"),
+                name,
+                &b,
+                Utc::now(),
+            )?;
+            Ok(json(StatusCode::CREATED, &tr))
+        }
         (&Method::POST, Some(name), Some("binding")) => {
             let (parts, body) = read_body(req).await?;
             let b = decode_object(&parts, &body)?;

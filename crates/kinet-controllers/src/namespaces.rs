@@ -10,11 +10,23 @@ use std::time::Duration;
 
 pub const BUILTIN: &[&str] = &["default", "kube-node-lease", "kube-public", "kube-system"];
 
-/// Creates the built-in namespaces if missing.
+/// Creates the built-in namespaces if missing, with their `default` ServiceAccounts
+/// (at once, so that pods sent right after the daemon starts pass admission).
 pub fn ensure_builtin(store: &Store) {
     let ns = objects::resource("", "namespaces");
+    let sa = objects::resource("", "serviceaccounts");
     for n in BUILTIN {
         let _ = objects::create(store, ns, json!({"metadata": {"name": n}}));
+        if store
+            .get(&resources::store_key(sa, Some(n), "default"))
+            .is_none()
+        {
+            let _ = objects::create(
+                store,
+                sa,
+                json!({"metadata": {"name": "default", "namespace": n}}),
+            );
+        }
     }
 }
 

@@ -163,12 +163,15 @@ pub struct Workloads {
     deploy: &'static Resource,
     sts: &'static Resource,
     ds: &'static Resource,
+    /// When each owner last got a FailedCreate event (retries are not all recorded).
+    failures: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Workloads {
     pub fn new(store: Arc<Store>) -> Self {
         Workloads {
             store,
+            failures: Default::default(),
             pods: objects::resource("", "pods"),
             rs: objects::resource("apps", "replicasets"),
             deploy: objects::resource("apps", "deployments"),
@@ -200,6 +203,41 @@ impl Workloads {
             })
             .await;
         }
+    }
+
+    /// A pod the API refused (ServiceAccount admission): a FailedCreate event on its
+    /// owner, at most every 10 s while it keeps failing.
+    fn failed_create(
+        &self,
+        src: &Source,
+        owner: &Value,
+        e: kinet_store::StoreError,
+        msg: impl Fn(&str) -> String,
+    ) {
+        let why = match e {
+            kinet_store::StoreError::Db(m) => m,
+            other => other.to_string(),
+        };
+        let uid = s(owner, "/metadata/uid").to_string();
+        let now = std::time::Instant::now();
+        {
+            let mut f = self.failures.lock().unwrap();
+            if f.get(&uid)
+                .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(10))
+            {
+                return;
+            }
+            f.insert(uid, now);
+        }
+        events::record(
+            &self.store,
+            src,
+            owner,
+            None,
+            "Warning",
+            "FailedCreate",
+            &msg(&why),
+        );
     }
 
     fn list(&self, r: &Resource, ns: Option<&str>) -> Vec<Arc<Value>> {
@@ -243,8 +281,8 @@ impl Workloads {
                         m.remove("creationTimestamp");
                     }
                     let pod = json!({"metadata": meta, "spec": rs.pointer("/spec/template/spec").cloned().unwrap_or(json!({}))});
-                    if objects::create(&self.store, self.pods, pod).is_ok() {
-                        events::record(
+                    match objects::create(&self.store, self.pods, pod) {
+                        Ok(_) => events::record(
                             &self.store,
                             &src,
                             &rs,
@@ -252,7 +290,11 @@ impl Workloads {
                             "Normal",
                             "SuccessfulCreate",
                             &format!("Created pod: {name}"),
-                        );
+                        ),
+                        Err(e) => {
+                            self.failed_create(&src, &rs, e, |w| format!("Error creating: {w}"));
+                            break;
+                        }
                     }
                 }
             } else if have > want {
@@ -696,8 +738,8 @@ impl Workloads {
                         {
                             pod["spec"]["subdomain"] = json!(svc);
                         }
-                        if objects::create(&self.store, self.pods, pod).is_ok() {
-                            events::record(
+                        match objects::create(&self.store, self.pods, pod) {
+                            Ok(_) => events::record(
                                 &self.store,
                                 &src,
                                 &set,
@@ -705,7 +747,12 @@ impl Workloads {
                                 "Normal",
                                 "SuccessfulCreate",
                                 &format!("create Pod {pname} in StatefulSet {name} successful"),
-                            );
+                            ),
+                            Err(e) => self.failed_create(&src, &set, e, |w| {
+                                format!(
+                                    "create Pod {pname} in StatefulSet {name} failed error: {w}"
+                                )
+                            }),
                         }
                         blocked = !parallel;
                     }
@@ -847,8 +894,8 @@ impl Workloads {
                                 .push(json!({"key": key, "operator": "Exists", "effect": effect}));
                         }
                         pod["spec"]["tolerations"] = json!(tolerations);
-                        if objects::create(&self.store, self.pods, pod).is_ok() {
-                            events::record(
+                        match objects::create(&self.store, self.pods, pod) {
+                            Ok(_) => events::record(
                                 &self.store,
                                 &src,
                                 &set,
@@ -856,7 +903,9 @@ impl Workloads {
                                 "Normal",
                                 "SuccessfulCreate",
                                 &format!("Created pod: {pname}"),
-                            );
+                            ),
+                            Err(e) => self
+                                .failed_create(&src, &set, e, |w| format!("Error creating: {w}")),
                         }
                     }
                     Some(p) => {

@@ -103,6 +103,49 @@ pub fn pod_spec(spec: &mut Value) {
                     set_default(o, field, json!(420));
                 }
             }
+            volume_source(v);
+        }
+    }
+}
+
+/// Defaults inside a volume source: fieldRef apiVersion, hostPath type, token
+/// expiration, resourceFieldRef divisor.
+fn volume_source(v: &mut Value) {
+    let items = |v: &mut Value| {
+        if let Some(items) = v.get_mut("items").and_then(Value::as_array_mut) {
+            for it in items {
+                if let Some(f) = it.get_mut("fieldRef").and_then(Value::as_object_mut) {
+                    set_default(f, "apiVersion", json!("v1"));
+                }
+                if let Some(r) = it
+                    .get_mut("resourceFieldRef")
+                    .and_then(Value::as_object_mut)
+                {
+                    set_default(r, "divisor", json!("0"));
+                }
+            }
+        }
+    };
+    if let Some(d) = v.get_mut("downwardAPI") {
+        items(d);
+    }
+    if let Some(h) = v.get_mut("hostPath").and_then(Value::as_object_mut) {
+        set_default(h, "type", json!(""));
+    }
+    if let Some(sources) = v
+        .pointer_mut("/projected/sources")
+        .and_then(Value::as_array_mut)
+    {
+        for src in sources {
+            if let Some(d) = src.get_mut("downwardAPI") {
+                items(d);
+            }
+            if let Some(t) = src
+                .get_mut("serviceAccountToken")
+                .and_then(Value::as_object_mut)
+            {
+                set_default(t, "expirationSeconds", json!(3600));
+            }
         }
     }
 }
@@ -340,6 +383,27 @@ mod tests {
         assert!(s.get("stringData").is_none());
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(base64(b"hi"), "aGk=");
+    }
+
+    #[test]
+    fn volume_defaults_match_a_real_cluster() {
+        let mut p = json!({"metadata": {"name": "a"}, "spec": {"containers": [], "volumes": [
+            {"name": "d", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+            {"name": "h", "hostPath": {"path": "/var/log"}},
+            {"name": "p", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}}
+        ]}});
+        apply("Pod", &mut p);
+        let v = &p["spec"]["volumes"];
+        assert_eq!(v[0]["downwardAPI"]["defaultMode"], 420);
+        assert_eq!(
+            v[0]["downwardAPI"]["items"][0]["fieldRef"]["apiVersion"],
+            "v1"
+        );
+        assert_eq!(v[1]["hostPath"]["type"], "");
+        assert_eq!(
+            v[2]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
+            3600
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Kubernetes objects for kinet: resource registry, selectors, validation,
 //! defaulting, server-side table columns, patches and allocators. Pure: no I/O.
 
+pub mod admission;
 pub mod defaults;
 pub mod ipam;
 pub mod names;

@@ -304,6 +304,8 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
             IpAddr::V4(Ipv4Addr::new(10, 152, 183, 1)),
         ],
     )?;
+    // service-account tokens are signed with the lab's own key (pki/sa.key)
+    let signer = Arc::new(kinet_apiserver::tokens::Signer::load_or_create(&p.pki())?);
     std::fs::write(
         p.kubeconfig(),
         crate::kubeconfig::standalone(&p, port, &pki.ca_pem, &token),
@@ -352,6 +354,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
                 store: store.clone(),
                 agents: agents.clone(),
             })),
+            signer: Some(signer.clone()),
         });
         listener.set_nonblocking(true)?;
         let outside = tokio::net::TcpListener::from_std(listener)?;
