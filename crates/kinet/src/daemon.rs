@@ -63,6 +63,8 @@ impl NodeHooks for Bridge {
         tty: bool,
     ) -> Result<ExecSession, ExecFailure> {
         use kinet_node::exec::{ExecError, spawn};
+        // kubelet execs only in running containers
+        self.running(pod, container)?;
         let mut s = spawn(
             &self.lab,
             &self.run,
@@ -139,30 +141,7 @@ impl NodeHooks for Bridge {
         stdin: bool,
         tty: bool,
     ) -> Result<ExecSession, ExecFailure> {
-        let at = |p: &str| pod.pointer(p).and_then(|v| v.as_str()).unwrap_or("");
-        let known = ["containers", "initContainers", "ephemeralContainers"]
-            .iter()
-            .filter_map(|l| pod.pointer(&format!("/spec/{l}"))?.as_array())
-            .flatten()
-            .any(|c| c["name"] == container);
-        if !known {
-            return Err(ExecFailure::Refused(format!(
-                "container not found ({container:?})"
-            )));
-        }
-        let point = self
-            .agents
-            .iter()
-            .find(|a| a.node_name() == at("/spec/nodeName"))
-            .and_then(|a| a.attach.get(at("/metadata/uid"), container))
-            .filter(|p| !p.exited())
-            .ok_or_else(|| {
-                ExecFailure::Refused(
-                    "rpc error: code = FailedPrecondition desc = container is not running"
-                        .to_string(),
-                )
-            })?;
-        let a = point.attach(stdin, true, !tty);
+        let a = self.running(pod, container)?.attach(stdin, true, !tty);
         let resize: Option<Resize> = a.tty.map(|fd| {
             Box::new(move |c, r| {
                 let _ = kinet_linux::pty::set_size(&*fd, c, r);
@@ -190,6 +169,22 @@ impl NodeHooks for Bridge {
 }
 
 impl Bridge {
+    /// The running instance of a container, or kubelet's refusal for one that is
+    /// not declared or not running.
+    fn running(
+        &self,
+        pod: &serde_json::Value,
+        container: &str,
+    ) -> Result<Arc<kinet_node::attach::AttachPoint>, ExecFailure> {
+        let at = |p: &str| pod.pointer(p).and_then(|v| v.as_str()).unwrap_or("");
+        self.agents
+            .iter()
+            .find(|a| a.node_name() == at("/spec/nodeName"))
+            .and_then(|a| a.attach.get(at("/metadata/uid"), container))
+            .filter(|p| !p.exited())
+            .ok_or_else(|| ExecFailure::Refused(format!("container not found ({container:?})")))
+    }
+
     fn port_forward_impl(&self, pod: &serde_json::Value, port: u16) -> PortForwardFuture {
         let holder = kinet_node::exec::holder_pid(&self.run, pod);
         let uid = pod

@@ -231,4 +231,36 @@ fn attach_and_debug() {
         "{}",
         err(&o)
     );
+
+    // exec and attach need a running container: an exited sibling is refused as
+    // kubelet refuses it, with every transport
+    lab.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pair\nspec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n  - name: b\n    image: busybox\n    command: [\"true\"]\n",
+    );
+    lab.wait_pod(
+        "default",
+        "pair",
+        "{.status.containerStatuses[?(@.name==\"b\")].state.terminated.reason}",
+        "Completed",
+    );
+    for (ver, bin) in sample_kubectls() {
+        for args in [
+            &["exec", "pair", "-c", "b", "--", "true"][..],
+            &["attach", "pair", "-c", "b"][..],
+        ] {
+            let o = lab.kubectl_with(&bin, args);
+            assert!(
+                !o.status.success()
+                    && err(&o)
+                        .contains("unable to upgrade connection: container not found (\"b\")"),
+                "kubectl {ver} {args:?}: {}{}",
+                out(&o),
+                err(&o)
+            );
+        }
+    }
+    assert_eq!(
+        lab.k(&["exec", "pair", "-c", "a", "--", "echo", "ok"]),
+        "ok\n"
+    );
 }
