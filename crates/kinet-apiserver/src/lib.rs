@@ -9,6 +9,7 @@ pub mod objects;
 pub mod openapi_v2;
 pub mod pki;
 pub mod portforward;
+pub mod proxy;
 pub mod rest;
 pub mod spdy;
 pub mod status;
@@ -64,6 +65,9 @@ pub trait NodeHooks: Send + Sync {
     /// namespace (as kubelet's port-forward does). The error is the text kubelet puts
     /// on the error stream.
     fn port_forward(&self, pod: &Value, port: u16) -> PortForwardFuture;
+    /// Opens a TCP connection from the pod's node to the pod's IP and `port` (what the
+    /// API server's pod and service proxy does). The error reads like Go's dial error.
+    fn dial(&self, pod: &Value, port: u16) -> PortForwardFuture;
 }
 
 /// A connection opened by [`NodeHooks::port_forward`].

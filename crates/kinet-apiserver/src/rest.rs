@@ -70,6 +70,10 @@ pub fn parse_path(path: &str) -> Result<Option<Target>, ApiError> {
                 [name, sub] if r.subresources.contains(&sub.as_str()) => {
                     t(r, Some(ns), Some(name), Some(sub))
                 }
+                // pods/NAME/proxy/PATH…: the path goes to the pod
+                [name, sub, ..] if sub == "proxy" && r.subresources.contains(&"proxy") => {
+                    t(r, Some(ns), Some(name), Some(sub))
+                }
                 _ => return Err(ApiError::no_resource()),
             }
         }
@@ -227,6 +231,21 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             Some("attach") => crate::exec::handle_attach(api, req, &ns, &name).await,
             _ => crate::portforward::handle(api, req, &ns, &name).await,
         });
+    }
+    if t.sub.as_deref() == Some("proxy")
+        && matches!(t.res.plural, "pods" | "services")
+        && let (Some(ns), Some(name)) = (t.namespace.clone(), t.name.clone())
+    {
+        // the name as sent (it may carry a port: `web:8080`)
+        let raw = req
+            .uri()
+            .path()
+            .split('/')
+            .skip_while(|s| *s != t.res.plural)
+            .nth(1)
+            .unwrap_or(&name)
+            .to_string();
+        return crate::proxy::handle(api, req, t.res.plural, &ns, &raw).await;
     }
     let q = query_map(&req);
     let objects = Objects::new(api.store.clone());

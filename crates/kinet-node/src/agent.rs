@@ -90,6 +90,11 @@ impl Agent {
         })
     }
 
+    /// The node's network namespace.
+    pub fn netns(&self) -> &Path {
+        &self.cfg.netns
+    }
+
     pub fn node_name(&self) -> &str {
         &self.cfg.node.name
     }

@@ -166,6 +166,42 @@ impl NodeHooks for Bridge {
     fn port_forward(&self, pod: &serde_json::Value, port: u16) -> PortForwardFuture {
         self.port_forward_impl(pod, port)
     }
+
+    fn dial(&self, pod: &serde_json::Value, port: u16) -> PortForwardFuture {
+        let at = |p: &str| pod.pointer(p).and_then(|v| v.as_str()).unwrap_or("");
+        let ip: Option<Ipv4Addr> = at("/status/podIP").parse().ok();
+        let netns = self
+            .agents
+            .iter()
+            .find(|a| a.node_name() == at("/spec/nodeName"))
+            .map(|a| a.netns().to_path_buf());
+        Box::pin(async move {
+            let (Some(ip), Some(netns)) = (ip, netns) else {
+                return Err("the pod has no address on a lab node".to_string());
+            };
+            let res = tokio::task::spawn_blocking(move || {
+                kinet_linux::netns::run_in(&netns, move || {
+                    Ok(std::net::TcpStream::connect_timeout(
+                        &(ip, port).into(),
+                        std::time::Duration::from_secs(5),
+                    ))
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?;
+            let stream = res.map_err(|e| {
+                let why = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                    std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+                    _ => e.to_string(),
+                };
+                format!("dial tcp {ip}:{port}: connect: {why}")
+            })?;
+            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+            tokio::net::TcpStream::from_std(stream).map_err(|e| e.to_string())
+        })
+    }
 }
 
 impl Bridge {

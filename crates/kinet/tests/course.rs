@@ -333,6 +333,41 @@ fn connectivity_chapter_commands() {
     drop(pf_out);
     assert_eq!(out(&curl), "backend", "{}", err(&curl));
 
+    // Test 24: kubectl proxy, then a pod through the API server's proxy
+    let mut proxy = Command::new(common::kinet_bin())
+        .args(["--name", &c.lab.name, "kubectl", "proxy", "--port=0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut proxy_out = BufReader::new(proxy.stdout.take().unwrap());
+    let mut line = String::new();
+    proxy_out.read_line(&mut line).unwrap();
+    // "Starting to serve on 127.0.0.1:PORT"
+    let addr = line
+        .trim()
+        .strip_prefix("Starting to serve on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let get = |path: &str| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "5", &format!("http://{addr}{path}")])
+            .output()
+            .unwrap()
+    };
+    let o = get("/api/v1/namespaces/default/pods/backend:8080/proxy/hostname");
+    let o2 = get("/api/v1/namespaces/default/pods/backend:8081/proxy/");
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    drop(proxy_out);
+    assert_eq!(out(&o), "backend", "{}", err(&o));
+    assert!(
+        out(&o2).contains(&format!(
+            "error trying to reach service: dial tcp {target_ip}:8081: connect: connection refused"
+        )),
+        "{}",
+        out(&o2)
+    );
+
     // the Services chapter's nginx Deployment, with a readiness probe: 3/3 Ready
     c.lab.apply(NGINX);
     let t0 = Instant::now();
