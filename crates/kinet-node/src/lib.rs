@@ -12,3 +12,4 @@ pub mod lab;
 pub mod plan;
 pub mod probe;
 pub mod status;
+pub mod volumes;

@@ -1,0 +1,1251 @@
+//! Pod volumes as kubelet makes them: what each volume holds (configMap, secret,
+//! downwardAPI and projected files, emptyDir, hostPath), the error kubelet gives
+//! when it cannot (`configmap "y" not found`), the atomic writer that lays the files
+//! out (`..data` → `..<timestamp>` directory, user-visible names as symlinks into
+//! `..data`) so that updates swap at once, and each container's bind mounts
+//! (`mountPath`, `subPath`, `readOnly`).
+//!
+//! [`content`] is pure (the cluster is read through [`Sources`]); [`write_atomic`]
+//! and [`prepare_host_path`] touch only the directories they are given.
+
+use base64::Engine;
+use kinet_linux::mounts::{Bind, ContainerMounts};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// A file of a configMap, secret, downwardAPI or projected volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// Relative to the volume (`key`, `dir/key`).
+    pub path: String,
+    pub data: Vec<u8>,
+    pub mode: u32,
+}
+
+/// What a volume is on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Files the atomic writer lays out in the volume's directory.
+    Files(Vec<File>),
+    /// A directory shared by the pod's containers; `memory`: a tmpfs.
+    EmptyDir { memory: bool },
+    /// A path of the host (which is the node).
+    HostPath { path: PathBuf, kind: String },
+}
+
+/// A token a projected volume asks for (kubelet's TokenRequest for the pod).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSource {
+    pub audience: Option<String>,
+    pub expiration_seconds: i64,
+    pub path: String,
+}
+
+/// What volumes read from the cluster.
+pub trait Sources {
+    /// A ConfigMap of the pod's namespace.
+    fn config_map(&self, name: &str) -> Option<Value>;
+    /// A Secret of the pod's namespace.
+    fn secret(&self, name: &str) -> Option<Value>;
+    /// The pod's Node (its allocatable resources, for resourceFieldRef).
+    fn node(&self) -> Option<Value>;
+    /// A token for the pod's service account, bound to the pod; the error is the
+    /// event's text.
+    fn token(&mut self, volume: &str, src: &TokenSource) -> Result<String, String>;
+}
+
+fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The kubelet plugin directory a volume lives in (`kubernetes.io~configmap` …);
+/// None for hostPath, which is the host's own path.
+pub fn plugin_dir(volume: &Value) -> Option<&'static str> {
+    let kinds = [
+        ("configMap", "kubernetes.io~configmap"),
+        ("secret", "kubernetes.io~secret"),
+        ("downwardAPI", "kubernetes.io~downward-api"),
+        ("projected", "kubernetes.io~projected"),
+        ("emptyDir", "kubernetes.io~empty-dir"),
+        ("hostPath", ""),
+    ];
+    for (k, dir) in kinds {
+        if volume.get(k).is_some() {
+            return (!dir.is_empty()).then_some(dir);
+        }
+    }
+    // other volume types are emulated as empty directories
+    Some("kubernetes.io~empty-dir")
+}
+
+/// Where a volume's files are: `<root>/<plugin>/<name>` (root is the pod's volumes
+/// directory), or the host path of a hostPath volume.
+pub fn volume_path(root: &Path, volume: &Value) -> PathBuf {
+    match plugin_dir(volume) {
+        Some(p) => root.join(p).join(str_at(volume, "/name")),
+        None => PathBuf::from(str_at(volume, "/hostPath/path")),
+    }
+}
+
+/// The volume types kinet knows; others are empty directories.
+pub fn is_emulated(volume: &Value) -> bool {
+    ![
+        "configMap",
+        "secret",
+        "downwardAPI",
+        "projected",
+        "emptyDir",
+        "hostPath",
+    ]
+    .iter()
+    .any(|k| volume.get(*k).is_some())
+}
+
+fn mode_of(v: Option<&Value>, default: u32) -> u32 {
+    v.and_then(Value::as_u64)
+        .map(|m| m as u32)
+        .unwrap_or(default)
+        & 0o7777
+}
+
+/// The files of a configMap or secret (`kind` is "configmap" or "secret") from its
+/// data, as `items` select them.
+fn key_files(
+    kind: &str,
+    data: &BTreeMap<String, Vec<u8>>,
+    items: Option<&Vec<Value>>,
+    default_mode: u32,
+    optional: bool,
+) -> Result<Vec<File>, String> {
+    let Some(items) = items.filter(|i| !i.is_empty()) else {
+        return Ok(data
+            .iter()
+            .map(|(k, v)| File {
+                path: k.clone(),
+                data: v.clone(),
+                mode: default_mode,
+            })
+            .collect());
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let key = str_at(it, "/key");
+        let Some(v) = data.get(key) else {
+            if optional {
+                continue;
+            }
+            let what = if kind == "secret" {
+                "secret references non-existent secret key"
+            } else {
+                "configmap references non-existent config key"
+            };
+            return Err(format!("{what}: {key}"));
+        };
+        out.push(File {
+            path: str_at(it, "/path").to_string(),
+            data: v.clone(),
+            mode: mode_of(it.get("mode"), default_mode),
+        });
+    }
+    Ok(out)
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .unwrap_or_default()
+}
+
+fn config_map_data(cm: &Value) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    if let Some(d) = cm.get("data").and_then(Value::as_object) {
+        for (k, v) in d {
+            m.insert(k.clone(), v.as_str().unwrap_or("").as_bytes().to_vec());
+        }
+    }
+    if let Some(d) = cm.get("binaryData").and_then(Value::as_object) {
+        for (k, v) in d {
+            m.insert(k.clone(), b64(v.as_str().unwrap_or("")));
+        }
+    }
+    m
+}
+
+fn secret_data(s: &Value) -> BTreeMap<String, Vec<u8>> {
+    s.get("data")
+        .and_then(Value::as_object)
+        .map(|d| {
+            d.iter()
+                .map(|(k, v)| (k.clone(), b64(v.as_str().unwrap_or(""))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `"a"` quoted as Go's `%q` does.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0b' => out.push_str("\\v"),
+            '\x0c' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Labels or annotations as the downward API writes them: `key="value"` lines,
+/// sorted by key, without a final newline.
+pub fn format_map(m: Option<&serde_json::Map<String, Value>>) -> String {
+    let sorted: BTreeMap<&String, &str> = m
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    sorted
+        .iter()
+        .map(|(k, v)| format!("{k}={}", go_quote(v)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A pod field for a downward API volume item.
+pub fn field_value(pod: &Value, path: &str) -> Result<String, String> {
+    let meta = &pod["metadata"];
+    let sub = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('['))
+            .and_then(|r| r.strip_suffix(']'))
+            .map(|k| k.trim_matches(|c| c == '\'' || c == '"').to_string())
+    };
+    Ok(match path {
+        "metadata.name" => str_at(meta, "/name").to_string(),
+        "metadata.namespace" => str_at(meta, "/namespace").to_string(),
+        "metadata.uid" => str_at(meta, "/uid").to_string(),
+        "metadata.labels" => format_map(meta.get("labels").and_then(Value::as_object)),
+        "metadata.annotations" => format_map(meta.get("annotations").and_then(Value::as_object)),
+        "spec.nodeName" => str_at(pod, "/spec/nodeName").to_string(),
+        "spec.serviceAccountName" => str_at(pod, "/spec/serviceAccountName").to_string(),
+        "status.podIP" => str_at(pod, "/status/podIP").to_string(),
+        "status.hostIP" => str_at(pod, "/status/hostIP").to_string(),
+        _ => {
+            if let Some(k) = sub("metadata.labels") {
+                meta.get("labels")
+                    .and_then(|l| l.get(&k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            } else if let Some(k) = sub("metadata.annotations") {
+                meta.get("annotations")
+                    .and_then(|l| l.get(&k))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                return Err(format!("unsupported fieldPath: {path}"));
+            }
+        }
+    })
+}
+
+/// A resource quantity in thousandths (`500m` → 500, `1` → 1000, `1Ki` → 1 024 000).
+pub fn quantity_milli(q: &str) -> Option<i128> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let (mult_num, mult_den): (i128, i128) = match suffix {
+        "" => (1000, 1),
+        "m" => (1, 1),
+        "k" => (1000 * 1000, 1),
+        "M" => (1000 * 1_000_000, 1),
+        "G" => (1000 * 1_000_000_000, 1),
+        "T" => (1000 * 1_000_000_000_000, 1),
+        "Ki" => (1000 << 10, 1),
+        "Mi" => (1000 << 20, 1),
+        "Gi" => (1000 << 30, 1),
+        "Ti" => (1000 << 40, 1),
+        "Pi" => (1000 << 50, 1),
+        s if s.starts_with('e') || s.starts_with('E') => {
+            let exp: u32 = s[1..].parse().ok()?;
+            (1000 * 10i128.checked_pow(exp)?, 1)
+        }
+        _ => return None,
+    };
+    // decimal number, exact to 9 fractional digits
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let neg = int.starts_with('-');
+    let int: i128 = int.trim_start_matches(['-', '+']).parse().unwrap_or(0);
+    let frac = &frac[..frac.len().min(9)];
+    let frac_v: i128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    let scale = 10i128.pow(frac.len() as u32);
+    let v = (int * scale + frac_v) * mult_num / mult_den;
+    // round up what is below a thousandth, as quantities do
+    let milli = (v + scale - 1) / scale;
+    Some(if neg { -milli } else { milli })
+}
+
+/// A container resource for a downward API item (`limits.cpu` with a divisor …);
+/// limits that are not set are the node's allocatable, as kubelet reports them.
+pub fn resource_value(
+    pod: &Value,
+    item: &Value,
+    node: Option<&Value>,
+    container: Option<&str>,
+) -> Result<String, String> {
+    let resource = str_at(item, "/resource");
+    let cname = item
+        .get("containerName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .or(container)
+        .unwrap_or("");
+    let c = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array))
+        .flatten()
+        .find(|c| c["name"] == cname)
+        .ok_or_else(|| format!("container {cname:?} not found in pod"))?;
+    let (kind, name) = resource
+        .split_once('.')
+        .ok_or_else(|| format!("unsupported container resource : {resource}"))?;
+    let set = c
+        .pointer(&format!("/resources/{kind}/{name}"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    let value = match (kind, set) {
+        (_, Some(v)) => quantity_milli(&v).unwrap_or(0),
+        ("limits", None) => node
+            .and_then(|n| n.pointer(&format!("/status/allocatable/{name}")))
+            .and_then(Value::as_str)
+            .and_then(quantity_milli)
+            .unwrap_or(0),
+        _ => 0,
+    };
+    let divisor = item
+        .get("divisor")
+        .and_then(|d| match d {
+            Value::String(s) => quantity_milli(s),
+            Value::Number(n) => n.as_i64().map(|n| n as i128 * 1000),
+            _ => None,
+        })
+        .filter(|d| *d > 0)
+        .unwrap_or(1000);
+    // rounded up, as kubelet does for cpu and memory alike
+    Ok(((value + divisor - 1).div_euclid(divisor)).to_string())
+}
+
+fn downward_files(
+    pod: &Value,
+    items: Option<&Vec<Value>>,
+    default_mode: u32,
+    node: Option<&Value>,
+) -> Result<Vec<File>, String> {
+    let mut out = Vec::new();
+    for it in items.into_iter().flatten() {
+        let data = if let Some(f) = it.pointer("/fieldRef/fieldPath").and_then(Value::as_str) {
+            field_value(pod, f)?
+        } else if let Some(r) = it.get("resourceFieldRef") {
+            resource_value(pod, r, node, None)?
+        } else {
+            continue;
+        };
+        out.push(File {
+            path: str_at(it, "/path").to_string(),
+            data: data.into_bytes(),
+            mode: mode_of(it.get("mode"), default_mode),
+        });
+    }
+    Ok(out)
+}
+
+/// Joins several errors as kubelet's aggregate does.
+fn aggregate(errs: Vec<String>) -> String {
+    if errs.len() == 1 {
+        errs.into_iter().next().unwrap_or_default()
+    } else {
+        format!("[{}]", errs.join(", "))
+    }
+}
+
+/// What `volume` of `pod` holds now. The error is what kubelet puts after
+/// `MountVolume.SetUp failed for volume "x" : `.
+pub fn content(pod: &Value, volume: &Value, src: &mut dyn Sources) -> Result<Content, String> {
+    let optional = |v: &Value| v.get("optional").and_then(Value::as_bool).unwrap_or(false);
+    if let Some(cm) = volume.get("configMap") {
+        let name = str_at(cm, "/name");
+        let mode = mode_of(cm.get("defaultMode"), 0o644);
+        let data = match src.config_map(name) {
+            Some(obj) => config_map_data(&obj),
+            None if optional(cm) => BTreeMap::new(),
+            None => return Err(format!("configmap {name:?} not found")),
+        };
+        let items = cm.get("items").and_then(Value::as_array);
+        return key_files("configmap", &data, items, mode, optional(cm)).map(Content::Files);
+    }
+    if let Some(s) = volume.get("secret") {
+        let name = str_at(s, "/secretName");
+        let mode = mode_of(s.get("defaultMode"), 0o644);
+        let data = match src.secret(name) {
+            Some(obj) => secret_data(&obj),
+            None if optional(s) => BTreeMap::new(),
+            None => return Err(format!("secret {name:?} not found")),
+        };
+        let items = s.get("items").and_then(Value::as_array);
+        return key_files("secret", &data, items, mode, optional(s)).map(Content::Files);
+    }
+    if let Some(d) = volume.get("downwardAPI") {
+        let mode = mode_of(d.get("defaultMode"), 0o644);
+        let node = src.node();
+        return downward_files(
+            pod,
+            d.get("items").and_then(Value::as_array),
+            mode,
+            node.as_ref(),
+        )
+        .map(Content::Files);
+    }
+    if let Some(p) = volume.get("projected") {
+        let mode = mode_of(p.get("defaultMode"), 0o644);
+        let mut files = Vec::new();
+        let mut errs = Vec::new();
+        let node = src.node();
+        for s in p
+            .get("sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(cm) = s.get("configMap") {
+                let name = str_at(cm, "/name");
+                let data = match src.config_map(name) {
+                    Some(obj) => config_map_data(&obj),
+                    None if optional(cm) => BTreeMap::new(),
+                    None => {
+                        errs.push(format!("configmap {name:?} not found"));
+                        continue;
+                    }
+                };
+                let items = cm.get("items").and_then(Value::as_array);
+                match key_files("configmap", &data, items, mode, optional(cm)) {
+                    Ok(f) => files.extend(f),
+                    Err(e) => errs.push(e),
+                }
+            } else if let Some(sec) = s.get("secret") {
+                let name = str_at(sec, "/name");
+                let data = match src.secret(name) {
+                    Some(obj) => secret_data(&obj),
+                    None if optional(sec) => BTreeMap::new(),
+                    None => {
+                        errs.push(format!("secret {name:?} not found"));
+                        continue;
+                    }
+                };
+                let items = sec.get("items").and_then(Value::as_array);
+                match key_files("secret", &data, items, mode, optional(sec)) {
+                    Ok(f) => files.extend(f),
+                    Err(e) => errs.push(e),
+                }
+            } else if let Some(d) = s.get("downwardAPI") {
+                match downward_files(
+                    pod,
+                    d.get("items").and_then(Value::as_array),
+                    mode,
+                    node.as_ref(),
+                ) {
+                    Ok(f) => files.extend(f),
+                    Err(e) => errs.push(e),
+                }
+            } else if let Some(t) = s.get("serviceAccountToken") {
+                let ts = TokenSource {
+                    audience: t
+                        .get("audience")
+                        .and_then(Value::as_str)
+                        .filter(|a| !a.is_empty())
+                        .map(String::from),
+                    expiration_seconds: t
+                        .get("expirationSeconds")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(3600),
+                    path: str_at(t, "/path").to_string(),
+                };
+                match src.token(str_at(volume, "/name"), &ts) {
+                    Ok(tok) => files.push(File {
+                        path: ts.path.clone(),
+                        data: tok.into_bytes(),
+                        mode,
+                    }),
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
+        if !errs.is_empty() {
+            return Err(aggregate(errs));
+        }
+        return Ok(Content::Files(files));
+    }
+    if let Some(h) = volume.get("hostPath") {
+        return Ok(Content::HostPath {
+            path: PathBuf::from(str_at(h, "/path")),
+            kind: str_at(h, "/type").to_string(),
+        });
+    }
+    let memory = volume
+        .pointer("/emptyDir/medium")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m == "Memory");
+    Ok(Content::EmptyDir { memory })
+}
+
+/// Checks (and with `…OrCreate`, makes) a hostPath as kubelet does.
+pub fn prepare_host_path(path: &Path, kind: &str) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = path.display();
+    let meta = std::fs::metadata(path);
+    let fail = |what: &str| Err(format!("hostPath type check failed: {p} is not a {what}"));
+    match kind {
+        "" => Ok(()),
+        "DirectoryOrCreate" => {
+            if meta.is_err() {
+                std::fs::create_dir_all(path)
+                    .and_then(|_| {
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+                    })
+                    .map_err(|e| format!("hostPath type check failed: {p}: {e}"))?;
+                return Ok(());
+            }
+            if meta.is_ok_and(|m| m.is_dir()) {
+                Ok(())
+            } else {
+                fail("directory")
+            }
+        }
+        "Directory" => match meta {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => fail("directory"),
+            Err(_) => Err(format!(
+                "hostPath type check failed: {p} is not a directory"
+            )),
+        },
+        "FileOrCreate" => {
+            if meta.is_err() {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .and_then(|_| {
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+                    })
+                    .map_err(|e| format!("hostPath type check failed: {p}: {e}"))?;
+                return Ok(());
+            }
+            if meta.is_ok_and(|m| m.is_file()) {
+                Ok(())
+            } else {
+                fail("file")
+            }
+        }
+        "File" => match meta {
+            Ok(m) if m.is_file() => Ok(()),
+            _ => fail("file"),
+        },
+        "Socket" => match meta {
+            Ok(m) if m.file_type().is_socket() => Ok(()),
+            _ => fail("socket file"),
+        },
+        "CharDevice" => match meta {
+            Ok(m) if m.file_type().is_char_device() => Ok(()),
+            _ => fail("character device"),
+        },
+        "BlockDevice" => match meta {
+            Ok(m) if m.file_type().is_block_device() => Ok(()),
+            _ => fail("block device"),
+        },
+        other => Err(format!(
+            "hostPath type check failed: unknown type {other:?}"
+        )),
+    }
+}
+
+/// A relative path inside a volume: no `..`, not absolute, not starting with `..`.
+pub fn validate_path(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("invalid path: must not be empty".into());
+    }
+    let path = Path::new(p);
+    if path.is_absolute() {
+        return Err(format!("invalid path: must be relative path: {p}"));
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(format!("invalid path: must not contain '..': {p}"));
+    }
+    if p.starts_with("..") {
+        return Err(format!("invalid path: must not start with '..': {p}"));
+    }
+    Ok(())
+}
+
+fn first_component(p: &str) -> String {
+    Path::new(p)
+        .components()
+        .find_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Files under `dir` (relative path → (data, mode)).
+fn read_tree(dir: &Path) -> io::Result<BTreeMap<String, (Vec<u8>, u32)>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(dir.join(&rel))? {
+            let e = e?;
+            let r = rel.join(e.file_name());
+            let m = e.metadata()?;
+            if m.is_dir() {
+                stack.push(r);
+            } else {
+                let data = std::fs::read(dir.join(&r))?;
+                out.insert(
+                    r.to_string_lossy().into_owned(),
+                    (data, m.permissions().mode() & 0o7777),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// kubelet's timestamped directory name: `..2006_01_02_15_04_05.<digits>`.
+fn timestamp_dir_name() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "..{}.{}",
+        now.format("%Y_%m_%d_%H_%M_%S"),
+        now.timestamp_subsec_nanos()
+    )
+}
+
+/// Writes `files` into `dir` as kubelet's atomic writer does: the files go into a new
+/// `..<timestamp>` directory, the `..data` symlink is swapped to it in one rename,
+/// user-visible names are symlinks into `..data`, and the previous directory goes.
+/// Nothing is written when the content is unchanged. Returns whether it wrote.
+pub fn write_atomic(dir: &Path, files: &[File]) -> io::Result<bool> {
+    for f in files {
+        validate_path(&f.path).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let data_link = dir.join("..data");
+    let old = std::fs::read_link(&data_link).ok();
+    let want: BTreeMap<String, (Vec<u8>, u32)> = files
+        .iter()
+        .map(|f| (f.path.clone(), (f.data.clone(), f.mode)))
+        .collect();
+    let old_tree = old.as_ref().and_then(|o| read_tree(&dir.join(o)).ok());
+    let new_top: BTreeSet<String> = files.iter().map(|f| first_component(&f.path)).collect();
+    let old_top: BTreeSet<String> = old_tree
+        .as_ref()
+        .map(|t| t.keys().map(|k| first_component(k)).collect())
+        .unwrap_or_default();
+    let visible_ok = new_top
+        .iter()
+        .all(|n| std::fs::symlink_metadata(dir.join(n)).is_ok());
+    if old_tree.as_ref() == Some(&want) && visible_ok {
+        return Ok(false);
+    }
+    let mut ts = timestamp_dir_name();
+    while dir.join(&ts).exists() {
+        ts.push('0');
+    }
+    let ts_dir = dir.join(&ts);
+    std::fs::create_dir(&ts_dir)?;
+    std::fs::set_permissions(&ts_dir, std::fs::Permissions::from_mode(0o755))?;
+    for f in files {
+        let p = ts_dir.join(&f.path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, &f.data)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode))?;
+    }
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&ts, &tmp)?;
+    std::fs::rename(&tmp, &data_link)?;
+    for n in &new_top {
+        let p = dir.join(n);
+        if std::fs::symlink_metadata(&p).is_err() {
+            std::os::unix::fs::symlink(Path::new("..data").join(n), &p)?;
+        }
+    }
+    for n in old_top.difference(&new_top) {
+        let _ = std::fs::remove_file(dir.join(n));
+    }
+    if let Some(o) = old
+        && o != Path::new(&ts)
+    {
+        let _ = std::fs::remove_dir_all(dir.join(o));
+    }
+    Ok(true)
+}
+
+/// Expands `$(VAR)` in a subPathExpr with the container's plain env values.
+fn expand_sub_path(expr: &str, container: &Value) -> String {
+    let env: Vec<(String, String)> = container["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| Some((e["name"].as_str()?.into(), e["value"].as_str()?.into())))
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::agent::expand_env(expr, &env)
+}
+
+/// The bind mounts of a container: each volumeMount from its volume under `root`
+/// (the pod's volumes directory), `subPath` inside it; configMap, secret, downwardAPI
+/// and projected volumes are always read-only, as kubelet mounts them. `scratch` is
+/// the container's own empty directory (see [`ContainerMounts`]).
+pub fn container_binds(
+    pod: &Value,
+    container: &Value,
+    root: &Path,
+    scratch: &Path,
+) -> Result<ContainerMounts, String> {
+    let volumes = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut binds = Vec::new();
+    for m in container["volumeMounts"].as_array().into_iter().flatten() {
+        let name = str_at(m, "/name");
+        let v = volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .ok_or_else(|| format!("volume {name:?} not found in pod"))?;
+        let mut source = volume_path(root, v);
+        let sub = match m.get("subPathExpr").and_then(Value::as_str) {
+            Some(e) if !e.is_empty() => expand_sub_path(e, container),
+            _ => str_at(m, "/subPath").to_string(),
+        };
+        if !sub.is_empty() {
+            validate_path(&sub).map_err(|e| format!("subPath {sub:?}: {e}"))?;
+            source = source.join(&sub);
+        }
+        let forced_ro = ["configMap", "secret", "downwardAPI", "projected"]
+            .iter()
+            .any(|k| v.get(*k).is_some());
+        binds.push(Bind {
+            source,
+            target: PathBuf::from(str_at(m, "/mountPath")),
+            read_only: forced_ro || m.get("readOnly").and_then(Value::as_bool).unwrap_or(false),
+        });
+    }
+    Ok(ContainerMounts {
+        binds,
+        scratch: scratch.to_path_buf(),
+    })
+}
+
+/// The directories of a pod's `medium: Memory` emptyDir volumes (tmpfs in its
+/// mount namespace).
+pub fn memory_dirs(pod: &Value, root: &Path) -> Vec<PathBuf> {
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| str_at(v, "/emptyDir/medium") == "Memory")
+        .map(|v| volume_path(root, v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A directory under the system's temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            let p = std::env::temp_dir().join(format!(
+                "kinet-volumes-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    struct Fake {
+        cms: BTreeMap<String, Value>,
+        secrets: BTreeMap<String, Value>,
+        tokens: u32,
+    }
+
+    impl Sources for Fake {
+        fn config_map(&self, name: &str) -> Option<Value> {
+            self.cms.get(name).cloned()
+        }
+        fn secret(&self, name: &str) -> Option<Value> {
+            self.secrets.get(name).cloned()
+        }
+        fn node(&self) -> Option<Value> {
+            Some(json!({"status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}))
+        }
+        fn token(&mut self, _volume: &str, src: &TokenSource) -> Result<String, String> {
+            self.tokens += 1;
+            Ok(format!(
+                "token-{}-{}",
+                src.expiration_seconds,
+                src.audience.clone().unwrap_or_default()
+            ))
+        }
+    }
+
+    fn fake() -> Fake {
+        Fake {
+            cms: [
+                (
+                    "app".to_string(),
+                    json!({"data": {"key": "value", "game.properties": "a=1\n"}, "binaryData": {"logo": "AAEC"}}),
+                ),
+                (
+                    "kube-root-ca.crt".to_string(),
+                    json!({"data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n"}}),
+                ),
+            ]
+            .into(),
+            secrets: [(
+                "db".to_string(),
+                json!({"data": {"password": "czNjcmV0", "user": "YWRtaW4="}}),
+            )]
+            .into(),
+            tokens: 0,
+        }
+    }
+
+    fn pod() -> Value {
+        json!({"metadata": {"name": "web", "namespace": "shop", "uid": "u-1",
+                "labels": {"app": "web", "tier": "front"},
+                "annotations": {"note": "say \"hi\"\nbye"}},
+               "spec": {"nodeName": "node1", "serviceAccountName": "default", "containers": [
+                   {"name": "c", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}]}})
+    }
+
+    fn files(c: Content) -> BTreeMap<String, (String, u32)> {
+        match c {
+            Content::Files(f) => f
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.path,
+                        (String::from_utf8_lossy(&f.data).into_owned(), f.mode),
+                    )
+                })
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn config_maps_with_and_without_items() {
+        let mut f = fake();
+        let all = files(
+            content(
+                &pod(),
+                &json!({"name": "v", "configMap": {"name": "app", "defaultMode": 420}}),
+                &mut f,
+            )
+            .unwrap(),
+        );
+        assert_eq!(all["key"], ("value".into(), 0o644));
+        assert_eq!(all["game.properties"].0, "a=1\n");
+        assert_eq!(all["logo"].0.as_bytes(), &[0, 1, 2]);
+        let some = files(
+            content(
+                &pod(),
+                &json!({"name": "v", "configMap": {"name": "app", "defaultMode": 420, "items": [{"key": "key", "path": "conf/k.txt", "mode": 256}]}}),
+                &mut f,
+            )
+            .unwrap(),
+        );
+        assert_eq!(some.len(), 1);
+        assert_eq!(some["conf/k.txt"], ("value".into(), 0o400));
+        let e = content(
+            &pod(),
+            &json!({"name": "v", "configMap": {"name": "app", "items": [{"key": "nope", "path": "x"}]}}),
+            &mut f,
+        )
+        .unwrap_err();
+        assert_eq!(e, "configmap references non-existent config key: nope");
+        let opt = content(
+            &pod(),
+            &json!({"name": "v", "configMap": {"name": "app", "optional": true, "items": [{"key": "nope", "path": "x"}]}}),
+            &mut f,
+        )
+        .unwrap();
+        assert_eq!(opt, Content::Files(vec![]));
+    }
+
+    #[test]
+    fn missing_objects_give_kubelets_errors_unless_optional() {
+        let mut f = fake();
+        let e = content(
+            &pod(),
+            &json!({"name": "v", "configMap": {"name": "y"}}),
+            &mut f,
+        )
+        .unwrap_err();
+        assert_eq!(e, "configmap \"y\" not found");
+        let e = content(
+            &pod(),
+            &json!({"name": "v", "secret": {"secretName": "s"}}),
+            &mut f,
+        )
+        .unwrap_err();
+        assert_eq!(e, "secret \"s\" not found");
+        let ok = content(
+            &pod(),
+            &json!({"name": "v", "secret": {"secretName": "s", "optional": true}}),
+            &mut f,
+        );
+        assert_eq!(ok.unwrap(), Content::Files(vec![]));
+        let e = content(
+            &pod(),
+            &json!({"name": "v", "projected": {"sources": [{"configMap": {"name": "a"}}, {"secret": {"name": "b"}}]}}),
+            &mut f,
+        )
+        .unwrap_err();
+        assert_eq!(e, "[configmap \"a\" not found, secret \"b\" not found]");
+    }
+
+    #[test]
+    fn secrets_are_decoded() {
+        let mut f = fake();
+        let s = files(
+            content(
+                &pod(),
+                &json!({"name": "v", "secret": {"secretName": "db", "defaultMode": 256}}),
+                &mut f,
+            )
+            .unwrap(),
+        );
+        assert_eq!(s["password"], ("s3cret".into(), 0o400));
+        assert_eq!(s["user"].0, "admin");
+    }
+
+    #[test]
+    fn downward_api_files() {
+        let mut f = fake();
+        let v = json!({"name": "info", "downwardAPI": {"defaultMode": 420, "items": [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
+            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+            {"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}},
+            {"path": "uid", "fieldRef": {"fieldPath": "metadata.uid"}},
+            {"path": "tier", "fieldRef": {"fieldPath": "metadata.labels['tier']"}},
+            {"path": "cpu_req", "resourceFieldRef": {"containerName": "c", "resource": "requests.cpu", "divisor": "1m"}},
+            {"path": "cpu_limit", "resourceFieldRef": {"containerName": "c", "resource": "limits.cpu"}},
+            {"path": "mem_limit", "resourceFieldRef": {"containerName": "c", "resource": "limits.memory", "divisor": "1Mi"}}
+        ]}});
+        let d = files(content(&pod(), &v, &mut f).unwrap());
+        assert_eq!(d["labels"].0, "app=\"web\"\ntier=\"front\"");
+        assert_eq!(d["annotations"].0, "note=\"say \\\"hi\\\"\\nbye\"");
+        assert_eq!(d["name"].0, "web");
+        assert_eq!(d["ns"].0, "shop");
+        assert_eq!(d["uid"].0, "u-1");
+        assert_eq!(d["tier"].0, "front");
+        assert_eq!(d["cpu_req"].0, "250");
+        assert_eq!(
+            d["cpu_limit"].0, "2",
+            "an unset limit is the node's allocatable"
+        );
+        assert_eq!(d["mem_limit"].0, "128");
+        let e = content(
+            &pod(),
+            &json!({"name": "i", "downwardAPI": {"items": [{"path": "x", "fieldRef": {"fieldPath": "spec.nosuch"}}]}}),
+            &mut f,
+        )
+        .unwrap_err();
+        assert_eq!(e, "unsupported fieldPath: spec.nosuch");
+    }
+
+    #[test]
+    fn the_service_account_volume() {
+        let mut f = fake();
+        let v = kinet_model::admission::token_volume("kube-api-access-abcde");
+        let mut p = pod();
+        kinet_model::defaults::apply("Pod", &mut p);
+        let d = files(content(&p, &v, &mut f).unwrap());
+        assert_eq!(d["token"], ("token-3607-".into(), 0o644));
+        assert_eq!(d["ca.crt"].0, "-----BEGIN CERTIFICATE-----\n");
+        assert_eq!(d["namespace"].0, "shop");
+        assert_eq!(f.tokens, 1);
+        let custom = json!({"name": "vault", "projected": {"sources": [{"serviceAccountToken": {"audience": "vault", "expirationSeconds": 7200, "path": "vault-token"}}]}});
+        let d = files(content(&p, &custom, &mut f).unwrap());
+        assert_eq!(d["vault-token"].0, "token-7200-vault");
+    }
+
+    #[test]
+    fn empty_dirs_and_host_paths() {
+        let mut f = fake();
+        assert_eq!(
+            content(&pod(), &json!({"name": "c", "emptyDir": {}}), &mut f).unwrap(),
+            Content::EmptyDir { memory: false }
+        );
+        assert_eq!(
+            content(
+                &pod(),
+                &json!({"name": "c", "emptyDir": {"medium": "Memory"}}),
+                &mut f
+            )
+            .unwrap(),
+            Content::EmptyDir { memory: true }
+        );
+        assert_eq!(
+            content(
+                &pod(),
+                &json!({"name": "h", "hostPath": {"path": "/var/log", "type": "Directory"}}),
+                &mut f
+            )
+            .unwrap(),
+            Content::HostPath {
+                path: "/var/log".into(),
+                kind: "Directory".into()
+            }
+        );
+        let root = Path::new("/var/lib/kinet/lab/pods/u/volumes");
+        assert_eq!(
+            volume_path(root, &json!({"name": "c", "emptyDir": {}})),
+            root.join("kubernetes.io~empty-dir/c")
+        );
+        assert_eq!(
+            volume_path(
+                root,
+                &json!({"name": "h", "hostPath": {"path": "/var/log"}})
+            ),
+            PathBuf::from("/var/log")
+        );
+        assert!(is_emulated(
+            &json!({"name": "p", "persistentVolumeClaim": {"claimName": "x"}})
+        ));
+    }
+
+    #[test]
+    fn host_path_types() {
+        let d = TempDir::new();
+        let sub = d.path().join("made");
+        prepare_host_path(&sub, "DirectoryOrCreate").unwrap();
+        assert!(sub.is_dir());
+        prepare_host_path(&sub, "Directory").unwrap();
+        let e = prepare_host_path(&sub, "File").unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "hostPath type check failed: {} is not a file",
+                sub.display()
+            )
+        );
+        let f = d.path().join("f");
+        prepare_host_path(&f, "FileOrCreate").unwrap();
+        assert!(f.is_file());
+        let e = prepare_host_path(&d.path().join("none"), "Directory").unwrap_err();
+        assert!(e.ends_with("is not a directory"), "{e}");
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity_milli("250m"), Some(250));
+        assert_eq!(quantity_milli("2"), Some(2000));
+        assert_eq!(quantity_milli("0.5"), Some(500));
+        assert_eq!(quantity_milli("1Ki"), Some(1_024_000));
+        assert_eq!(quantity_milli("64Mi"), Some(64 * 1024 * 1024 * 1000));
+        assert_eq!(quantity_milli("1G"), Some(1_000_000_000_000));
+        assert_eq!(quantity_milli("1e3"), Some(1_000_000));
+        assert_eq!(quantity_milli("x"), None);
+    }
+
+    fn listing(dir: &Path) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                let link = std::fs::read_link(e.path())
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_else(|_| "<dir>".into());
+                (name, link)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_atomic_writer_lays_out_and_swaps_like_kubelet() {
+        let d = TempDir::new();
+        let dir = d.path().join("vol");
+        let f = |p: &str, s: &str| File {
+            path: p.into(),
+            data: s.as_bytes().to_vec(),
+            mode: 0o644,
+        };
+        assert!(write_atomic(&dir, &[f("key", "v1"), f("conf/app.conf", "x=1")]).unwrap());
+        let l = listing(&dir);
+        let ts = std::fs::read_link(dir.join("..data")).unwrap();
+        let ts = ts.display().to_string();
+        assert!(ts.starts_with("..20"), "{ts}");
+        assert_eq!(
+            l,
+            vec![
+                (ts.clone(), "<dir>".to_string()),
+                ("..data".into(), ts.clone()),
+                ("conf".into(), "..data/conf".into()),
+                ("key".into(), "..data/key".into()),
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("key")).unwrap(), "v1");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("conf/app.conf")).unwrap(),
+            "x=1"
+        );
+        let mode = std::fs::metadata(dir.join("key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+        // unchanged: nothing is written
+        assert!(!write_atomic(&dir, &[f("key", "v1"), f("conf/app.conf", "x=1")]).unwrap());
+        assert_eq!(
+            std::fs::read_link(dir.join("..data"))
+                .unwrap()
+                .display()
+                .to_string(),
+            ts
+        );
+        // an update: a new directory, the old one and the dropped name are gone
+        let reader = std::fs::File::open(dir.join("key")).unwrap();
+        assert!(write_atomic(&dir, &[f("key", "v2"), f("other", "o")]).unwrap());
+        let ts2 = std::fs::read_link(dir.join("..data"))
+            .unwrap()
+            .display()
+            .to_string();
+        assert_ne!(ts, ts2);
+        assert!(!dir.join(&ts).exists());
+        assert!(std::fs::symlink_metadata(dir.join("conf")).is_err());
+        assert_eq!(std::fs::read_to_string(dir.join("key")).unwrap(), "v2");
+        assert_eq!(std::fs::read_to_string(dir.join("other")).unwrap(), "o");
+        drop(reader);
+        // a mode change counts as a change
+        let mut g = f("key", "v2");
+        g.mode = 0o400;
+        assert!(write_atomic(&dir, &[g, f("other", "o")]).unwrap());
+        assert!(write_atomic(&dir, &[f("../x", "no")]).is_err());
+        assert!(write_atomic(&dir, &[f("/abs", "no")]).is_err());
+        assert!(write_atomic(&dir, &[f("..hidden", "no")]).is_err());
+    }
+
+    #[test]
+    fn container_binds_follow_volume_mounts() {
+        let p = json!({"spec": {"volumes": [
+            {"name": "cfg", "configMap": {"name": "app"}},
+            {"name": "data", "emptyDir": {}},
+            {"name": "logs", "hostPath": {"path": "/var/log"}}
+        ]}});
+        let c = json!({"name": "c", "env": [{"name": "POD", "value": "web"}], "volumeMounts": [
+            {"name": "cfg", "mountPath": "/etc/config"},
+            {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "game.properties"},
+            {"name": "data", "mountPath": "/data", "readOnly": true},
+            {"name": "data", "mountPath": "/scratch", "subPathExpr": "$(POD)"},
+            {"name": "logs", "mountPath": "/host-logs"}
+        ]});
+        let root = Path::new("/v");
+        let m = container_binds(&p, &c, root, Path::new("/s")).unwrap();
+        let b: Vec<(String, String, bool)> = m
+            .binds
+            .iter()
+            .map(|b| {
+                (
+                    b.source.display().to_string(),
+                    b.target.display().to_string(),
+                    b.read_only,
+                )
+            })
+            .collect();
+        assert_eq!(
+            b,
+            vec![
+                (
+                    "/v/kubernetes.io~configmap/cfg".into(),
+                    "/etc/config".into(),
+                    true
+                ),
+                (
+                    "/v/kubernetes.io~configmap/cfg/game.properties".into(),
+                    "/etc/app.conf".into(),
+                    true
+                ),
+                (
+                    "/v/kubernetes.io~empty-dir/data".into(),
+                    "/data".into(),
+                    true
+                ),
+                (
+                    "/v/kubernetes.io~empty-dir/data/web".into(),
+                    "/scratch".into(),
+                    false
+                ),
+                ("/var/log".into(), "/host-logs".into(), false),
+            ]
+        );
+        assert_eq!(m.scratch, PathBuf::from("/s"));
+        let bad = json!({"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/x", "subPath": "../etc"}]});
+        assert!(container_binds(&p, &bad, root, Path::new("/s")).is_err());
+        let none = json!({"name": "c", "volumeMounts": [{"name": "nope", "mountPath": "/x"}]});
+        assert!(container_binds(&p, &none, root, Path::new("/s")).is_err());
+        let mem = json!({"spec": {"volumes": [{"name": "m", "emptyDir": {"medium": "Memory"}}]}});
+        assert_eq!(
+            memory_dirs(&mem, root),
+            [root.join("kubernetes.io~empty-dir/m")]
+        );
+    }
+}
