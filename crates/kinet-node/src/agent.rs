@@ -34,6 +34,10 @@ pub struct Config {
     pub log_dir: PathBuf,
     /// A directory of busybox applet links (put first on PATH for busybox images).
     pub busybox_dir: Option<PathBuf>,
+    /// Pod volumes: `<state_dir>/pods/<uid>/volumes/<plugin>/<name>` (the lab's state dir).
+    pub state_dir: PathBuf,
+    /// Issues service-account tokens for projected volumes (the API's TokenRequest).
+    pub tokens: Option<crate::podvolumes::TokenIssuer>,
 }
 
 pub struct Agent {
@@ -265,6 +269,68 @@ impl Agent {
         self.cfg.run_dir.join("pods").join(uid)
     }
 
+    /// Where a pod's volumes live (`…/pods/<uid>/volumes`).
+    fn pod_state_dir(&self, uid: &str) -> PathBuf {
+        self.cfg.state_dir.join("pods").join(uid)
+    }
+
+    /// Makes the pod's volumes, retrying until they all are ready (false: the pod went
+    /// meanwhile). While one is missing the pod waits in ContainerCreating, with
+    /// kubelet's FailedMount events (backing off from 0.5 s to 2 min).
+    async fn wait_for_volumes(
+        &self,
+        pod: &Arc<Value>,
+        key: &str,
+        vols: &Arc<crate::podvolumes::PodVolumes>,
+        rx: &mut mpsc::UnboundedReceiver<PodMsg>,
+    ) -> bool {
+        let uid = str_at(pod, "/metadata/uid").to_string();
+        let mut backoff = Duration::from_millis(500);
+        let mut next_event = Instant::now();
+        let mut waiting = false;
+        loop {
+            let cur = self.store.get(key).unwrap_or_else(|| pod.clone());
+            let v = vols.clone();
+            let failed = tokio::task::spawn_blocking(move || v.sync(&cur))
+                .await
+                .unwrap_or_default();
+            if failed.is_empty() {
+                return true;
+            }
+            if !waiting {
+                waiting = true;
+                self.write_status(key, &uid, |p| {
+                    status::mounting(p, &self.cfg.node.ip.to_string(), &now())
+                });
+            }
+            if Instant::now() >= next_event {
+                for (name, e) in &failed {
+                    self.pod_event(
+                        key,
+                        pod,
+                        None,
+                        "Warning",
+                        "FailedMount",
+                        &format!("MountVolume.SetUp failed for volume {name:?} : {e}"),
+                    );
+                }
+                next_event = Instant::now() + backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(122));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                m = rx.recv() => match m {
+                    Some(PodMsg::Updated(p)) if p.pointer("/metadata/deletionTimestamp").is_none() => {}
+                    _ => {
+                        // nothing ran: the pod goes at once
+                        let _ = self.store.delete(key, None);
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     fn allocate_ip(&self, pod: &Value) -> Result<Ipv4Addr> {
         let cidr = self.cfg.node.pod_cidr;
         let mut used = self.used_ips.lock().unwrap();
@@ -337,7 +403,7 @@ impl Agent {
                 format!("{ns}/{name}"),
             ],
             netns: host_network.then(|| self.cfg.netns.clone()),
-            tmpfs: Vec::new(),
+            tmpfs: crate::volumes::memory_dirs(pod, &self.pod_state_dir(uid).join("volumes")),
         };
         let pid = sandbox::spawn_holder(&spec)?;
         std::fs::write(dir.join("holder.pid"), pid.to_string())?;
@@ -420,6 +486,16 @@ impl Agent {
             let _ = self.store.delete(&key, None);
             return;
         }
+        // volumes first: kubelet starts nothing until they are mounted
+        let vols = Arc::new(crate::podvolumes::PodVolumes::new(
+            self.pod_state_dir(&uid).join("volumes"),
+            self.store.clone(),
+            self.cfg.tokens.clone(),
+        ));
+        if !self.wait_for_volumes(&pod, &key, &vols, &mut rx).await {
+            let _ = std::fs::remove_dir_all(self.pod_state_dir(&uid));
+            return;
+        }
         let a = self.clone();
         let p = pod.clone();
         let sandbox = tokio::task::spawn_blocking(move || a.create_sandbox(&p)).await;
@@ -488,7 +564,14 @@ impl Agent {
             holder,
             pod: pod.clone(),
         };
+        let refresher = tokio::spawn(crate::podvolumes::refresh(
+            vols,
+            self.store.clone(),
+            key.clone(),
+            uid.clone(),
+        ));
         let outcome = run.run(&mut rx).await;
+        refresher.abort();
         // teardown
         let holder_pid = holder;
         let _ = tokio::task::spawn_blocking(move || {
@@ -503,6 +586,7 @@ impl Agent {
             self.release_ip(ip);
         }
         let _ = std::fs::remove_dir_all(self.pod_dir(&uid));
+        let _ = std::fs::remove_dir_all(self.pod_state_dir(&uid));
         if outcome == Outcome::DeleteRequested {
             let cur = self.store.get(&key);
             if cur
@@ -928,6 +1012,13 @@ impl PodRun {
             stdin: c["stdin"].as_bool().unwrap_or(false),
             stdin_once: c["stdinOnce"].as_bool().unwrap_or(false),
             tty: c["tty"].as_bool().unwrap_or(false),
+            mounts: crate::volumes::container_binds(
+                &self.pod,
+                c,
+                &self.agent.pod_state_dir(&self.uid).join("volumes"),
+                &crate::exec::container_dir(&self.agent.cfg.run_dir, &self.uid, &name).join("mnt"),
+            ),
+            own_dir: crate::exec::container_dir(&self.agent.cfg.run_dir, &self.uid, &name),
         }
     }
 
@@ -1187,9 +1278,39 @@ struct RunnerSpec {
     stdin: bool,
     stdin_once: bool,
     tty: bool,
+    /// The container's volume mounts (its own mount namespace), or why they are wrong.
+    mounts: Result<kinet_linux::mounts::ContainerMounts, String>,
+    /// `<run_dir>/pods/<uid>/containers/<name>`: the pid file and the mount scratch dir.
+    own_dir: PathBuf,
 }
 
 impl RunnerSpec {
+    /// Makes `cmd` enter the pod, in a mount namespace of its own with the container's
+    /// volume mounts. The report explains a failed spawn (which mount step failed).
+    fn join(
+        &self,
+        cmd: &mut tokio::process::Command,
+    ) -> (anyhow::Result<()>, Option<kinet_linux::mounts::Report>) {
+        let workdir = self.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let mounts = match &self.mounts {
+            Ok(m) if !m.binds.is_empty() => m.clone(),
+            Ok(_) => return (sandbox::join(cmd, self.holder, Some(&workdir)), None),
+            Err(e) => return (Err(anyhow::anyhow!("{e}")), None),
+        };
+        if let Err(e) = std::fs::create_dir_all(&mounts.scratch) {
+            return (Err(e.into()), None);
+        }
+        let opts = sandbox::JoinOptions {
+            workdir: Some(workdir),
+            setsid: false,
+            mounts: Some(mounts),
+        };
+        match sandbox::join_container(cmd, self.holder, &opts) {
+            Ok(r) => (Ok(()), Some(r)),
+            Err(e) => (Err(e), None),
+        }
+    }
+
     fn event(&self, typ: &str, reason: &str, msg: &str) {
         self.agent.pod_event(
             &self.key,
@@ -1349,11 +1470,7 @@ async fn run_container(
         };
         let cid = container_id(&format!("{}-{}-{restarts}", spec.pod_label, spec.name));
         let mut cmd = spec.command();
-        let joined = sandbox::join(
-            &mut cmd,
-            spec.holder,
-            spec.workdir.as_deref().or(Some(Path::new("/"))),
-        );
+        let (joined, report) = spec.join(&mut cmd);
         // stdin and tty: a terminal the agent keeps the master side of, or a stdin pipe
         let mut master = None;
         let joined = joined.and_then(|()| {
@@ -1372,7 +1489,10 @@ async fn run_container(
         });
         let started = now();
         let child = match joined {
-            Ok(()) => cmd.spawn().map_err(anyhow::Error::from),
+            Ok(()) => cmd.spawn().map_err(|e| match &report {
+                Some(r) => r.explain(e),
+                None => anyhow::Error::from(e),
+            }),
             Err(e) => Err(e),
         };
         // the terminal's slave side now belongs to the container alone
@@ -1485,11 +1605,14 @@ async fn run_container(
                 });
                 drop(master);
                 let pid = child.id().unwrap_or(0);
+                let pid_file = spec.own_dir.join("pid");
+                let _ = std::fs::write(&pid_file, pid.to_string());
                 let (kill_tx, mut kill_rx) = mpsc::unbounded_channel::<String>();
                 let probes = crate::probe::Probes::from_container(&spec.container).map(|p| {
                     let ctx = crate::probe::Context {
                         node_netns: Some(spec.agent.cfg.netns.clone()),
-                        holder: spec.holder,
+                        // exec probes see what the container sees (its mounts)
+                        holder: if pid > 0 { pid } else { spec.holder },
                         pod_ip: spec
                             .agent
                             .store
@@ -1597,6 +1720,7 @@ async fn run_container(
                 let reason = if code == 0 { "Completed" } else { "Error" };
                 let _ = feed.exit.send(Some(code));
                 spec.agent.attach.remove(&spec.uid, &spec.name, &point);
+                let _ = std::fs::remove_file(&pid_file);
                 (
                     Terminated {
                         exit_code: code,

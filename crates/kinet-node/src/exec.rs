@@ -65,6 +65,28 @@ pub fn resolve(prog: &str, path: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A container's own directory under the run dir: its `pid` file (while its process
+/// runs) and `mnt`, the scratch directory of its mount namespace.
+pub fn container_dir(run_dir: &Path, uid: &str, container: &str) -> PathBuf {
+    run_dir
+        .join("pods")
+        .join(uid)
+        .join("containers")
+        .join(container)
+}
+
+/// The pid of a container's running process, if it runs.
+pub fn container_pid(run_dir: &Path, pod: &Value, container: &str) -> Option<u32> {
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    std::fs::read_to_string(container_dir(run_dir, uid, container).join("pid"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|pid| kinet_linux::sandbox::is_alive(*pid))
+}
+
 /// The holder pid of a running pod's sandbox.
 pub fn holder_pid(run_dir: &Path, pod: &Value) -> Result<u32, ExecError> {
     let uid = pod
@@ -133,9 +155,11 @@ pub fn spawn(
         }
     }
     cmd.env(crate::lab::LAB_ENV, lab);
+    // the container's own process when it runs: its mount namespace has its volumes
+    let target = container_pid(run_dir, pod, container).unwrap_or(holder);
     kinet_linux::sandbox::join(
         &mut cmd,
-        holder,
+        target,
         Some(Path::new(c["workingDir"].as_str().unwrap_or("/"))),
     )
     .map_err(|e| ExecError::Other(format!("{e:#}")))?;

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod files;
 pub mod lab;
 pub mod plan;
+pub mod podvolumes;
 pub mod probe;
 pub mod status;
 pub mod volumes;

@@ -158,6 +158,80 @@ pub fn phase(init_done: bool, containers: &[ContainerState], init_failed: bool) 
     }
 }
 
+/// The status of a pod whose volumes are not ready yet, as kubelet reports it: no
+/// sandbox and no IP, containers waiting in ContainerCreating (PodInitializing while
+/// init containers have not run).
+pub fn mounting(pod: &mut Value, host_ip: &str, now: &str) {
+    let inits: Vec<Value> = pod
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mains: Vec<Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let waiting = |c: &Value, reason: &str| {
+        json!({
+            "name": c["name"], "image": c["image"], "imageID": "", "lastState": {},
+            "ready": false, "restartCount": 0, "started": false,
+            "state": {"waiting": {"reason": reason}}
+        })
+    };
+    let main_reason = if inits.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
+    let prev = pod["status"]["conditions"].clone();
+    let mut conditions = vec![
+        condition(Some(&prev), "PodReadyToStartContainers", false, None, now),
+        condition(
+            Some(&prev),
+            "Initialized",
+            inits.is_empty(),
+            (!inits.is_empty()).then_some("ContainersNotInitialized"),
+            now,
+        ),
+        condition(Some(&prev), "Ready", false, Some("ContainersNotReady"), now),
+        condition(
+            Some(&prev),
+            "ContainersReady",
+            false,
+            Some("ContainersNotReady"),
+            now,
+        ),
+        condition(Some(&prev), "PodScheduled", true, None, now),
+    ];
+    conditions.retain(|c| c.is_object());
+    if !pod.get("status").is_some_and(Value::is_object) {
+        pod["status"] = json!({});
+    }
+    let st = &mut pod["status"];
+    st["phase"] = json!("Pending");
+    st["hostIP"] = json!(host_ip);
+    st["hostIPs"] = json!([{"ip": host_ip}]);
+    if st.get("startTime").is_none() {
+        st["startTime"] = json!(now);
+    }
+    st["conditions"] = json!(conditions);
+    st["containerStatuses"] = json!(
+        mains
+            .iter()
+            .map(|c| waiting(c, main_reason))
+            .collect::<Vec<_>>()
+    );
+    if !inits.is_empty() {
+        st["initContainerStatuses"] = json!(
+            inits
+                .iter()
+                .map(|c| waiting(c, "PodInitializing"))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
 /// One pod condition, keeping the previous transition time when the status is unchanged.
 pub fn condition(
     prev: Option<&Value>,
@@ -213,6 +287,33 @@ mod tests {
             finished_at: "b".into(),
             container_id: "x".into(),
         })
+    }
+
+    #[test]
+    fn pods_waiting_for_volumes_show_container_creating() {
+        let mut p = json!({"spec": {"containers": [{"name": "c", "image": "busybox"}]}, "status": {"phase": "Pending"}});
+        mounting(&mut p, "192.168.1.10", "2026-01-01T00:00:00Z");
+        let st = &p["status"];
+        assert_eq!(st["phase"], "Pending");
+        assert_eq!(st["hostIP"], "192.168.1.10");
+        assert!(st.get("podIP").is_none());
+        assert_eq!(
+            st["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
+        assert_eq!(st["containerStatuses"][0]["image"], "busybox");
+        assert_eq!(st["conditions"][0]["type"], "PodReadyToStartContainers");
+        assert_eq!(st["conditions"][0]["status"], "False");
+        let mut q = json!({"spec": {"initContainers": [{"name": "i", "image": "busybox"}], "containers": [{"name": "c", "image": "busybox"}]}});
+        mounting(&mut q, "192.168.1.10", "2026-01-01T00:00:00Z");
+        assert_eq!(
+            q["status"]["initContainerStatuses"][0]["state"]["waiting"]["reason"],
+            "PodInitializing"
+        );
+        assert_eq!(
+            q["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "PodInitializing"
+        );
     }
 
     #[test]

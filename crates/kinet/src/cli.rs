@@ -491,7 +491,10 @@ fn exec_inner(
         .env("PATH", &path)
         .env("HOSTNAME", pod)
         .env(kinet_node::lab::LAB_ENV, lab);
-    kinet_linux::sandbox::join_std(&mut cmd, holder, Some(Path::new("/")))?;
+    // the container's process, when it runs, has the container's volume mounts
+    let name = c["name"].as_str().unwrap_or("");
+    let target = kinet_node::exec::container_pid(&p.run, &obj, name).unwrap_or(holder);
+    kinet_linux::sandbox::join_std(&mut cmd, target, Some(Path::new("/")))?;
     let status = cmd.status().context("running the command in the pod")?;
     use std::os::unix::process::ExitStatusExt;
     Ok(status

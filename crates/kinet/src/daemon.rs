@@ -260,6 +260,42 @@ impl Bridge {
     }
 }
 
+/// The node agents' TokenRequests (projected service-account tokens, bound to the
+/// pod), answered by the API server's token code.
+fn token_issuer(
+    store: Arc<Store>,
+    signer: Arc<kinet_apiserver::tokens::Signer>,
+) -> kinet_node::podvolumes::TokenIssuer {
+    Arc::new(move |r: &kinet_node::podvolumes::TokenRequest| {
+        let body = json!({"spec": {
+            "audiences": r.audiences,
+            "expirationSeconds": r.expiration_seconds,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": r.pod_name, "uid": r.pod_uid}
+        }});
+        let tr = kinet_apiserver::tokens::token_request(
+            &store,
+            &signer,
+            &r.namespace,
+            &r.service_account,
+            &body,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| e.message)?;
+        let token = tr
+            .pointer("/status/token")
+            .and_then(|t| t.as_str())
+            .unwrap_or("")
+            .to_string();
+        let expires = tr
+            .pointer("/status/expirationTimestamp")
+            .and_then(|t| t.as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(chrono::Utc::now);
+        Ok(kinet_node::podvolumes::Token { token, expires })
+    })
+}
+
 pub fn random_token() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -369,6 +405,8 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
                     run_dir: p.run.clone(),
                     log_dir: p.logs.clone(),
                     busybox_dir: bb.clone(),
+                    state_dir: p.state.clone(),
+                    tokens: Some(token_issuer(store.clone(), signer.clone())),
                 },
                 store.clone(),
             ));
