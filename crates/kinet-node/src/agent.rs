@@ -1292,6 +1292,7 @@ impl RunnerSpec {
         cmd: &mut tokio::process::Command,
     ) -> (anyhow::Result<()>, Option<kinet_linux::mounts::Report>) {
         let workdir = self.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let _ = std::fs::create_dir_all(&self.own_dir);
         let mounts = match &self.mounts {
             Ok(m) if !m.binds.is_empty() => m.clone(),
             Ok(_) => return (sandbox::join(cmd, self.holder, Some(&workdir)), None),
@@ -1531,6 +1532,9 @@ async fn run_container(
                 )
             }
             Ok(mut child) => {
+                // the pid before the container shows Running: exec enters its process
+                let pid_file = spec.own_dir.join("pid");
+                let _ = std::fs::write(&pid_file, child.id().unwrap_or(0).to_string());
                 spec.event(
                     "Normal",
                     "Started",
@@ -1605,8 +1609,6 @@ async fn run_container(
                 });
                 drop(master);
                 let pid = child.id().unwrap_or(0);
-                let pid_file = spec.own_dir.join("pid");
-                let _ = std::fs::write(&pid_file, pid.to_string());
                 let (kill_tx, mut kill_rx) = mpsc::unbounded_channel::<String>();
                 let probes = crate::probe::Probes::from_container(&spec.container).map(|p| {
                     let ctx = crate::probe::Context {
