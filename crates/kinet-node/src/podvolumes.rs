@@ -195,6 +195,20 @@ impl PodVolumes {
     }
 }
 
+/// Removes the volume directories (`<state_dir>/pods/<uid>`) of pods that are gone,
+/// e.g. deleted while the daemon was down.
+pub fn remove_stale(state_dir: &std::path::Path, live: &std::collections::HashSet<String>) {
+    let Ok(entries) = std::fs::read_dir(state_dir.join("pods")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let uid = e.file_name().to_string_lossy().into_owned();
+        if !live.contains(&uid) && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Refreshes a running pod's volumes every [`REFRESH`] until aborted; the pod is
 /// read from the store each time (labels and annotations for the downward API).
 pub async fn refresh(vols: Arc<PodVolumes>, store: Arc<Store>, key: String, uid: String) {

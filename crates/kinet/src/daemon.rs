@@ -389,6 +389,21 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         .build()?;
     let result = rt.block_on(async {
         let store = Arc::new(Store::open(Some(&p.store()))?);
+        // volumes of pods that went while the daemon was down
+        let live: std::collections::HashSet<String> = store
+            .list(&kinet_model::resources::store_prefix(
+                objects::resource("", "pods"),
+                None,
+            ))
+            .0
+            .iter()
+            .filter_map(|p| {
+                p.pointer("/metadata/uid")
+                    .and_then(|u| u.as_str())
+                    .map(String::from)
+            })
+            .collect();
+        kinet_node::podvolumes::remove_stale(&p.state, &live);
         namespaces::ensure_builtin(&store);
         ensure_kubernetes_service(&store, node1_ip);
         let tls = pki.server_config()?;
