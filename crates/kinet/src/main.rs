@@ -1,10 +1,10 @@
 //! kinet: Kubernetes networking, with real packets, on one Linux host.
 
+mod apk;
 mod cli;
 mod client;
 mod daemon;
 mod kubeconfig;
-mod apk;
 mod nc;
 mod paths;
 mod serve;
