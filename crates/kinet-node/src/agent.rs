@@ -1333,11 +1333,12 @@ impl RunnerSpec {
                 (self.agent.cfg.self_exe.display().to_string(), args.clone())
             }
         };
-        let busybox = matches!(self.program, Program::Exec { busybox: true, .. });
-        let mut path = String::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        if busybox && let Some(d) = &self.agent.cfg.busybox_dir {
-            path = format!("{}:{path}", d.display());
-        }
+        let path = match self.program {
+            Program::Exec { busybox: true, .. } => {
+                crate::exec::container_path(&self.image, self.agent.cfg.busybox_dir.as_deref())
+            }
+            _ => crate::exec::DEFAULT_PATH.to_string(),
+        };
         // resolve the program on the container's PATH (busybox applets first)
         let resolved = if prog.contains('/') {
             prog.clone()

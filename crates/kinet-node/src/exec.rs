@@ -43,13 +43,16 @@ pub struct Session {
     pub pty: Option<OwnedFd>,
 }
 
-/// The PATH of a container: busybox images put busybox's applets first.
+/// The PATH of a container. The busybox image has busybox's applets and nothing
+/// else (no curl, no dig, as the course says); alpine puts them first, before the
+/// host's tools (what `apk add` would have installed).
 pub fn container_path(image: &str, busybox_dir: Option<&Path>) -> String {
     let busybox = matches!(
         catalog::program(image, &[], &[], &[]),
         Program::Exec { busybox: true, .. }
     );
     match busybox_dir {
+        Some(d) if busybox && catalog::short_name(image) == "busybox" => d.display().to_string(),
         Some(d) if busybox => format!("{}:{DEFAULT_PATH}", d.display()),
         _ => DEFAULT_PATH.to_string(),
     }
@@ -200,6 +203,8 @@ mod tests {
     #[test]
     fn busybox_images_get_applets_first() {
         let p = container_path("busybox:1.36", Some(Path::new("/run/kinet/x/busybox")));
+        assert_eq!(p, "/run/kinet/x/busybox");
+        let p = container_path("alpine", Some(Path::new("/run/kinet/x/busybox")));
         assert!(p.starts_with("/run/kinet/x/busybox:"));
         assert_eq!(
             container_path("nicolaka/netshoot", Some(Path::new("/b"))),
