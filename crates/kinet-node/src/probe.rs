@@ -202,7 +202,8 @@ fn http_once(
     }
 }
 
-fn io_words(e: &std::io::Error) -> String {
+/// An I/O error as Go's net package words it ("connection refused", "i/o timeout").
+pub fn io_words(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "i/o timeout".into(),

@@ -179,27 +179,12 @@ impl NodeHooks for Bridge {
             let (Some(ip), Some(netns)) = (ip, netns) else {
                 return Err("the pod has no address on a lab node".to_string());
             };
-            let res = tokio::task::spawn_blocking(move || {
-                kinet_linux::netns::run_in(&netns, move || {
-                    Ok(std::net::TcpStream::connect_timeout(
-                        &(ip, port).into(),
-                        std::time::Duration::from_secs(5),
-                    ))
+            connect_in(netns, (ip, port).into())
+                .await
+                .map_err(|e| match e {
+                    Dial::Namespace(m) => m,
+                    Dial::Connect(why) => format!("dial tcp {ip}:{port}: connect: {why}"),
                 })
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))?;
-            let stream = res.map_err(|e| {
-                let why = match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                    std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
-                    _ => e.to_string(),
-                };
-                format!("dial tcp {ip}:{port}: connect: {why}")
-            })?;
-            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-            tokio::net::TcpStream::from_std(stream).map_err(|e| e.to_string())
         })
     }
 }
@@ -236,26 +221,14 @@ impl Bridge {
                 "error forwarding port {port} to pod {sandbox}, uid : failed to execute portforward in network namespace \"{}\": failed to connect to localhost:{port} inside namespace \"{sandbox}\"",
                 ns.display()
             );
-            let res = tokio::task::spawn_blocking(move || {
-                kinet_linux::netns::run_in(&ns, move || {
-                    Ok(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)))
+            connect_in(ns, (Ipv4Addr::LOCALHOST, port).into())
+                .await
+                .map_err(|e| match e {
+                    Dial::Namespace(m) => format!("{prefix}: {m}"),
+                    Dial::Connect(why) => format!(
+                        "{prefix}, IPv4: dial tcp4 127.0.0.1:{port}: connect: {why} IPv6 dial tcp6: address localhost: no suitable address"
+                    ),
                 })
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{prefix}: {e:#}"))?;
-            let stream = res.map_err(|e| {
-                let why = match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                    _ => e.to_string(),
-                };
-                format!(
-                    "{prefix}, IPv4: dial tcp4 127.0.0.1:{port}: connect: {why} IPv6 dial tcp6: address localhost: no suitable address"
-                )
-            })?;
-            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-            let _ = stream.set_nodelay(true);
-            tokio::net::TcpStream::from_std(stream).map_err(|e| e.to_string())
         })
     }
 }
@@ -294,6 +267,38 @@ fn token_issuer(
             .unwrap_or_else(chrono::Utc::now);
         Ok(kinet_node::podvolumes::Token { token, expires })
     })
+}
+
+/// Why a connection made inside a network namespace failed.
+enum Dial {
+    /// Entering the namespace (or the worker thread) failed.
+    Namespace(String),
+    /// The connect itself, in Go's words ("connection refused").
+    Connect(String),
+}
+
+/// A TCP connection to `addr` made from inside the network namespace `ns`.
+async fn connect_in(
+    ns: PathBuf,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::TcpStream, Dial> {
+    let res = tokio::task::spawn_blocking(move || {
+        kinet_linux::netns::run_in(&ns, move || {
+            Ok(std::net::TcpStream::connect_timeout(
+                &addr,
+                std::time::Duration::from_secs(5),
+            ))
+        })
+    })
+    .await
+    .map_err(|e| Dial::Namespace(e.to_string()))?
+    .map_err(|e| Dial::Namespace(format!("{e:#}")))?;
+    let stream = res.map_err(|e| Dial::Connect(kinet_node::probe::io_words(&e)))?;
+    let _ = stream.set_nodelay(true);
+    stream
+        .set_nonblocking(true)
+        .map_err(|e| Dial::Namespace(e.to_string()))?;
+    tokio::net::TcpStream::from_std(stream).map_err(|e| Dial::Namespace(e.to_string()))
 }
 
 pub fn random_token() -> String {
