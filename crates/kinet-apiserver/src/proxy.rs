@@ -91,8 +91,13 @@ pub fn service_backend(
     };
     let selector = svc
         .pointer("/spec/selector")
-        .and_then(Value::as_object)
-        .filter(|s| !s.is_empty())
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+        .and_then(|m| {
+            kinet_model::selector::LabelSelector::from_object(
+                &serde_json::json!({"matchLabels": m}),
+            )
+            .ok()
+        })
         .ok_or_else(|| format!("no endpoints available for service \"{name}\""))?;
     let ready = |p: &Value| {
         p.pointer("/status/conditions")
@@ -105,12 +110,7 @@ pub fn service_backend(
     };
     let pod = pods
         .iter()
-        .find(|p| {
-            selector
-                .iter()
-                .all(|(k, v)| p.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))
-                && ready(p)
-        })
+        .find(|p| selector.matches_object(p) && ready(p))
         .cloned()
         .ok_or_else(|| format!("no endpoints available for service \"{name}\""))?;
     let target = match &sp["targetPort"] {

@@ -1477,13 +1477,7 @@ async fn run_container(
         let mut master = None;
         let joined = joined.and_then(|()| {
             if spec.tty {
-                let (m, slave) = kinet_linux::pty::open()?;
-                cmd.stdin(Stdio::from(slave.try_clone()?))
-                    .stdout(Stdio::from(slave.try_clone()?))
-                    .stderr(Stdio::from(slave));
-                cmd.env("TERM", "xterm");
-                kinet_linux::pty::set_controlling_tty(&mut cmd);
-                master = Some(m);
+                master = Some(crate::exec::with_terminal(&mut cmd)?);
             } else if spec.stdin {
                 cmd.stdin(Stdio::piped());
             }

@@ -58,6 +58,19 @@ pub fn container_path(image: &str, busybox_dir: Option<&Path>) -> String {
     }
 }
 
+/// Gives `cmd` a new terminal as stdin, stdout, stderr and controlling tty (with
+/// `TERM=xterm`, as container runtimes set it); returns the master side. Add after
+/// the namespace join. The slave side closes in the parent when `cmd` is dropped.
+pub fn with_terminal(cmd: &mut tokio::process::Command) -> anyhow::Result<OwnedFd> {
+    let (master, slave) = kinet_linux::pty::open()?;
+    cmd.stdin(Stdio::from(slave.try_clone()?))
+        .stdout(Stdio::from(slave.try_clone()?))
+        .stderr(Stdio::from(slave));
+    cmd.env("TERM", "xterm");
+    kinet_linux::pty::set_controlling_tty(cmd);
+    Ok(master)
+}
+
 /// Finds `prog` on `path` (or takes it as is when it has a slash).
 pub fn resolve(prog: &str, path: &str) -> Option<PathBuf> {
     if prog.contains('/') {
@@ -167,19 +180,7 @@ pub fn spawn(
     )
     .map_err(|e| ExecError::Other(format!("{e:#}")))?;
     let pty = if tty {
-        cmd.env("TERM", "xterm");
-        let (master, slave) =
-            kinet_linux::pty::open().map_err(|e| ExecError::Other(format!("{e:#}")))?;
-        let dup = |f: &OwnedFd| {
-            f.try_clone()
-                .map(Stdio::from)
-                .map_err(|e| ExecError::Other(e.to_string()))
-        };
-        cmd.stdin(dup(&slave)?)
-            .stdout(dup(&slave)?)
-            .stderr(Stdio::from(slave));
-        kinet_linux::pty::set_controlling_tty(&mut cmd);
-        Some(master)
+        Some(with_terminal(&mut cmd).map_err(|e| ExecError::Other(format!("{e:#}")))?)
     } else {
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
