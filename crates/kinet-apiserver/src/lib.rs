@@ -3,6 +3,8 @@
 //! CRUD with defaulting and validation, strategic/merge/JSON patches, server-side
 //! tables, list+watch with resourceVersions, and Status errors.
 
+#![forbid(unsafe_code)]
+
 pub mod discovery;
 pub mod exec;
 pub mod objects;

@@ -2,6 +2,8 @@
 //! (defaults, service accounts, root CA, deletion), and the event recorder that
 //! node agents share.
 
+#![forbid(unsafe_code)]
+
 pub mod events;
 pub mod namespaces;
 pub mod objects;

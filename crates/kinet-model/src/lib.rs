@@ -1,12 +1,17 @@
 //! Kubernetes objects for kinet: resource registry, selectors, validation,
 //! defaulting, server-side table columns, patches and allocators. Pure: no I/O.
 
+#![forbid(unsafe_code)]
+
 pub mod admission;
 pub mod defaults;
 pub mod ipam;
+pub mod json;
 pub mod names;
 pub mod patch;
+pub mod pod;
 pub mod proto;
+pub mod quote;
 pub mod resources;
 pub mod selector;
 pub mod table;

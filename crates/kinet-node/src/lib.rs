@@ -3,6 +3,8 @@
 //! image catalog, pod status, logs and graceful termination. Also the lab's
 //! network plan and its application.
 
+#![forbid(unsafe_code)]
+
 pub mod agent;
 pub mod attach;
 pub mod catalog;

@@ -4,12 +4,17 @@
 //! SQLite append-only log (like k3s's kine) before they return, so a restart loses
 //! nothing; reads are served from memory.
 
+#![forbid(unsafe_code)]
+
 use rusqlite::{Connection, params};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+
+pub mod watcher;
+pub use watcher::{Watcher, WatcherEvent};
 
 /// How many past events are kept for watches that start from an older revision.
 const HISTORY: usize = 20_000;

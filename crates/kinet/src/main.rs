@@ -1,5 +1,7 @@
 //! kinet: Kubernetes networking, with real packets, on one Linux host.
 
+#![forbid(unsafe_code)]
+
 mod apk;
 mod cli;
 mod client;
