@@ -149,7 +149,8 @@ mod tests {
         store
             .create("/p/kept", json!({"metadata": {"name": "kept"}}))
             .unwrap();
-        for i in 0..(crate::HISTORY + 5) {
+        // The change channel holds HISTORY events rounded up to a power of two.
+        for i in 0..(crate::HISTORY.next_power_of_two() + 5) {
             store
                 .update_with("/p/kept", |o| {
                     o["v"] = json!(i);
@@ -160,7 +161,7 @@ mod tests {
         // The backlog of the first watch replays what it still holds; once lagged,
         // the watcher lists again and the deleted object is not in the new set.
         let mut after_init = None;
-        for _ in 0..(crate::HISTORY * 2 + 10) {
+        for _ in 0..(crate::HISTORY.next_power_of_two() * 2 + 10) {
             match w.next().await.unwrap() {
                 WatcherEvent::Init => after_init = Some(vec![]),
                 WatcherEvent::InitDone => break,
