@@ -13,11 +13,16 @@
 //! service type) are accepted when absent; callers that default before
 //! validating get the same answers.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::json::{arr_at, at, int_at, str_at, string_map_at};
+use crate::quantity::Quantity;
+use crate::quote::{go_map, go_quote, go_strings};
+use crate::selector::{LabelSelector, labels_of};
 
 /// One `metav1.StatusCause` of an Invalid status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,66 +168,6 @@ fn not_supported(field: &str, bad: Bad, valid: &[&str]) -> Cause {
     }
 }
 
-/// Go's `strconv.Quote`.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => {
-                if (c as u32) <= 0xffff {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go `%#v` of a `map[string]string` (keys sorted, as fmt prints maps).
-fn go_map(m: Option<&Value>) -> String {
-    match m.and_then(Value::as_object) {
-        None => "map[string]string(nil)".to_string(),
-        Some(m) => {
-            let mut pairs: Vec<(String, String)> = m
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect();
-            pairs.sort();
-            let body: Vec<String> = pairs
-                .iter()
-                .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
-                .collect();
-            format!("map[string]string{{{}}}", body.join(", "))
-        }
-    }
-}
-
-/// Go `%#v` of a `[]string`.
-fn go_strings(v: &[Value]) -> String {
-    let items: Vec<String> = v
-        .iter()
-        .map(|s| go_quote(s.as_str().unwrap_or("")))
-        .collect();
-    format!("[]string{{{}}}", items.join(", "))
-}
-
 // ---------------------------------------------------------------------------
 // Field paths
 
@@ -240,46 +185,6 @@ fn index(p: &str, i: usize) -> String {
 
 fn key(p: &str, k: &str) -> String {
     format!("{p}[{k}]")
-}
-
-// ---------------------------------------------------------------------------
-// JSON access
-
-fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
-    v.get(k).filter(|v| !v.is_null())
-}
-
-fn gets<'a>(v: &'a Value, k: &str) -> &'a str {
-    get(v, k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn geta<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    get(v, k)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
-fn geto(v: &Value, k: &str) -> Vec<(String, String)> {
-    get(v, k)
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn geti(v: &Value, k: &str) -> Option<i64> {
-    get(v, k).and_then(Value::as_i64)
 }
 
 // ---------------------------------------------------------------------------
@@ -639,14 +544,14 @@ fn validate_finalizer(name: &str, path: &str, errs: &mut Vec<Cause>) {
 /// The parts of ObjectMeta validation shared by create and update.
 fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut Vec<Cause>) {
     if namespaced {
-        let ns = gets(meta, "namespace");
+        let ns = str_at(meta, "/namespace");
         if !ns.is_empty() {
             for msg in name_errors(NameRule::Label, ns, false) {
                 errs.push(invalid(&child(path, "namespace"), bs(ns), &msg));
             }
         }
     }
-    if let Some(g) = geti(meta, "generation")
+    if let Some(g) = int_at(meta, "/generation")
         && g < 0
     {
         errs.push(invalid(
@@ -655,16 +560,20 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
             "must be greater than or equal to 0",
         ));
     }
-    validate_labels(&geto(meta, "labels"), &child(path, "labels"), errs);
+    validate_labels(
+        &string_map_at(meta, "/labels"),
+        &child(path, "labels"),
+        errs,
+    );
     validate_annotations(
-        &geto(meta, "annotations"),
+        &string_map_at(meta, "/annotations"),
         &child(path, "annotations"),
         errs,
     );
     let owners_path = child(path, "ownerReferences");
     let mut controller: Option<String> = None;
-    for owner in geta(meta, "ownerReferences") {
-        let api_version = gets(owner, "apiVersion");
+    for owner in arr_at(meta, "/ownerReferences") {
+        let api_version = str_at(owner, "/apiVersion");
         let version = api_version.rsplit('/').next().unwrap_or("");
         if version.is_empty() {
             errs.push(invalid(
@@ -674,7 +583,7 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
             ));
         }
         for f in ["kind", "name", "uid"] {
-            if gets(owner, f).is_empty() {
+            if str_at(owner, &format!("/{f}")).is_empty() {
                 errs.push(invalid(
                     &child(&owners_path, f),
                     bs(""),
@@ -682,8 +591,8 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
                 ));
             }
         }
-        if get(owner, "controller").and_then(Value::as_bool) == Some(true) {
-            let cur = format!("{}/{}", gets(owner, "kind"), gets(owner, "name"));
+        if at(owner, "/controller").and_then(Value::as_bool) == Some(true) {
+            let cur = format!("{}/{}", str_at(owner, "/kind"), str_at(owner, "/name"));
             match &controller {
                 Some(first) => errs.push(invalid(
                     &owners_path,
@@ -697,7 +606,7 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
         }
     }
     let fin_path = child(path, "finalizers");
-    let finalizers: Vec<&str> = geta(meta, "finalizers")
+    let finalizers: Vec<&str> = arr_at(meta, "/finalizers")
         .iter()
         .map(|f| f.as_str().unwrap_or(""))
         .collect();
@@ -709,7 +618,7 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
     if finalizers.contains(&"orphan") && finalizers.contains(&"foregroundDeletion") {
         errs.push(invalid(
             &fin_path,
-            Bad::Raw(go_strings(geta(meta, "finalizers"))),
+            Bad::Raw(go_strings(arr_at(meta, "/finalizers"))),
             "finalizer orphan and foregroundDeletion cannot be both set",
         ));
     }
@@ -717,7 +626,7 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
 
 /// The core kinds' extra finalizer rule, per index.
 fn validate_kube_finalizers(meta: &Value, path: &str, errs: &mut Vec<Cause>) {
-    for (i, f) in geta(meta, "finalizers").iter().enumerate() {
+    for (i, f) in arr_at(meta, "/finalizers").iter().enumerate() {
         let name = f.as_str().unwrap_or("");
         if !name.contains('/') && !STANDARD_FINALIZERS.contains(&name) {
             errs.push(invalid(
@@ -732,10 +641,10 @@ fn validate_kube_finalizers(meta: &Value, path: &str, errs: &mut Vec<Cause>) {
 /// `ValidateObjectMeta` on create.
 fn validate_meta(obj: &Value, rule: NameRule, namespaced: bool, kube: bool, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
-    let meta = get(obj, "metadata").unwrap_or(&empty);
+    let meta = at(obj, "/metadata").unwrap_or(&empty);
     let path = "metadata";
-    let generate = gets(meta, "generateName");
-    let name = gets(meta, "name");
+    let generate = str_at(meta, "/generateName");
+    let name = str_at(meta, "/name");
     if !generate.is_empty() {
         for msg in name_errors(rule, generate, true) {
             errs.push(invalid("metadata.generateName", bs(generate), &msg));
@@ -762,14 +671,14 @@ fn validate_meta(obj: &Value, rule: NameRule, namespaced: bool, kube: bool, errs
 /// `ValidateObjectMetaUpdate`.
 fn validate_meta_update(old: &Value, new: &Value, kube: bool, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
-    let om = get(old, "metadata").unwrap_or(&empty);
-    let nm = get(new, "metadata").unwrap_or(&empty);
-    if get(om, "deletionTimestamp").is_some() {
-        let old_f: HashSet<&str> = geta(om, "finalizers")
+    let om = at(old, "/metadata").unwrap_or(&empty);
+    let nm = at(new, "/metadata").unwrap_or(&empty);
+    if at(om, "/deletionTimestamp").is_some() {
+        let old_f: HashSet<&str> = arr_at(om, "/finalizers")
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        let mut extra: Vec<&str> = geta(nm, "finalizers")
+        let mut extra: Vec<&str> = arr_at(nm, "/finalizers")
             .iter()
             .filter_map(Value::as_str)
             .filter(|f| !old_f.contains(f))
@@ -788,10 +697,10 @@ fn validate_meta_update(old: &Value, new: &Value, kube: bool, errs: &mut Vec<Cau
         }
     }
     let (og, ng) = (
-        geti(om, "generation").unwrap_or(0),
-        geti(nm, "generation").unwrap_or(0),
+        int_at(om, "/generation").unwrap_or(0),
+        int_at(nm, "/generation").unwrap_or(0),
     );
-    if ng < og && get(nm, "generation").is_some() {
+    if ng < og && at(nm, "/generation").is_some() {
         errs.push(invalid(
             "metadata.generation",
             Bad::Int(ng),
@@ -799,23 +708,27 @@ fn validate_meta_update(old: &Value, new: &Value, kube: bool, errs: &mut Vec<Cau
         ));
     }
     for f in ["name", "namespace"] {
-        if gets(nm, f) != gets(om, f) {
+        if str_at(nm, &format!("/{f}")) != str_at(om, &format!("/{f}")) {
             errs.push(invalid(
                 &format!("metadata.{f}"),
-                bs(gets(nm, f)),
+                bs(str_at(nm, &format!("/{f}"))),
                 "field is immutable",
             ));
         }
     }
     // BeforeUpdate copies uid and creationTimestamp when the request leaves them out.
-    let uid = gets(nm, "uid");
-    if !uid.is_empty() && uid != gets(om, "uid") {
+    let uid = str_at(nm, "/uid");
+    if !uid.is_empty() && uid != str_at(om, "/uid") {
         errs.push(invalid("metadata.uid", bs(uid), "field is immutable"));
     }
-    validate_labels(&geto(nm, "labels"), "metadata.labels", errs);
-    validate_annotations(&geto(nm, "annotations"), "metadata.annotations", errs);
+    validate_labels(&string_map_at(nm, "/labels"), "metadata.labels", errs);
+    validate_annotations(
+        &string_map_at(nm, "/annotations"),
+        "metadata.annotations",
+        errs,
+    );
     let fin_path = "metadata.finalizers";
-    for f in geta(nm, "finalizers").iter().filter_map(Value::as_str) {
+    for f in arr_at(nm, "/finalizers").iter().filter_map(Value::as_str) {
         for msg in is_qualified_name(f) {
             errs.push(invalid(fin_path, bs(f), &msg));
         }
@@ -827,142 +740,6 @@ fn validate_meta_update(old: &Value, new: &Value, kube: bool, errs: &mut Vec<Cau
 
 // ---------------------------------------------------------------------------
 // Quantities (resource.Quantity)
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum QFormat {
-    DecimalSI,
-    BinarySI,
-    DecimalExponent,
-}
-
-/// A parsed quantity: its value in nano-units, rounded up.
-#[derive(Clone, Copy, Debug)]
-struct Quantity {
-    nanos: i128,
-    format: QFormat,
-}
-
-fn pow_i128(base: i128, exp: u32) -> Option<i128> {
-    base.checked_pow(exp)
-}
-
-fn parse_quantity(s: &str) -> Option<Quantity> {
-    let s = s.trim();
-    let (neg, rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let num_end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    let (num, suffix) = rest.split_at(num_end);
-    if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-        return None;
-    }
-    let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
-    let digits = format!("{int_part}{frac_part}");
-    let trimmed = digits.trim_start_matches('0');
-    let mantissa: i128 = if trimmed.is_empty() {
-        0
-    } else {
-        trimmed.parse().ok()?
-    };
-    let scale = frac_part.len() as i32;
-    // value = mantissa * 10^(-scale) * multiplier
-    let (format, dec_exp, bin_exp): (QFormat, i32, u32) = match suffix {
-        "" => (QFormat::DecimalSI, 0, 0),
-        "n" => (QFormat::DecimalSI, -9, 0),
-        "u" => (QFormat::DecimalSI, -6, 0),
-        "m" => (QFormat::DecimalSI, -3, 0),
-        "k" => (QFormat::DecimalSI, 3, 0),
-        "M" => (QFormat::DecimalSI, 6, 0),
-        "G" => (QFormat::DecimalSI, 9, 0),
-        "T" => (QFormat::DecimalSI, 12, 0),
-        "P" => (QFormat::DecimalSI, 15, 0),
-        "E" => (QFormat::DecimalSI, 18, 0),
-        "Ki" => (QFormat::BinarySI, 0, 10),
-        "Mi" => (QFormat::BinarySI, 0, 20),
-        "Gi" => (QFormat::BinarySI, 0, 30),
-        "Ti" => (QFormat::BinarySI, 0, 40),
-        "Pi" => (QFormat::BinarySI, 0, 50),
-        "Ei" => (QFormat::BinarySI, 0, 60),
-        other => {
-            let exp = other.strip_prefix(['e', 'E'])?;
-            let e: i32 = exp.parse().ok()?;
-            if !(-40..=40).contains(&e) {
-                return None;
-            }
-            (QFormat::DecimalExponent, e, 0)
-        }
-    };
-    // nanos = mantissa * 2^bin * 10^(9 + dec_exp - scale)
-    let mut v = mantissa.checked_mul(pow_i128(2, bin_exp)?)?;
-    let shift = 9 + dec_exp - scale;
-    if shift >= 0 {
-        v = v.checked_mul(pow_i128(10, shift as u32)?)?;
-    } else {
-        let d = pow_i128(10, (-shift) as u32)?;
-        v = v / d + if v % d != 0 { 1 } else { 0 };
-    }
-    Some(Quantity {
-        nanos: if neg { -v } else { v },
-        format,
-    })
-}
-
-impl Quantity {
-    /// `Quantity.String()` in canonical form.
-    fn canonical(&self) -> String {
-        if self.nanos == 0 {
-            return "0".to_string();
-        }
-        let (sign, abs) = if self.nanos < 0 {
-            ("-", -self.nanos)
-        } else {
-            ("", self.nanos)
-        };
-        const NANO: i128 = 1_000_000_000;
-        if self.format == QFormat::BinarySI && abs >= 1024 * NANO && abs % NANO == 0 {
-            let units = abs / NANO;
-            let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-            let mut k = 0usize;
-            while k + 1 < suffixes.len() && units % 1024i128.pow((k + 1) as u32) == 0 {
-                k += 1;
-            }
-            return format!("{sign}{}{}", units / 1024i128.pow(k as u32), suffixes[k]);
-        }
-        // Largest multiple-of-3 exponent that leaves an integer mantissa.
-        let mut e: i32 = -9;
-        while e < 18 && abs % 10i128.pow((e + 12) as u32) == 0 {
-            e += 3;
-        }
-        let mantissa = abs / 10i128.pow((e + 9) as u32);
-        let suffix = match (self.format, e) {
-            (QFormat::DecimalExponent, 0) => String::new(),
-            (QFormat::DecimalExponent, e) => format!("e{e}"),
-            (_, -9) => "n".into(),
-            (_, -6) => "u".into(),
-            (_, -3) => "m".into(),
-            (_, 0) => String::new(),
-            (_, 3) => "k".into(),
-            (_, 6) => "M".into(),
-            (_, 9) => "G".into(),
-            (_, 12) => "T".into(),
-            (_, 15) => "P".into(),
-            _ => "E".into(),
-        };
-        format!("{sign}{mantissa}{suffix}")
-    }
-}
-
-fn quantity_of(v: &Value) -> Option<Quantity> {
-    match v {
-        Value::String(s) => parse_quantity(s),
-        Value::Number(n) => parse_quantity(&n.to_string()),
-        _ => None,
-    }
-}
 
 fn is_native_resource(name: &str) -> bool {
     !name.contains('/') || name.contains("kubernetes.io/")
@@ -998,14 +775,14 @@ fn validate_resource_name(name: &str, path: &str, errs: &mut Vec<Cause>) {
 }
 
 fn validate_quantity_value(name: &str, q: &Quantity, path: &str, errs: &mut Vec<Cause>) {
-    if q.nanos < 0 {
+    if q.nanos() < 0 {
         errs.push(invalid(
             path,
             Bad::Str(q.canonical()),
             "must be greater than or equal to 0",
         ));
     }
-    if !is_native_resource(name) && q.nanos % 1_000_000_000 != 0 {
+    if !is_native_resource(name) && !q.is_integer() {
         errs.push(invalid(path, Bad::Raw(q.canonical()), "must be an integer"));
     }
 }
@@ -1014,39 +791,41 @@ fn validate_quantity_value(name: &str, q: &Quantity, path: &str, errs: &mut Vec<
 fn validate_resources(res: &Value, path: &str, errs: &mut Vec<Cause>) {
     let lim_path = child(path, "limits");
     let req_path = child(path, "requests");
-    let limits: Vec<(String, Value)> = get(res, "limits")
+    let limits: Vec<(String, Value)> = at(res, "/limits")
         .and_then(Value::as_object)
         .map(|m| m.clone().into_iter().collect())
         .unwrap_or_default();
-    let requests: Vec<(String, Value)> = get(res, "requests")
+    let requests: Vec<(String, Value)> = at(res, "/requests")
         .and_then(Value::as_object)
         .map(|m| m.clone().into_iter().collect())
         .unwrap_or_default();
     for (name, v) in &limits {
         let p = key(&lim_path, name);
         validate_resource_name(name, &p, errs);
-        if let Some(q) = quantity_of(v) {
+        if let Some(q) = Quantity::from_json(v) {
             validate_quantity_value(name, &q, &p, errs);
         }
     }
     for (name, v) in &requests {
         let p = key(&req_path, name);
         validate_resource_name(name, &p, errs);
-        let Some(q) = quantity_of(v) else { continue };
+        let Some(q) = Quantity::from_json(v) else {
+            continue;
+        };
         validate_quantity_value(name, &q, &p, errs);
         match limits
             .iter()
             .find(|(n, _)| n == name)
-            .and_then(|(_, l)| quantity_of(l))
+            .and_then(|(_, l)| Quantity::from_json(l))
         {
             Some(l) => {
-                if q.nanos != l.nanos && !overcommit_allowed(name) {
+                if q.nanos() != l.nanos() && !overcommit_allowed(name) {
                     errs.push(invalid(
                         &req_path,
                         Bad::Str(q.canonical()),
                         &format!("must be equal to {name} limit of {}", l.canonical()),
                     ));
-                } else if q.nanos > l.nanos {
+                } else if q.nanos() > l.nanos() {
                     errs.push(invalid(
                         &req_path,
                         Bad::Str(q.canonical()),
@@ -1108,7 +887,9 @@ const VOLUME_TYPES: &[&str] = &[
 fn validate_volume_source(vol: &Value, path: &str, errs: &mut Vec<Cause>) {
     let mut n = 0;
     for ty in VOLUME_TYPES {
-        let Some(src) = get(vol, ty) else { continue };
+        let Some(src) = at(vol, &format!("/{ty}")) else {
+            continue;
+        };
         // Upstream spells the path of a second cephfs source "cephFS".
         let p = child(path, if *ty == "cephfs" { "cephFS" } else { ty });
         if n > 0 {
@@ -1118,23 +899,23 @@ fn validate_volume_source(vol: &Value, path: &str, errs: &mut Vec<Cause>) {
         n += 1;
         let sp = child(path, ty);
         match *ty {
-            "hostPath" if gets(src, "path").is_empty() => {
+            "hostPath" if str_at(src, "/path").is_empty() => {
                 errs.push(required(&child(&sp, "path"), ""))
             }
-            "secret" if gets(src, "secretName").is_empty() => {
+            "secret" if str_at(src, "/secretName").is_empty() => {
                 errs.push(required(&child(&sp, "secretName"), ""))
             }
-            "configMap" if gets(src, "name").is_empty() => {
+            "configMap" if str_at(src, "/name").is_empty() => {
                 errs.push(required(&child(&sp, "name"), ""))
             }
-            "persistentVolumeClaim" if gets(src, "claimName").is_empty() => {
+            "persistentVolumeClaim" if str_at(src, "/claimName").is_empty() => {
                 errs.push(required(&child(&sp, "claimName"), ""))
             }
             "nfs" => {
-                if gets(src, "server").is_empty() {
+                if str_at(src, "/server").is_empty() {
                     errs.push(required(&child(&sp, "server"), ""));
                 }
-                let p = gets(src, "path");
+                let p = str_at(src, "/path");
                 if p.is_empty() {
                     errs.push(required(&child(&sp, "path"), ""));
                 } else if !p.starts_with('/') {
@@ -1161,7 +942,7 @@ fn validate_volumes(volumes: &[Value], path: &str, errs: &mut Vec<Cause>) -> Has
         let name_path = child(&idx, "name");
         let mut el = Vec::new();
         validate_volume_source(vol, &idx, &mut el);
-        let name = gets(vol, "name");
+        let name = str_at(vol, "/name");
         if name.is_empty() {
             el.push(required(&name_path, ""));
         } else {
@@ -1185,7 +966,7 @@ fn validate_ports(ports: &[Value], path: &str, errs: &mut Vec<Cause>) {
     let mut names = HashSet::new();
     for (i, p) in ports.iter().enumerate() {
         let idx = index(path, i);
-        let name = gets(p, "name");
+        let name = str_at(p, "/name");
         if !name.is_empty() {
             let msgs = is_valid_port_name(name);
             if !msgs.is_empty() {
@@ -1196,7 +977,7 @@ fn validate_ports(ports: &[Value], path: &str, errs: &mut Vec<Cause>) {
                 errs.push(duplicate(&child(&idx, "name"), bs(name)));
             }
         }
-        let cp = geti(p, "containerPort").unwrap_or(0);
+        let cp = int_at(p, "/containerPort").unwrap_or(0);
         if cp == 0 {
             errs.push(required(&child(&idx, "containerPort"), ""));
         } else {
@@ -1204,7 +985,7 @@ fn validate_ports(ports: &[Value], path: &str, errs: &mut Vec<Cause>) {
                 errs.push(invalid(&child(&idx, "containerPort"), Bad::Int(cp), &m));
             }
         }
-        let hp = geti(p, "hostPort").unwrap_or(0);
+        let hp = int_at(p, "/hostPort").unwrap_or(0);
         if hp != 0 {
             for m in is_valid_port_num(hp) {
                 errs.push(invalid(&child(&idx, "hostPort"), Bad::Int(hp), &m));
@@ -1215,7 +996,7 @@ fn validate_ports(ports: &[Value], path: &str, errs: &mut Vec<Cause>) {
 }
 
 fn validate_protocol(p: &Value, path: &str, errs: &mut Vec<Cause>) {
-    let proto = gets(p, "protocol");
+    let proto = str_at(p, "/protocol");
     if !proto.is_empty() && !["TCP", "UDP", "SCTP"].contains(&proto) {
         errs.push(not_supported(path, bs(proto), &["SCTP", "TCP", "UDP"]));
     }
@@ -1224,7 +1005,7 @@ fn validate_protocol(p: &Value, path: &str, errs: &mut Vec<Cause>) {
 fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
     for (i, e) in env.iter().enumerate() {
         let idx = index(path, i);
-        let name = gets(e, "name");
+        let name = str_at(e, "/name");
         if name.is_empty() {
             errs.push(required(&child(&idx, "name"), ""));
         } else {
@@ -1232,7 +1013,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                 errs.push(invalid(&child(&idx, "name"), bs(name), &m));
             }
         }
-        if let Some(from) = get(e, "valueFrom") {
+        if let Some(from) = at(e, "/valueFrom") {
             let vf = child(&idx, "valueFrom");
             let mut n = 0;
             for (src, name_required) in [
@@ -1241,15 +1022,17 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                 ("configMapKeyRef", true),
                 ("secretKeyRef", true),
             ] {
-                let Some(sel) = get(from, src) else { continue };
+                let Some(sel) = at(from, &format!("/{src}")) else {
+                    continue;
+                };
                 n += 1;
                 let sp = child(&vf, src);
                 if name_required {
-                    let n = gets(sel, "name");
+                    let n = str_at(sel, "/name");
                     for m in is_dns1123_subdomain(n) {
                         errs.push(invalid(&child(&sp, "name"), bs(n), &m));
                     }
-                    let k = gets(sel, "key");
+                    let k = str_at(sel, "/key");
                     if k.is_empty() {
                         errs.push(required(&child(&sp, "key"), ""));
                     } else {
@@ -1257,9 +1040,9 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                             errs.push(invalid(&child(&sp, "key"), bs(k), &m));
                         }
                     }
-                } else if src == "fieldRef" && gets(sel, "fieldPath").is_empty() {
+                } else if src == "fieldRef" && str_at(sel, "/fieldPath").is_empty() {
                     errs.push(required(&child(&sp, "fieldPath"), ""));
-                } else if src == "resourceFieldRef" && gets(sel, "resource").is_empty() {
+                } else if src == "resourceFieldRef" && str_at(sel, "/resource").is_empty() {
                     errs.push(required(&child(&sp, "resource"), ""));
                 }
             }
@@ -1269,7 +1052,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                     bs(""),
                     "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
                 ));
-            } else if !gets(e, "value").is_empty() {
+            } else if !str_at(e, "/value").is_empty() {
                 errs.push(invalid(
                     &vf,
                     bs(""),
@@ -1289,7 +1072,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
 fn validate_env_from(env_from: &[Value], path: &str, errs: &mut Vec<Cause>) {
     for (i, e) in env_from.iter().enumerate() {
         let idx = index(path, i);
-        let prefix = gets(e, "prefix");
+        let prefix = str_at(e, "/prefix");
         if !prefix.is_empty() {
             for m in is_relaxed_env_var_name(prefix) {
                 errs.push(invalid(&child(&idx, "prefix"), bs(prefix), &m));
@@ -1297,9 +1080,11 @@ fn validate_env_from(env_from: &[Value], path: &str, errs: &mut Vec<Cause>) {
         }
         let mut n = 0;
         for src in ["configMapRef", "secretRef"] {
-            let Some(r) = get(e, src) else { continue };
+            let Some(r) = at(e, &format!("/{src}")) else {
+                continue;
+            };
             n += 1;
-            let name = gets(r, "name");
+            let name = str_at(r, "/name");
             let np = child(&child(&idx, src), "name");
             if name.is_empty() {
                 errs.push(required(&np, ""));
@@ -1334,25 +1119,25 @@ fn validate_volume_mounts(
     let mut points = HashSet::new();
     for (i, m) in mounts.iter().enumerate() {
         let idx = index(path, i);
-        let name = gets(m, "name");
+        let name = str_at(m, "/name");
         if name.is_empty() {
             errs.push(required(&child(&idx, "name"), ""));
         }
         if !volumes.contains(name) {
             errs.push(not_found(&child(&idx, "name"), bs(name)));
         }
-        let mp = gets(m, "mountPath");
+        let mp = str_at(m, "/mountPath");
         if mp.is_empty() {
             errs.push(required(&child(&idx, "mountPath"), ""));
         }
         if !points.insert(mp.to_string()) {
             errs.push(invalid(&child(&idx, "mountPath"), bs(mp), "must be unique"));
         }
-        let sub = gets(m, "subPath");
+        let sub = str_at(m, "/subPath");
         if !sub.is_empty() {
             validate_local_descending_path(sub, &child(path, "subPath"), errs);
         }
-        let expr = gets(m, "subPathExpr");
+        let expr = str_at(m, "/subPathExpr");
         if !expr.is_empty() {
             if !sub.is_empty() {
                 errs.push(invalid(
@@ -1380,7 +1165,7 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     let success_must_be_one = path.ends_with("livenessProbe") || path.ends_with("startupProbe");
     let mut n = 0;
     for h in ["exec", "httpGet", "tcpSocket", "grpc"] {
-        if get(probe, h).is_some() {
+        if at(probe, &format!("/{h}")).is_some() {
             if n > 0 {
                 errs.push(forbidden(
                     &child(path, h),
@@ -1401,7 +1186,7 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
         "successThreshold",
         "failureThreshold",
     ] {
-        if let Some(v) = geti(probe, f)
+        if let Some(v) = int_at(probe, &format!("/{f}"))
             && v < 0
         {
             errs.push(invalid(
@@ -1412,7 +1197,7 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
         }
     }
     if success_must_be_one
-        && let Some(v) = geti(probe, "successThreshold")
+        && let Some(v) = int_at(probe, "/successThreshold")
         && v != 1
     {
         errs.push(invalid(
@@ -1424,7 +1209,7 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
 }
 
 fn validate_pull_policy(c: &Value, path: &str, errs: &mut Vec<Cause>) {
-    let p = gets(c, "imagePullPolicy");
+    let p = str_at(c, "/imagePullPolicy");
     if !p.is_empty() && !["Always", "IfNotPresent", "Never"].contains(&p) {
         errs.push(not_supported(
             path,
@@ -1441,7 +1226,7 @@ fn validate_container_common(
     path: &str,
     errs: &mut Vec<Cause>,
 ) {
-    let name = gets(c, "name");
+    let name = str_at(c, "/name");
     let name_path = child(path, "name");
     if name.is_empty() {
         errs.push(required(&name_path, ""));
@@ -1450,10 +1235,10 @@ fn validate_container_common(
             errs.push(invalid(&name_path, bs(name), &m));
         }
     }
-    if gets(c, "image").is_empty() {
+    if str_at(c, "/image").is_empty() {
         errs.push(required(&child(path, "image"), ""));
     }
-    let tmp = gets(c, "terminationMessagePolicy");
+    let tmp = str_at(c, "/terminationMessagePolicy");
     if !tmp.is_empty() && tmp != "File" && tmp != "FallbackToLogsOnError" {
         errs.push(not_supported(
             &child(path, "terminationMessagePolicy"),
@@ -1461,17 +1246,17 @@ fn validate_container_common(
             &["File", "FallbackToLogsOnError"],
         ));
     }
-    validate_ports(geta(c, "ports"), &child(path, "ports"), errs);
-    validate_env(geta(c, "env"), &child(path, "env"), errs);
-    validate_env_from(geta(c, "envFrom"), &child(path, "envFrom"), errs);
+    validate_ports(arr_at(c, "/ports"), &child(path, "ports"), errs);
+    validate_env(arr_at(c, "/env"), &child(path, "env"), errs);
+    validate_env_from(arr_at(c, "/envFrom"), &child(path, "envFrom"), errs);
     validate_volume_mounts(
-        geta(c, "volumeMounts"),
+        arr_at(c, "/volumeMounts"),
         volumes,
         &child(path, "volumeMounts"),
         errs,
     );
     validate_pull_policy(c, &child(path, "imagePullPolicy"), errs);
-    if let Some(res) = get(c, "resources") {
+    if let Some(res) = at(c, "/resources") {
         validate_resources(res, &child(path, "resources"), errs);
     }
 }
@@ -1480,16 +1265,16 @@ fn validate_container_common(
 fn check_host_ports(containers: &[Value], path: &str, errs: &mut Vec<Cause>) {
     let mut seen = HashSet::new();
     for (ci, c) in containers.iter().enumerate() {
-        for (pi, p) in geta(c, "ports").iter().enumerate() {
-            let hp = geti(p, "hostPort").unwrap_or(0);
+        for (pi, p) in arr_at(c, "/ports").iter().enumerate() {
+            let hp = int_at(p, "/hostPort").unwrap_or(0);
             if hp == 0 {
                 continue;
             }
-            let proto = match gets(p, "protocol") {
+            let proto = match str_at(p, "/protocol") {
                 "" => "TCP",
                 other => other,
             };
-            let id = format!("{}/{}/{}", gets(p, "hostIP"), proto, hp);
+            let id = format!("{}/{}/{}", str_at(p, "/hostIP"), proto, hp);
             if !seen.insert(id.clone()) {
                 let hp_path = child(&index(&child(&index(path, ci), "ports"), pi), "hostPort");
                 errs.push(duplicate(&hp_path, Bad::Str(id)));
@@ -1500,9 +1285,9 @@ fn check_host_ports(containers: &[Value], path: &str, errs: &mut Vec<Cause>) {
 
 /// `ValidatePodSpec` at `path`; `is_pod` adds the Pod-only checks.
 fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Cause>) {
-    let volumes = validate_volumes(geta(spec, "volumes"), &child(path, "volumes"), errs);
+    let volumes = validate_volumes(arr_at(spec, "/volumes"), &child(path, "volumes"), errs);
 
-    let containers = geta(spec, "containers");
+    let containers = arr_at(spec, "/containers");
     let cpath = child(path, "containers");
     if containers.is_empty() {
         errs.push(required(&cpath, ""));
@@ -1511,18 +1296,18 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         for (i, c) in containers.iter().enumerate() {
             let idx = index(&cpath, i);
             validate_container_common(c, &volumes, &idx, errs);
-            let name = gets(c, "name");
+            let name = str_at(c, "/name");
             if !names.insert(name.to_string()) {
                 errs.push(duplicate(&child(&idx, "name"), bs(name)));
             }
-            validate_probe(get(c, "livenessProbe"), &child(&idx, "livenessProbe"), errs);
+            validate_probe(at(c, "/livenessProbe"), &child(&idx, "livenessProbe"), errs);
             validate_probe(
-                get(c, "readinessProbe"),
+                at(c, "/readinessProbe"),
                 &child(&idx, "readinessProbe"),
                 errs,
             );
-            validate_probe(get(c, "startupProbe"), &child(&idx, "startupProbe"), errs);
-            if get(c, "restartPolicy").is_some() {
+            validate_probe(at(c, "/startupProbe"), &child(&idx, "startupProbe"), errs);
+            if at(c, "/restartPolicy").is_some() {
                 errs.push(forbidden(
                     &child(&idx, "restartPolicy"),
                     "may not be set for non-init containers",
@@ -1535,20 +1320,20 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
     let ipath = child(path, "initContainers");
     let mut all: HashSet<String> = containers
         .iter()
-        .map(|c| gets(c, "name").to_string())
+        .map(|c| str_at(c, "/name").to_string())
         .collect();
-    for (i, c) in geta(spec, "initContainers").iter().enumerate() {
+    for (i, c) in arr_at(spec, "/initContainers").iter().enumerate() {
         let idx = index(&ipath, i);
         validate_container_common(c, &volumes, &idx, errs);
-        let restart = gets(c, "restartPolicy");
-        if get(c, "restartPolicy").is_some() && restart != "Always" {
+        let restart = str_at(c, "/restartPolicy");
+        if at(c, "/restartPolicy").is_some() && restart != "Always" {
             errs.push(not_supported(
                 &child(&idx, "restartPolicy"),
                 bs(restart),
                 &["Always"],
             ));
         }
-        let name = gets(c, "name");
+        let name = str_at(c, "/name");
         if all.contains(name) {
             errs.push(duplicate(&child(&idx, "name"), bs(name)));
         } else if !name.is_empty() {
@@ -1556,13 +1341,13 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         }
         check_host_ports(std::slice::from_ref(c), &ipath, errs);
         if restart == "Always" {
-            validate_probe(get(c, "livenessProbe"), &child(&idx, "livenessProbe"), errs);
+            validate_probe(at(c, "/livenessProbe"), &child(&idx, "livenessProbe"), errs);
             validate_probe(
-                get(c, "readinessProbe"),
+                at(c, "/readinessProbe"),
                 &child(&idx, "readinessProbe"),
                 errs,
             );
-            validate_probe(get(c, "startupProbe"), &child(&idx, "startupProbe"), errs);
+            validate_probe(at(c, "/startupProbe"), &child(&idx, "startupProbe"), errs);
         } else {
             for f in [
                 "lifecycle",
@@ -1570,7 +1355,7 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
                 "readinessProbe",
                 "startupProbe",
             ] {
-                if get(c, f).is_some() {
+                if at(c, &format!("/{f}")).is_some() {
                     errs.push(forbidden(
                         &child(&idx, f),
                         "may not be set for init containers without restartPolicy=Always",
@@ -1580,7 +1365,7 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         }
     }
 
-    let restart = gets(spec, "restartPolicy");
+    let restart = str_at(spec, "/restartPolicy");
     if !restart.is_empty() && !["Always", "OnFailure", "Never"].contains(&restart) {
         errs.push(not_supported(
             &child(path, "restartPolicy"),
@@ -1588,7 +1373,7 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
             &["Always", "OnFailure", "Never"],
         ));
     }
-    let dns = gets(spec, "dnsPolicy");
+    let dns = str_at(spec, "/dnsPolicy");
     if !dns.is_empty()
         && !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].contains(&dns)
     {
@@ -1599,17 +1384,17 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         ));
     }
     validate_labels(
-        &geto(spec, "nodeSelector"),
+        &string_map_at(spec, "/nodeSelector"),
         &child(path, "nodeSelector"),
         errs,
     );
     if dns == "None" {
-        match get(spec, "dnsConfig") {
+        match at(spec, "/dnsConfig") {
             None => errs.push(required(
                 &child(path, "dnsConfig"),
                 "must provide `dnsConfig` when `dnsPolicy` is None",
             )),
-            Some(cfg) if geta(cfg, "nameservers").is_empty() => errs.push(required(
+            Some(cfg) if arr_at(cfg, "/nameservers").is_empty() => errs.push(required(
                 &child(&child(path, "dnsConfig"), "nameservers"),
                 "must provide at least one DNS nameserver when `dnsPolicy` is None",
             )),
@@ -1617,14 +1402,14 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         }
     }
     for field_name in ["serviceAccountName", "nodeName", "priorityClassName"] {
-        let v = gets(spec, field_name);
+        let v = str_at(spec, &format!("/{field_name}"));
         if !v.is_empty() {
             for m in is_dns1123_subdomain(v) {
                 errs.push(invalid(&child(path, field_name), bs(v), &m));
             }
         }
     }
-    if let Some(ads) = geti(spec, "activeDeadlineSeconds")
+    if let Some(ads) = int_at(spec, "/activeDeadlineSeconds")
         && !(1..=i32::MAX as i64).contains(&ads)
     {
         errs.push(invalid(
@@ -1634,23 +1419,27 @@ fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &mut Vec<Caus
         ));
     }
     for field_name in ["hostname", "subdomain"] {
-        let v = gets(spec, field_name);
+        let v = str_at(spec, &format!("/{field_name}"));
         if !v.is_empty() {
             for m in is_dns1123_label(v) {
                 errs.push(invalid(&child(path, field_name), bs(v), &m));
             }
         }
     }
-    validate_tolerations(geta(spec, "tolerations"), &child(path, "tolerations"), errs);
+    validate_tolerations(
+        arr_at(spec, "/tolerations"),
+        &child(path, "tolerations"),
+        errs,
+    );
 
     if is_pod {
         // validateContainersOnlyForPod
         for (list, p) in [
             (containers, cpath.as_str()),
-            (geta(spec, "initContainers"), ipath.as_str()),
+            (arr_at(spec, "/initContainers"), ipath.as_str()),
         ] {
             for (i, c) in list.iter().enumerate() {
-                let image = gets(c, "image");
+                let image = str_at(c, "/image");
                 if image.trim() != image {
                     errs.push(invalid(
                         &child(&index(p, i), "image"),
@@ -1682,9 +1471,9 @@ fn validate_taint_effect(effect: &str, allow_empty: bool, path: &str, errs: &mut
 fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Vec<Cause>) {
     for (i, t) in tolerations.iter().enumerate() {
         let idx = index(path, i);
-        let k = gets(t, "key");
-        let op = gets(t, "operator");
-        let effect = gets(t, "effect");
+        let k = str_at(t, "/key");
+        let op = str_at(t, "/operator");
+        let effect = str_at(t, "/effect");
         if !k.is_empty() {
             for m in is_qualified_name(k) {
                 errs.push(invalid(&child(&idx, "key"), bs(k), &m));
@@ -1697,14 +1486,14 @@ fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Vec<Cause>
                 "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
             ));
         }
-        if get(t, "tolerationSeconds").is_some() && effect != "NoExecute" {
+        if at(t, "/tolerationSeconds").is_some() && effect != "NoExecute" {
             errs.push(invalid(
                 &child(&idx, "effect"),
                 bs(effect),
                 "effect must be 'NoExecute' when `tolerationSeconds` is set",
             ));
         }
-        let value = gets(t, "value");
+        let value = str_at(t, "/value");
         match op {
             "Equal" | "" => {
                 let msgs = is_valid_label_value(value);
@@ -1739,12 +1528,16 @@ fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Vec<Cause>
 fn validate_pod_template(template: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
     let t = template.unwrap_or(&empty);
-    let meta = get(t, "metadata").unwrap_or(&empty);
+    let meta = at(t, "/metadata").unwrap_or(&empty);
     let mp = child(path, "metadata");
-    validate_labels(&geto(meta, "labels"), &child(&mp, "labels"), errs);
-    validate_annotations(&geto(meta, "annotations"), &child(&mp, "annotations"), errs);
+    validate_labels(&string_map_at(meta, "/labels"), &child(&mp, "labels"), errs);
+    validate_annotations(
+        &string_map_at(meta, "/annotations"),
+        &child(&mp, "annotations"),
+        errs,
+    );
     validate_pod_spec(
-        get(t, "spec").unwrap_or(&empty),
+        at(t, "/spec").unwrap_or(&empty),
         &child(path, "spec"),
         false,
         errs,
@@ -1756,10 +1549,10 @@ fn validate_pod_template(template: Option<&Value>, path: &str, errs: &mut Vec<Ca
 
 fn validate_label_selector(sel: &Value, path: &str, errs: &mut Vec<Cause>) {
     let ep = child(path, "matchExpressions");
-    for (i, e) in geta(sel, "matchExpressions").iter().enumerate() {
+    for (i, e) in arr_at(sel, "/matchExpressions").iter().enumerate() {
         let idx = index(&ep, i);
-        let op = gets(e, "operator");
-        let values = geta(e, "values");
+        let op = str_at(e, "/operator");
+        let values = arr_at(e, "/values");
         match op {
             "In" | "NotIn" => {
                 if values.is_empty() {
@@ -1783,7 +1576,7 @@ fn validate_label_selector(sel: &Value, path: &str, errs: &mut Vec<Cause>) {
                 "not a valid selector operator",
             )),
         }
-        let k = gets(e, "key");
+        let k = str_at(e, "/key");
         for m in is_qualified_name(k) {
             errs.push(invalid(&child(&idx, "key"), bs(k), &m));
         }
@@ -1794,67 +1587,29 @@ fn validate_label_selector(sel: &Value, path: &str, errs: &mut Vec<Cause>) {
             }
         }
     }
-    validate_labels(&geto(sel, "matchLabels"), &child(path, "matchLabels"), errs);
-}
-
-/// Whether `sel` (a LabelSelector) matches `labels`.
-fn selector_matches(sel: &Value, labels: &[(String, String)]) -> bool {
-    let lookup = |k: &str| {
-        labels
-            .iter()
-            .find(|(lk, _)| lk == k)
-            .map(|(_, v)| v.as_str())
-    };
-    for (k, v) in geto(sel, "matchLabels") {
-        if lookup(&k) != Some(v.as_str()) {
-            return false;
-        }
-    }
-    for e in geta(sel, "matchExpressions") {
-        let k = gets(e, "key");
-        let vals: Vec<&str> = geta(e, "values").iter().filter_map(Value::as_str).collect();
-        let ok = match gets(e, "operator") {
-            "In" => lookup(k).is_some_and(|v| vals.contains(&v)),
-            "NotIn" => lookup(k).is_none_or(|v| !vals.contains(&v)),
-            "Exists" => lookup(k).is_some(),
-            "DoesNotExist" => lookup(k).is_none(),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// Whether metav1.LabelSelectorAsSelector accepts `sel`.
-fn selector_parses(sel: &Value) -> bool {
-    geta(sel, "matchExpressions")
-        .iter()
-        .all(|e| match gets(e, "operator") {
-            "In" | "NotIn" => !geta(e, "values").is_empty(),
-            "Exists" | "DoesNotExist" => geta(e, "values").is_empty(),
-            _ => false,
-        })
-}
-
-fn selector_is_empty(sel: &Value) -> bool {
-    geto(sel, "matchLabels").is_empty() && geta(sel, "matchExpressions").is_empty()
+    validate_labels(
+        &string_map_at(sel, "/matchLabels"),
+        &child(path, "matchLabels"),
+        errs,
+    );
 }
 
 /// protobuf `(*LabelSelector).String()`, which the error body uses.
 fn label_selector_string(sel: &Value) -> String {
-    let mut labels = geto(sel, "matchLabels");
+    let mut labels = string_map_at(sel, "/matchLabels");
     labels.sort();
     let ml: String = labels.iter().map(|(k, v)| format!("{k}: {v},")).collect();
-    let exprs: String = geta(sel, "matchExpressions")
+    let exprs: String = arr_at(sel, "/matchExpressions")
         .iter()
         .map(|e| {
-            let vals: Vec<&str> = geta(e, "values").iter().filter_map(Value::as_str).collect();
+            let vals: Vec<&str> = arr_at(e, "/values")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
             format!(
                 "LabelSelectorRequirement{{Key:{},Operator:{},Values:[{}],}},",
-                gets(e, "key"),
-                gets(e, "operator"),
+                str_at(e, "/key"),
+                str_at(e, "/operator"),
                 vals.join(" ")
             )
         })
@@ -1872,8 +1627,8 @@ fn validate_controller_spec(
     errs: &mut Vec<Cause>,
 ) {
     let empty = Value::Object(Default::default());
-    let spec = get(obj, "spec").unwrap_or(&empty);
-    if let Some(r) = geti(spec, "replicas")
+    let spec = at(obj, "/spec").unwrap_or(&empty);
+    if let Some(r) = int_at(spec, "/replicas")
         && r < 0
     {
         errs.push(invalid(
@@ -1882,18 +1637,19 @@ fn validate_controller_spec(
             "must be greater than or equal to 0",
         ));
     }
-    let template = get(spec, "template");
-    let labels = template
-        .and_then(|t| get(t, "metadata"))
-        .map(|m| geto(m, "labels"))
-        .unwrap_or_default();
-    let selector = get(spec, "selector");
+    let template = at(spec, "/template");
+    let selector = at(spec, "/selector");
     if selector.is_none() && kind_word != "daemonset" {
         errs.push(required("spec.selector", ""));
     }
+    // metav1.LabelSelectorAsSelector; a selector that does not parse is not empty.
+    let parsed = selector.map(LabelSelector::from_object_checked);
     if let Some(sel) = selector {
         validate_label_selector(sel, "spec.selector", errs);
-        if selector_is_empty(sel) {
+        if parsed
+            .as_ref()
+            .is_some_and(|p| p.as_ref().is_ok_and(LabelSelector::is_empty))
+        {
             errs.push(invalid(
                 "spec.selector",
                 Bad::Raw(label_selector_string(sel)),
@@ -1901,45 +1657,45 @@ fn validate_controller_spec(
             ));
         }
     }
-    if let Some(sel) = selector.filter(|s| !selector_parses(s)) {
-        // The template is not checked against a selector that does not parse.
-        match kind_word {
-            "daemonset" => {}
-            "statefulset" => {
-                errs.push(invalid(
-                    "spec.selector",
-                    Bad::Raw(label_selector_string(sel)),
-                    "",
-                ));
-                return;
-            }
-            _ => {
-                errs.push(invalid(
-                    "spec.selector",
-                    Bad::Raw(label_selector_string(sel)),
-                    "invalid label selector",
-                ));
-                return;
+    match (selector, &parsed) {
+        (Some(sel), Some(Err(_))) => {
+            // The template is not checked against a selector that does not parse.
+            match kind_word {
+                "daemonset" => {}
+                "statefulset" => {
+                    errs.push(invalid(
+                        "spec.selector",
+                        Bad::Raw(label_selector_string(sel)),
+                        "",
+                    ));
+                    return;
+                }
+                _ => {
+                    errs.push(invalid(
+                        "spec.selector",
+                        Bad::Raw(label_selector_string(sel)),
+                        "invalid label selector",
+                    ));
+                    return;
+                }
             }
         }
-    } else if selector.is_none_or(|sel| !selector_is_empty(sel) && !selector_matches(sel, &labels))
-    {
-        // A nil selector selects nothing, so it never matches the template.
-        let raw = go_map(
-            template
-                .and_then(|t| get(t, "metadata"))
-                .and_then(|m| get(m, "labels")),
-        );
-        errs.push(invalid(
-            "spec.template.metadata.labels",
-            Bad::Raw(raw),
-            "`selector` does not match template `labels`",
-        ));
+        (_, Some(Ok(s)))
+            if s.is_empty() || s.matches(&template.map(labels_of).unwrap_or_default()) => {}
+        _ => {
+            // A nil selector selects nothing, so it never matches the template.
+            let raw = go_map(at(spec, "/template/metadata/labels"));
+            errs.push(invalid(
+                "spec.template.metadata.labels",
+                Bad::Raw(raw),
+                "`selector` does not match template `labels`",
+            ));
+        }
     }
     validate_pod_template(template, "spec.template", errs);
     if let Some(t) = template {
-        let tspec = get(t, "spec").unwrap_or(&empty);
-        let rp = gets(tspec, "restartPolicy");
+        let tspec = at(t, "/spec").unwrap_or(&empty);
+        let rp = str_at(tspec, "/restartPolicy");
         if !rp.is_empty() && rp != "Always" {
             errs.push(not_supported(
                 "spec.template.spec.restartPolicy",
@@ -1947,7 +1703,7 @@ fn validate_controller_spec(
                 &["Always"],
             ));
         }
-        if get(tspec, "activeDeadlineSeconds").is_some() {
+        if at(tspec, "/activeDeadlineSeconds").is_some() {
             errs.push(forbidden(
                 "spec.template.spec.activeDeadlineSeconds",
                 &format!("activeDeadlineSeconds in {template_path_spec} is not Supported"),
@@ -1966,7 +1722,7 @@ fn validate_job_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
         "activeDeadlineSeconds",
         "backoffLimit",
     ] {
-        if let Some(v) = geti(spec, f)
+        if let Some(v) = int_at(spec, &format!("/{f}"))
             && v < 0
         {
             errs.push(invalid(
@@ -1977,11 +1733,11 @@ fn validate_job_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
         }
     }
     let tpath = child(path, "template");
-    validate_pod_template(get(spec, "template"), &tpath, errs);
-    let tspec = get(spec, "template")
-        .and_then(|t| get(t, "spec"))
+    validate_pod_template(at(spec, "/template"), &tpath, errs);
+    let tspec = at(spec, "/template")
+        .and_then(|t| at(t, "/spec"))
         .unwrap_or(&empty);
-    let rp = gets(tspec, "restartPolicy");
+    let rp = str_at(tspec, "/restartPolicy");
     let rp_path = child(&child(&tpath, "spec"), "restartPolicy");
     if rp.is_empty() || rp == "Always" {
         errs.push(required(&rp_path, "valid values: \"OnFailure\", \"Never\""));
@@ -1995,18 +1751,18 @@ fn validate_job_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
 
 fn validate_service(svc: &Value, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
-    let spec = get(svc, "spec").unwrap_or(&empty);
-    let ty = match gets(spec, "type") {
+    let spec = at(svc, "/spec").unwrap_or(&empty);
+    let ty = match str_at(spec, "/type") {
         "" => "ClusterIP",
         t => t,
     };
-    let headless = gets(spec, "clusterIP") == "None";
-    let ports = geta(spec, "ports");
+    let headless = str_at(spec, "/clusterIP") == "None";
+    let ports = arr_at(spec, "/ports");
     if ports.is_empty() && !headless && ty != "ExternalName" {
         errs.push(required("spec.ports", ""));
     }
     if ty == "ExternalName" {
-        let cname = gets(spec, "externalName").trim_end_matches('.');
+        let cname = str_at(spec, "/externalName").trim_end_matches('.');
         if cname.is_empty() {
             errs.push(required("spec.externalName", ""));
         } else {
@@ -2018,7 +1774,7 @@ fn validate_service(svc: &Value, errs: &mut Vec<Cause>) {
     let mut names = HashSet::new();
     for (i, p) in ports.iter().enumerate() {
         let idx = index("spec.ports", i);
-        let name = gets(p, "name");
+        let name = str_at(p, "/name");
         if ports.len() > 1 && name.is_empty() {
             errs.push(required(&child(&idx, "name"), ""));
         } else if !name.is_empty() {
@@ -2029,12 +1785,12 @@ fn validate_service(svc: &Value, errs: &mut Vec<Cause>) {
                 errs.push(duplicate(&child(&idx, "name"), bs(name)));
             }
         }
-        let port = geti(p, "port").unwrap_or(0);
+        let port = int_at(p, "/port").unwrap_or(0);
         for m in is_valid_port_num(port) {
             errs.push(invalid(&child(&idx, "port"), Bad::Int(port), &m));
         }
         validate_protocol(p, &child(&idx, "protocol"), errs);
-        match get(p, "targetPort") {
+        match at(p, "/targetPort") {
             Some(Value::Number(n)) => {
                 let n = n.as_i64().unwrap_or(0);
                 for m in is_valid_port_num(n) {
@@ -2049,7 +1805,7 @@ fn validate_service(svc: &Value, errs: &mut Vec<Cause>) {
             _ => {}
         }
     }
-    validate_labels(&geto(spec, "selector"), "spec.selector", errs);
+    validate_labels(&string_map_at(spec, "/selector"), "spec.selector", errs);
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
         errs.push(not_supported(
             "spec.type",
@@ -2066,8 +1822,8 @@ const MAX_SECRET_SIZE: usize = 1024 * 1024;
 
 fn validate_config_map(cm: &Value, errs: &mut Vec<Cause>) {
     let mut total = 0usize;
-    let binary = geto(cm, "binaryData");
-    for (k, v) in geto(cm, "data") {
+    let binary = string_map_at(cm, "/binaryData");
+    for (k, v) in string_map_at(cm, "/data") {
         for m in is_config_map_key(&k) {
             errs.push(invalid(&key("data", &k), bs(&k), &m));
         }
@@ -2084,35 +1840,15 @@ fn validate_config_map(cm: &Value, errs: &mut Vec<Cause>) {
         for m in is_config_map_key(k) {
             errs.push(invalid(&key("binaryData", k), bs(k), &m));
         }
-        total += base64_decoded_len(v);
+        total += crate::secret::decoded_len(v);
     }
     if total > MAX_SECRET_SIZE {
         errs.push(too_long("", MAX_SECRET_SIZE));
     }
 }
 
-fn base64_decoded_len(s: &str) -> usize {
-    let t = s.trim_end_matches('=');
-    t.len() * 3 / 4
-}
-
-/// Secret `data` after `stringData` is merged in (as conversion does).
-fn secret_data(secret: &Value) -> Vec<(String, usize)> {
-    let mut data: Vec<(String, usize)> = geto(secret, "data")
-        .into_iter()
-        .map(|(k, v)| (k, base64_decoded_len(&v)))
-        .collect();
-    for (k, v) in geto(secret, "stringData") {
-        match data.iter_mut().find(|(dk, _)| *dk == k) {
-            Some(e) => e.1 = v.len(),
-            None => data.push((k, v.len())),
-        }
-    }
-    data
-}
-
 fn validate_secret(secret: &Value, errs: &mut Vec<Cause>) {
-    let data = secret_data(secret);
+    let data = crate::secret::sizes(secret);
     let mut total = 0usize;
     for (k, len) in &data {
         for m in is_config_map_key(k) {
@@ -2125,10 +1861,10 @@ fn validate_secret(secret: &Value, errs: &mut Vec<Cause>) {
     }
     let has = |k: &str| data.iter().any(|(dk, _)| dk == k);
     let non_empty = |k: &str| data.iter().any(|(dk, l)| dk == k && *l > 0);
-    match gets(secret, "type") {
+    match str_at(secret, "/type") {
         "kubernetes.io/service-account-token" => {
-            let anns = get(secret, "metadata")
-                .map(|m| geto(m, "annotations"))
+            let anns = at(secret, "/metadata")
+                .map(|m| string_map_at(m, "/annotations"))
                 .unwrap_or_default();
             if !anns
                 .iter()
@@ -2169,19 +1905,19 @@ fn validate_node_taints(taints: &[Value], path: &str, errs: &mut Vec<Cause>) {
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for (i, t) in taints.iter().enumerate() {
         let idx = index(path, i);
-        let k = gets(t, "key");
+        let k = str_at(t, "/key");
         for m in is_qualified_name(k) {
             errs.push(invalid(&child(&idx, "key"), bs(k), &m));
         }
-        let v = gets(t, "value");
+        let v = str_at(t, "/value");
         let msgs = is_valid_label_value(v);
         if !msgs.is_empty() {
             errs.push(invalid(&child(&idx, "value"), bs(v), &msgs.join(";")));
         }
-        let effect = gets(t, "effect");
+        let effect = str_at(t, "/effect");
         validate_taint_effect(effect, false, &child(&idx, "effect"), errs);
         if !seen.insert((effect.to_string(), k.to_string())) {
-            let time = match gets(t, "timeAdded") {
+            let time = match str_at(t, "/timeAdded") {
                 "" => "<nil>".to_string(),
                 ts => ts.to_string(),
             };
@@ -2254,8 +1990,8 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<Cause> {
     validate_meta(obj, rule, namespaced, kube, &mut errs);
     validate_body(kind, obj, &mut errs);
     if kind == "Pod"
-        && let Some(spec) = get(obj, "spec")
-        && !geta(spec, "ephemeralContainers").is_empty()
+        && let Some(spec) = at(obj, "/spec")
+        && !arr_at(spec, "/ephemeralContainers").is_empty()
     {
         // ValidatePodCreate: ephemeral containers come through their subresource only.
         errs.push(forbidden(
@@ -2270,18 +2006,18 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<Cause> {
 fn validate_body(kind: &str, obj: &Value, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
     match kind {
-        "Pod" => validate_pod_spec(get(obj, "spec").unwrap_or(&empty), "spec", true, errs),
+        "Pod" => validate_pod_spec(at(obj, "/spec").unwrap_or(&empty), "spec", true, errs),
         "Namespace" => {
-            let spec = get(obj, "spec").unwrap_or(&empty);
-            for f in geta(spec, "finalizers") {
+            let spec = at(obj, "/spec").unwrap_or(&empty);
+            for f in arr_at(spec, "/finalizers") {
                 validate_finalizer(f.as_str().unwrap_or(""), "spec.finalizers", errs);
             }
         }
         "ConfigMap" => validate_config_map(obj, errs),
         "Secret" => validate_secret(obj, errs),
         "Node" => {
-            let spec = get(obj, "spec").unwrap_or(&empty);
-            validate_node_taints(geta(spec, "taints"), "metadata.taints", errs);
+            let spec = at(obj, "/spec").unwrap_or(&empty);
+            validate_node_taints(arr_at(spec, "/taints"), "metadata.taints", errs);
         }
         "Service" => validate_service(obj, errs),
         "Deployment" | "ReplicaSet" => {
@@ -2289,13 +2025,13 @@ fn validate_body(kind: &str, obj: &Value, errs: &mut Vec<Cause>) {
         }
         "StatefulSet" => validate_controller_spec(obj, "statefulset", "StatefulSet", errs),
         "DaemonSet" => validate_controller_spec(obj, "daemonset", "DaemonSet", errs),
-        "Job" => validate_job_spec(get(obj, "spec"), "spec", errs),
+        "Job" => validate_job_spec(at(obj, "/spec"), "spec", errs),
         "CronJob" => {
-            let spec = get(obj, "spec").unwrap_or(&empty);
-            if gets(spec, "schedule").is_empty() {
+            let spec = at(obj, "/spec").unwrap_or(&empty);
+            if str_at(spec, "/schedule").is_empty() {
                 errs.push(required("spec.schedule", ""));
             }
-            let jt = get(spec, "jobTemplate").and_then(|t| get(t, "spec"));
+            let jt = at(spec, "/jobTemplate").and_then(|t| at(t, "/spec"));
             validate_job_spec(jt, "spec.jobTemplate.spec", errs);
         }
         _ => {}
@@ -2332,10 +2068,13 @@ const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initCo
 
 fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
-    let os = get(old, "spec").unwrap_or(&empty);
-    let ns = get(new, "spec").unwrap_or(&empty);
+    let os = at(old, "/spec").unwrap_or(&empty);
+    let ns = at(new, "/spec").unwrap_or(&empty);
     for list in ["containers", "initContainers"] {
-        let (oc, nc) = (geta(os, list), geta(ns, list));
+        let (oc, nc) = (
+            arr_at(os, &format!("/{list}")),
+            arr_at(ns, &format!("/{list}")),
+        );
         let p = child("spec", list);
         if oc.len() != nc.len() {
             errs.push(forbidden(
@@ -2345,7 +2084,7 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
             return;
         }
         for (i, c) in nc.iter().enumerate() {
-            let image = gets(c, "image");
+            let image = str_at(c, "/image");
             if image.is_empty() {
                 errs.push(required(&child(&index(&p, i), "image"), ""));
             }
@@ -2360,8 +2099,8 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
     }
     let ads_path = "spec.activeDeadlineSeconds";
     match (
-        geti(os, "activeDeadlineSeconds"),
-        geti(ns, "activeDeadlineSeconds"),
+        int_at(os, "/activeDeadlineSeconds"),
+        int_at(ns, "/activeDeadlineSeconds"),
     ) {
         (_, Some(n)) if !(0..=i32::MAX as i64).contains(&n) => {
             errs.push(invalid(
@@ -2394,8 +2133,8 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
         }
         t
     };
-    let new_tols: Vec<Value> = geta(ns, "tolerations").iter().map(strip).collect();
-    if geta(os, "tolerations")
+    let new_tols: Vec<Value> = arr_at(ns, "/tolerations").iter().map(strip).collect();
+    if arr_at(os, "/tolerations")
         .iter()
         .any(|o| !new_tols.contains(&strip(o)))
     {
@@ -2404,15 +2143,15 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
             "existing toleration can not be modified except its tolerationSeconds",
         ));
     } else {
-        validate_tolerations(geta(ns, "tolerations"), "spec.tolerations", errs);
+        validate_tolerations(arr_at(ns, "/tolerations"), "spec.tolerations", errs);
     }
     // Only deletions of scheduling gates.
-    let old_gates: HashSet<&str> = geta(os, "schedulingGates")
+    let old_gates: HashSet<&str> = arr_at(os, "/schedulingGates")
         .iter()
-        .map(|g| gets(g, "name"))
+        .map(|g| str_at(g, "/name"))
         .collect();
-    for (i, g) in geta(ns, "schedulingGates").iter().enumerate() {
-        let name = gets(g, "name");
+    for (i, g) in arr_at(ns, "/schedulingGates").iter().enumerate() {
+        let name = str_at(g, "/name");
         if !old_gates.contains(name) {
             errs.push(forbidden(
                 &child(&index("spec.schedulingGates", i), "name"),
@@ -2425,7 +2164,10 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
         for list in ["containers", "initContainers"] {
             if let Some(Value::Array(cs)) = m.get_mut(list) {
                 for (i, c) in cs.iter_mut().enumerate() {
-                    let old_image = geta(os, list).get(i).and_then(|o| get(o, "image")).cloned();
+                    let old_image = arr_at(os, &format!("/{list}"))
+                        .get(i)
+                        .and_then(|o| at(o, "/image"))
+                        .cloned();
                     if let Some(cm) = c.as_object_mut() {
                         match old_image {
                             Some(img) => cm.insert("image".into(), img),
@@ -2436,26 +2178,26 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
             }
         }
         for f in ["activeDeadlineSeconds", "schedulingGates", "tolerations"] {
-            match get(os, f) {
+            match at(os, &format!("/{f}")) {
                 Some(v) => m.insert(f.into(), v.clone()),
                 None => m.remove(f),
             };
         }
-        let ogp = geti(os, "terminationGracePeriodSeconds");
-        if ogp.is_some_and(|g| g < 0) && geti(ns, "terminationGracePeriodSeconds") == Some(1) {
+        let ogp = int_at(os, "/terminationGracePeriodSeconds");
+        if ogp.is_some_and(|g| g < 0) && int_at(ns, "/terminationGracePeriodSeconds") == Some(1) {
             m.insert(
                 "terminationGracePeriodSeconds".into(),
-                get(os, "terminationGracePeriodSeconds")
+                at(os, "/terminationGracePeriodSeconds")
                     .cloned()
                     .unwrap_or(Value::Null),
             );
         }
-        if !geta(os, "schedulingGates").is_empty() {
+        if !arr_at(os, "/schedulingGates").is_empty() {
             // Gated pods may add to nodeSelector.
-            let on = geto(os, "nodeSelector");
-            let nn = geto(ns, "nodeSelector");
+            let on = string_map_at(os, "/nodeSelector");
+            let nn = string_map_at(ns, "/nodeSelector");
             if on.iter().all(|kv| nn.contains(kv)) {
-                match get(os, "nodeSelector") {
+                match at(os, "/nodeSelector") {
                     Some(v) => m.insert("nodeSelector".into(), v.clone()),
                     None => m.remove("nodeSelector"),
                 };
@@ -2472,7 +2214,7 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
 
 /// Immutable selectors of the apps controllers.
 fn validate_selector_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
-    let sel = |v: &Value| get(v, "spec").and_then(|s| get(s, "selector")).cloned();
+    let sel = |v: &Value| at(v, "/spec").and_then(|s| at(s, "/selector")).cloned();
     let (o, n) = (sel(old), sel(new));
     if o.as_ref().map(normalize) != n.as_ref().map(normalize) {
         let bad = match &n {
@@ -2491,16 +2233,16 @@ fn validate_selector_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
 pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
     let mut errs = Vec::new();
     let empty = Value::Object(Default::default());
-    let os = get(old, "spec").unwrap_or(&empty);
-    let ns = get(new, "spec").unwrap_or(&empty);
+    let os = at(old, "/spec").unwrap_or(&empty);
+    let ns = at(new, "/spec").unwrap_or(&empty);
     let path = "spec.ephemeralContainers";
     let (oe, ne) = (
-        geta(os, "ephemeralContainers"),
-        geta(ns, "ephemeralContainers"),
+        arr_at(os, "/ephemeralContainers"),
+        arr_at(ns, "/ephemeralContainers"),
     );
     for o in oe {
-        let name = gets(o, "name");
-        match ne.iter().position(|n| gets(n, "name") == name) {
+        let name = str_at(o, "/name");
+        match ne.iter().position(|n| str_at(n, "/name") == name) {
             None => errs.push(forbidden(
                 path,
                 &format!(
@@ -2520,17 +2262,17 @@ pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
     }
     let mut names: HashSet<String> = ["containers", "initContainers"]
         .iter()
-        .flat_map(|l| geta(os, l))
-        .map(|c| gets(c, "name").to_string())
+        .flat_map(|l| arr_at(os, &format!("/{l}")))
+        .map(|c| str_at(c, "/name").to_string())
         .collect();
-    let regular: HashSet<String> = geta(os, "containers")
+    let regular: HashSet<String> = arr_at(os, "/containers")
         .iter()
-        .chain(geta(os, "initContainers"))
-        .map(|c| gets(c, "name").to_string())
+        .chain(arr_at(os, "/initContainers"))
+        .map(|c| str_at(c, "/name").to_string())
         .collect();
     for (i, c) in ne.iter().enumerate() {
         let p = index(path, i);
-        let name = gets(c, "name");
+        let name = str_at(c, "/name");
         if name.is_empty() {
             errs.push(required(&child(&p, "name"), ""));
         } else {
@@ -2541,10 +2283,10 @@ pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
                 errs.push(duplicate(&child(&p, "name"), bs(name)));
             }
         }
-        if gets(c, "image").is_empty() {
+        if str_at(c, "/image").is_empty() {
             errs.push(required(&child(&p, "image"), ""));
         }
-        let target = gets(c, "targetContainerName");
+        let target = str_at(c, "/targetContainerName");
         if !target.is_empty() && !regular.contains(target) {
             errs.push(not_found(&child(&p, "targetContainerName"), bs(target)));
         }
@@ -2556,7 +2298,7 @@ pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
             "lifecycle",
             "resources",
         ] {
-            let set = match get(c, f) {
+            let set = match at(c, &format!("/{f}")) {
                 None | Some(Value::Null) => false,
                 Some(Value::Array(a)) => !a.is_empty(),
                 Some(Value::Object(o)) => !o.is_empty(),
@@ -2598,13 +2340,13 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
             validate_pod_update(old, new, &mut errs);
         }
         "ConfigMap" => {
-            if get(old, "immutable").and_then(Value::as_bool) == Some(true) {
-                if get(new, "immutable").and_then(Value::as_bool) != Some(true) {
+            if at(old, "/immutable").and_then(Value::as_bool) == Some(true) {
+                if at(new, "/immutable").and_then(Value::as_bool) != Some(true) {
                     errs.push(forbidden("immutable", FIELD_IMMUTABLE_WHEN_SET));
                 }
                 for f in ["data", "binaryData"] {
-                    if normalize(&get(old, f).cloned().unwrap_or(Value::Null))
-                        != normalize(&get(new, f).cloned().unwrap_or(Value::Null))
+                    if normalize(&at(old, &format!("/{f}")).cloned().unwrap_or(Value::Null))
+                        != normalize(&at(new, &format!("/{f}")).cloned().unwrap_or(Value::Null))
                     {
                         errs.push(forbidden(f, FIELD_IMMUTABLE_WHEN_SET));
                     }
@@ -2614,26 +2356,20 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
             validate_body(kind, new, &mut errs);
         }
         "Secret" => {
-            let ty = |v: &Value| match gets(v, "type") {
+            let ty = |v: &Value| match str_at(v, "/type") {
                 "" => "Opaque".to_string(),
                 t => t.to_string(),
             };
             if ty(old) != ty(new) {
                 errs.push(invalid("type", Bad::Str(ty(new)), "field is immutable"));
             }
-            if get(old, "immutable").and_then(Value::as_bool) == Some(true) {
-                if get(new, "immutable").and_then(Value::as_bool) != Some(true) {
+            if at(old, "/immutable").and_then(Value::as_bool) == Some(true) {
+                if at(new, "/immutable").and_then(Value::as_bool) != Some(true) {
                     errs.push(forbidden("immutable", FIELD_IMMUTABLE_WHEN_SET));
                 }
-                let mut od = geto(old, "data");
-                let mut nd: Vec<(String, String)> = geto(new, "data");
-                for (k, v) in geto(new, "stringData") {
-                    nd.retain(|(dk, _)| *dk != k);
-                    nd.push((k, encode_base64(v.as_bytes())));
-                }
-                od.sort();
-                nd.sort();
-                if od != nd {
+                let od: BTreeMap<String, String> =
+                    string_map_at(old, "/data").into_iter().collect();
+                if od != crate::secret::stored_data(new) {
                     errs.push(forbidden("data", FIELD_IMMUTABLE_WHEN_SET));
                 }
             }
@@ -2642,9 +2378,9 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
         }
         "Node" => {
             let empty = Value::Object(Default::default());
-            let os = get(old, "spec").unwrap_or(&empty);
-            let ns = get(new, "spec").unwrap_or(&empty);
-            let (oc, nc) = (geta(os, "podCIDRs"), geta(ns, "podCIDRs"));
+            let os = at(old, "/spec").unwrap_or(&empty);
+            let ns = at(new, "/spec").unwrap_or(&empty);
+            let (oc, nc) = (arr_at(os, "/podCIDRs"), arr_at(ns, "/podCIDRs"));
             let cidr_msg = "node updates may not change podCIDR except from \"\" to valid";
             if !oc.is_empty() {
                 if oc.len() != nc.len() {
@@ -2657,14 +2393,14 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
                     }
                 }
             }
-            let op = gets(os, "providerID");
-            if !op.is_empty() && op != gets(ns, "providerID") {
+            let op = str_at(os, "/providerID");
+            if !op.is_empty() && op != str_at(ns, "/providerID") {
                 errs.push(forbidden(
                     "spec.providerID",
                     "node updates may not change providerID except from \"\" to valid",
                 ));
             }
-            validate_node_taints(geta(ns, "taints"), "metadata.taints", &mut errs);
+            validate_node_taints(arr_at(ns, "/taints"), "metadata.taints", &mut errs);
         }
         "Namespace" => {}
         "ServiceAccount" => {
@@ -2678,27 +2414,6 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
         _ => validate_body(kind, new, &mut errs),
     }
     errs
-}
-
-fn encode_base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -3312,27 +3027,6 @@ mod tests {
                 "spec.containers[0].resources.limits: Required value: Limit must be set for non overcommitable resources",
             ]
         );
-    }
-
-    #[test]
-    fn quantity_canonical_forms() {
-        let canon = |s: &str| parse_quantity(s).map(|q| q.canonical());
-        assert_eq!(canon("1000m").as_deref(), Some("1"));
-        assert_eq!(canon("0.5").as_deref(), Some("500m"));
-        assert_eq!(canon("1500m").as_deref(), Some("1500m"));
-        assert_eq!(canon("1000").as_deref(), Some("1k"));
-        assert_eq!(canon("1200").as_deref(), Some("1200"));
-        assert_eq!(canon("1024Mi").as_deref(), Some("1Gi"));
-        assert_eq!(canon("1.5Gi").as_deref(), Some("1536Mi"));
-        assert_eq!(canon("512").as_deref(), Some("512"));
-        assert_eq!(canon("0.5Ki").as_deref(), Some("512"));
-        assert_eq!(canon("1e3").as_deref(), Some("1e3"));
-        assert_eq!(canon("-1Mi").as_deref(), Some("-1Mi"));
-        assert_eq!(canon("0").as_deref(), Some("0"));
-        assert_eq!(canon("1E").as_deref(), Some("1E"));
-        assert!(canon("abc").is_none());
-        assert!(canon("1x").is_none());
-        assert!(parse_quantity("2").unwrap().nanos > parse_quantity("1999m").unwrap().nanos);
     }
 
     #[test]
