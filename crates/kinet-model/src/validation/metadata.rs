@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::field::{Bad, Cause, bs, child, forbidden, index, invalid, required, too_long};
 use super::names::{NameRule, is_qualified_name, is_valid_label_value, name_errors};
-use crate::json::{arr_at, at, int_at, str_at, string_map_at};
+use crate::json::{arr_at, at, bool_at, int_at, str_at, string_map_at};
 use crate::quote::{go_quote, go_strings};
 
 pub(super) fn validate_labels(labels: &[(String, String)], path: &str, errs: &mut Vec<Cause>) {
@@ -106,7 +106,7 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
                 ));
             }
         }
-        if at(owner, "/controller").and_then(Value::as_bool) == Some(true) {
+        if bool_at(owner, "/controller") {
             let cur = format!("{}/{}", str_at(owner, "/kind"), str_at(owner, "/name"));
             match &controller {
                 Some(first) => errs.push(invalid(

@@ -1,6 +1,6 @@
 //! Name and key rules of k8s.io/apimachinery/pkg/util/validation (DNS-1123
 //! labels and subdomains, DNS-1035 labels, qualified names, label values,
-//! config keys, port names and numbers), and the name rule of each kind.
+//! config keys, port names and numbers), and the name rules of object kinds.
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
@@ -280,9 +280,17 @@ pub(super) enum NameRule {
     PathSegment,
 }
 
+/// `maskTrailingDash`: a generateName's trailing `-` and the byte before it
+/// become `a`. Go cuts bytes; a character cut in two here becomes `_` bytes,
+/// which no DNS rule allows, as the partial character fails them in Go.
 fn mask_trailing_dash(name: &str) -> String {
     if name.len() > 1 && name.ends_with('-') {
-        format!("{}a", &name[..name.len() - 2])
+        let cut = name.len() - 2;
+        let mut keep = cut;
+        while !name.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        format!("{}{}a", &name[..keep], "_".repeat(cut - keep))
     } else {
         name.to_string()
     }

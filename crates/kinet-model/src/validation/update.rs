@@ -12,7 +12,7 @@ use super::field::{
 use super::names::{inclusive_range_error, is_dns1123_label};
 use super::pod_spec::validate_tolerations;
 use super::workloads::label_selector_string;
-use crate::json::{arr_at, at, int_at, str_at, string_map_at};
+use crate::json::{arr_at, at, bool_at, int_at, str_at, string_map_at};
 use crate::quote::go_quote;
 
 /// Strip what semantic equality ignores: nulls, empty lists and empty maps.
@@ -304,8 +304,8 @@ pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
 
 /// A ConfigMap marked `immutable` keeps its data and the mark.
 pub(super) fn validate_config_map_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
-    if at(old, "/immutable").and_then(Value::as_bool) == Some(true) {
-        if at(new, "/immutable").and_then(Value::as_bool) != Some(true) {
+    if bool_at(old, "/immutable") {
+        if !bool_at(new, "/immutable") {
             errs.push(forbidden("immutable", FIELD_IMMUTABLE_WHEN_SET));
         }
         for f in ["data", "binaryData"] {
@@ -327,8 +327,8 @@ pub(super) fn validate_secret_update(old: &Value, new: &Value, errs: &mut Vec<Ca
     if ty(old) != ty(new) {
         errs.push(invalid("type", Bad::Str(ty(new)), "field is immutable"));
     }
-    if at(old, "/immutable").and_then(Value::as_bool) == Some(true) {
-        if at(new, "/immutable").and_then(Value::as_bool) != Some(true) {
+    if bool_at(old, "/immutable") {
+        if !bool_at(new, "/immutable") {
             errs.push(forbidden("immutable", FIELD_IMMUTABLE_WHEN_SET));
         }
         let od: BTreeMap<String, String> = string_map_at(old, "/data").into_iter().collect();

@@ -167,3 +167,21 @@ fn update_metadata_immutability() {
         vec!["metadata.generation: Invalid value: 2: must not be decremented"]
     );
 }
+
+#[test]
+fn generate_name_with_a_wide_character_before_the_dash() {
+    let valid = json!({"containers": [ctr("a", "nginx")]});
+    let mut p = pod(valid);
+    p["metadata"].as_object_mut().unwrap().remove("name");
+    p["metadata"]["generateName"] = json!("é-");
+    assert_eq!(
+        lines(&validate("Pod", &p)),
+        vec![format!(
+            "metadata.generateName: Invalid value: \"é-\": {SUBDOMAIN_RE}"
+        )]
+    );
+    p["metadata"]["generateName"] = json!("aé-");
+    assert_eq!(validate("Pod", &p).len(), 1);
+    p["metadata"]["generateName"] = json!("ab-");
+    assert!(validate("Pod", &p).is_empty());
+}
