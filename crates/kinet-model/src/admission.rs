@@ -6,7 +6,7 @@
 //! namespace) read-only at /var/run/secrets/kubernetes.io/serviceaccount — except
 //! containers that already mount something there. Ephemeral containers never do.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 pub const TOKEN_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -48,19 +48,19 @@ pub fn service_account(
     sa: Option<&Value>,
     suffix: &str,
 ) -> Result<(), String> {
-    if !pod.get("spec").is_some_and(Value::is_object) {
-        return Ok(());
-    }
     let name = service_account_name(pod).to_string();
-    pod["spec"]["serviceAccountName"] = json!(name);
-    pod["spec"]["serviceAccount"] = json!(name);
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    spec.insert("serviceAccountName".into(), json!(name));
+    spec.insert("serviceAccount".into(), json!(name));
     let Some(sa) = sa else {
         return Err(format!(
             "error looking up service account {ns}/{name}: serviceaccount \"{name}\" not found"
         ));
     };
-    let automount = pod
-        .pointer("/spec/automountServiceAccountToken")
+    let automount = spec
+        .get("automountServiceAccountToken")
         .and_then(Value::as_bool)
         .or_else(|| {
             sa.get("automountServiceAccountToken")
@@ -70,7 +70,6 @@ pub fn service_account(
     if !automount {
         return Ok(());
     }
-    let spec = &mut pod["spec"];
     let existing = spec
         .get("volumes")
         .and_then(Value::as_array)
@@ -91,32 +90,37 @@ pub fn service_account(
         };
         for c in cs {
             let Some(c) = c.as_object_mut() else { continue };
-            let mounts = c.entry("volumeMounts").or_insert_with(|| json!([]));
-            if !mounts.is_array() {
-                *mounts = json!([]);
-            }
-            let list = mounts.as_array_mut().unwrap();
-            let taken = list
-                .iter()
-                .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(TOKEN_MOUNT_PATH));
-            if !taken {
-                list.push(mount.clone());
-                needed = true;
-            }
+            needed |= push_unless(c, "volumeMounts", &mount, |m| {
+                m.get("mountPath").and_then(Value::as_str) == Some(TOKEN_MOUNT_PATH)
+            });
         }
     }
     if needed && existing.is_none() {
-        let vols = spec
-            .as_object_mut()
-            .unwrap()
-            .entry("volumes")
-            .or_insert_with(|| json!([]));
-        if !vols.is_array() {
-            *vols = json!([]);
-        }
-        vols.as_array_mut().unwrap().push(token_volume(&volume));
+        push_unless(spec, "volumes", &token_volume(&volume), |_| false);
     }
     Ok(())
+}
+
+/// Appends `item` to the list at `key` of `m` (made a list when missing or not
+/// one) unless an entry satisfies `taken`; whether it appended.
+fn push_unless(
+    m: &mut Map<String, Value>,
+    key: &str,
+    item: &Value,
+    taken: impl Fn(&Value) -> bool,
+) -> bool {
+    let list = m.entry(key).or_insert_with(|| json!([]));
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    let Some(list) = list.as_array_mut() else {
+        return false;
+    };
+    if list.iter().any(taken) {
+        return false;
+    }
+    list.push(item.clone());
+    true
 }
 
 #[cfg(test)]
@@ -186,6 +190,42 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn wrong_types_do_not_panic() {
+        for mut p in [
+            json!("x"),
+            json!(null),
+            json!({"spec": "x"}),
+            json!({"spec": [1]}),
+        ] {
+            let before = p.clone();
+            assert!(service_account(&mut p, "web", Some(&json!({})), "abcde").is_ok());
+            assert_eq!(p, before);
+        }
+        let mut p = pod(json!({"containers": 5, "initContainers": [5, "x"]}));
+        service_account(&mut p, "web", Some(&json!({})), "abcde").unwrap();
+        assert_eq!(p["spec"]["containers"], 5);
+        assert!(p["spec"].get("volumes").is_none());
+        // Lists of the wrong type are replaced, as before.
+        let mut p = pod(json!({"containers": [{"name": "a", "volumeMounts": "x"}], "volumes": 7}));
+        service_account(&mut p, "web", Some(&json!({})), "abcde").unwrap();
+        assert_eq!(
+            p["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+            TOKEN_MOUNT_PATH
+        );
+        assert_eq!(p["spec"]["volumes"][0]["name"], "kube-api-access-abcde");
+        let mut p =
+            pod(json!({"automountServiceAccountToken": "no", "containers": [{"name": "a"}]}));
+        service_account(
+            &mut p,
+            "web",
+            Some(&json!({"automountServiceAccountToken": 1})),
+            "abcde",
+        )
+        .unwrap();
+        assert_eq!(p["spec"]["volumes"][0]["name"], "kube-api-access-abcde");
     }
 
     #[test]

@@ -4,7 +4,14 @@
 use serde_json::{Map, Value, json};
 
 /// Applies the kind's defaults to a new object in place.
+///
+/// Parts of the object of the wrong JSON type (a `spec` that is a string, a
+/// `containers` that is a number) are left as they are, for validation to
+/// report; nothing here panics on what a request holds.
 pub fn apply(kind: &str, obj: &mut Value) {
+    if !obj.is_object() {
+        return;
+    }
     match kind {
         "Pod" => pod(obj),
         "Namespace" => namespace(obj),
@@ -17,56 +24,53 @@ pub fn apply(kind: &str, obj: &mut Value) {
 /// Secrets: `type` defaults to Opaque, and `stringData` is merged into `data`
 /// (base64) and dropped, as the API server does on every write.
 fn secret(obj: &mut Value) {
-    if obj.get("type").is_none_or(Value::is_null) {
-        obj["type"] = json!("Opaque");
-    }
-    let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
+    let Some(m) = obj.as_object_mut() else {
+        return;
+    };
+    set_default(m, "type", json!("Opaque"));
+    let Some(string_data) = m.remove("stringData") else {
         return;
     };
     let Some(sd) = string_data.as_object() else {
         return;
     };
-    if !obj.get("data").is_some_and(Value::is_object) {
-        obj["data"] = json!({});
+    let data = m.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
     }
-    for (k, v) in sd {
-        obj["data"][k] = json!(base64(v.as_str().unwrap_or("").as_bytes()));
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in sd {
+            let encoded = crate::secret::encode(v.as_str().unwrap_or("").as_bytes());
+            data.insert(k.clone(), json!(encoded));
+        }
     }
-}
-
-/// Standard base64 with padding.
-pub fn base64(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 fn set_default(m: &mut Map<String, Value>, key: &str, v: Value) {
-    if !m.contains_key(key) || m[key].is_null() {
+    if m.get(key).is_none_or(Value::is_null) {
         m.insert(key.to_string(), v);
     }
 }
 
 fn namespace(obj: &mut Value) {
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let meta = obj["metadata"].as_object_mut().expect("metadata");
-    let labels = meta.entry("labels").or_insert_with(|| json!({}));
-    if labels.is_null() {
-        *labels = json!({});
+    let name = crate::json::name(obj).to_string();
+    let Some(m) = obj.as_object_mut() else {
+        return;
+    };
+    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta.entry("labels").or_insert_with(|| json!({}));
+        if labels.is_null() {
+            *labels = json!({});
+        }
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert("kubernetes.io/metadata.name".into(), json!(name));
+        }
     }
-    labels["kubernetes.io/metadata.name"] = json!(name);
-    let spec = obj
-        .as_object_mut()
-        .expect("object")
-        .entry("spec")
-        .or_insert_with(|| json!({}));
+    let spec = m.entry("spec").or_insert_with(|| json!({}));
     if let Some(s) = spec.as_object_mut() {
         set_default(s, "finalizers", json!(["kubernetes"]));
     }
-    obj["status"] = json!({"phase": "Active"});
+    m.insert("status".into(), json!({"phase": "Active"}));
 }
 
 /// Defaults of a PodSpec (also used inside workload templates).
@@ -80,8 +84,9 @@ pub fn pod_spec(spec: &mut Value) {
     set_default(s, "securityContext", json!({}));
     set_default(s, "schedulerName", json!("default-scheduler"));
     set_default(s, "enableServiceLinks", json!(true));
-    if s.contains_key("serviceAccount") && !s.contains_key("serviceAccountName") {
-        let sa = s["serviceAccount"].clone();
+    if !s.contains_key("serviceAccountName")
+        && let Some(sa) = s.get("serviceAccount").cloned()
+    {
         s.insert("serviceAccountName".into(), sa);
     }
     for key in ["initContainers", "containers", "ephemeralContainers"] {
@@ -209,7 +214,8 @@ fn pod(obj: &mut Value) {
         };
         // ServiceAccount admission
         set_default(s, "serviceAccountName", json!("default"));
-        s.insert("serviceAccount".into(), s["serviceAccountName"].clone());
+        let sa = s.get("serviceAccountName").cloned().unwrap_or(Value::Null);
+        s.insert("serviceAccount".into(), sa);
         set_default(s, "priority", json!(0));
         set_default(s, "preemptionPolicy", json!("PreemptLowerPriority"));
         // DefaultTolerationSeconds admission
@@ -229,11 +235,10 @@ fn pod(obj: &mut Value) {
         }
     }
     let qos = qos_class(obj);
-    let status = obj
-        .as_object_mut()
-        .expect("object")
-        .entry("status")
-        .or_insert_with(|| json!({}));
+    let Some(m) = obj.as_object_mut() else {
+        return;
+    };
+    let status = m.entry("status").or_insert_with(|| json!({}));
     if let Some(st) = status.as_object_mut() {
         set_default(st, "phase", json!("Pending"));
         set_default(st, "qosClass", json!(qos));
@@ -288,18 +293,14 @@ fn workload(kind: &str, obj: &mut Value) {
             if !strategy.is_object() {
                 *strategy = json!({});
             }
-            if strategy.get("type").is_none_or(Value::is_null) {
-                strategy["type"] = json!("RollingUpdate");
-            }
-            if strategy["type"] == "RollingUpdate" {
-                let ru = strategy
-                    .as_object_mut()
-                    .unwrap()
-                    .entry("rollingUpdate")
-                    .or_insert_with(|| json!({}));
-                if let Some(ru) = ru.as_object_mut() {
-                    set_default(ru, "maxSurge", json!("25%"));
-                    set_default(ru, "maxUnavailable", json!("25%"));
+            if let Some(strategy) = strategy.as_object_mut() {
+                set_default(strategy, "type", json!("RollingUpdate"));
+                if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+                    let ru = strategy.entry("rollingUpdate").or_insert_with(|| json!({}));
+                    if let Some(ru) = ru.as_object_mut() {
+                        set_default(ru, "maxSurge", json!("25%"));
+                        set_default(ru, "maxUnavailable", json!("25%"));
+                    }
                 }
             }
         }
@@ -373,6 +374,77 @@ mod tests {
     }
 
     #[test]
+    fn wrong_types_are_left_for_validation_not_panicked_on() {
+        for kind in [
+            "Pod",
+            "Namespace",
+            "Secret",
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "Job",
+        ] {
+            for body in [
+                json!("x"),
+                json!(null),
+                json!([1, 2]),
+                json!({"spec": "x"}),
+                json!({"spec": {"containers": 5}}),
+                json!({"spec": {"containers": [5, "c"], "volumes": [1], "initContainers": {}}}),
+                json!({"metadata": "x", "spec": {"template": "x", "strategy": 3}}),
+                json!({"metadata": {"name": 5, "labels": "x"}, "stringData": 3, "data": 4}),
+            ] {
+                let mut obj = body.clone();
+                apply(kind, &mut obj);
+                if !body.is_object() {
+                    assert_eq!(obj, body, "{kind} {body}");
+                }
+            }
+        }
+        // The parts of the right type still get their defaults.
+        let mut p = json!({"spec": {"containers": 5}});
+        apply("Pod", &mut p);
+        assert_eq!(p["spec"]["containers"], 5);
+        assert_eq!(p["spec"]["restartPolicy"], "Always");
+        assert_eq!(p["status"]["qosClass"], "BestEffort");
+        let mut p = json!({"spec": "x"});
+        apply("Pod", &mut p);
+        assert_eq!(p, json!({"spec": "x"}));
+    }
+
+    #[test]
+    fn a_namespace_without_metadata_or_with_odd_labels_does_not_panic() {
+        let mut ns = json!({"spec": "x"});
+        apply("Namespace", &mut ns);
+        assert_eq!(ns["spec"], "x");
+        assert_eq!(ns["status"]["phase"], "Active");
+        assert!(ns.get("metadata").is_none());
+        let mut ns = json!({"metadata": {"name": "a", "labels": 5}});
+        apply("Namespace", &mut ns);
+        assert_eq!(ns["metadata"]["labels"], 5);
+        let mut ns = json!({"metadata": {"name": "a", "labels": null}});
+        apply("Namespace", &mut ns);
+        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "a");
+    }
+
+    #[test]
+    fn odd_secret_data_and_deployment_strategies_do_not_panic() {
+        let mut s = json!({"data": "x", "stringData": {"a": "b", "n": 5}});
+        apply("Secret", &mut s);
+        assert_eq!(s["data"], json!({"a": "Yg==", "n": ""}));
+        let mut s = json!({"data": {"a": "eA=="}, "stringData": "x"});
+        apply("Secret", &mut s);
+        assert_eq!(s["data"], json!({"a": "eA=="}));
+        assert!(s.get("stringData").is_none());
+        let mut d = json!({"spec": {"strategy": {"type": 5}}});
+        apply("Deployment", &mut d);
+        assert_eq!(d["spec"]["strategy"], json!({"type": 5}));
+        let mut d = json!({"spec": {"strategy": {"type": "Recreate"}}});
+        apply("Deployment", &mut d);
+        assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
+    }
+
+    #[test]
     fn secrets_fold_string_data_into_data() {
         let mut s = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="}, "stringData": {"p": "s3cret", "e": ""}});
         apply("Secret", &mut s);
@@ -381,8 +453,6 @@ mod tests {
         assert_eq!(s["data"]["a"], "eA==");
         assert_eq!(s["data"]["e"], "");
         assert!(s.get("stringData").is_none());
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi"), "aGk=");
     }
 
     #[test]

@@ -96,6 +96,29 @@ impl LabelSelector {
         Ok(LabelSelector(reqs))
     }
 
+    /// `metav1.LabelSelectorAsSelector`: [`from_object`](Self::from_object), also
+    /// refusing `In`/`NotIn` without values and `Exists`/`DoesNotExist` with values.
+    pub fn from_object_checked(sel: &Value) -> Result<Self, String> {
+        let parsed = Self::from_object(sel)?;
+        let exprs = sel.get("matchExpressions").and_then(Value::as_array);
+        for e in exprs.into_iter().flatten() {
+            let n = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            match e.get("operator").and_then(Value::as_str) {
+                Some("In" | "NotIn") if n == 0 => {
+                    return Err("for 'in', 'notin' operators, values set can't be empty".into());
+                }
+                Some("Exists" | "DoesNotExist") if n > 0 => {
+                    return Err("values set must be empty for exists and does not exist".into());
+                }
+                _ => {}
+            }
+        }
+        Ok(parsed)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -328,6 +351,33 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn checked_object_selectors_refuse_what_labelselectorasselector_refuses() {
+        let ok = json!({"matchExpressions": [{"key": "a", "operator": "In", "values": ["x"]},
+                                             {"key": "b", "operator": "DoesNotExist"}]});
+        assert_eq!(
+            LabelSelector::from_object_checked(&ok),
+            LabelSelector::from_object(&ok)
+        );
+        let no_values =
+            json!({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": []}]});
+        assert!(LabelSelector::from_object(&no_values).is_ok());
+        assert_eq!(
+            LabelSelector::from_object_checked(&no_values).unwrap_err(),
+            "for 'in', 'notin' operators, values set can't be empty"
+        );
+        let values =
+            json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]});
+        assert_eq!(
+            LabelSelector::from_object_checked(&values).unwrap_err(),
+            "values set must be empty for exists and does not exist"
+        );
+        let bad_op = json!({"matchExpressions": [{"key": "a", "operator": "Has"}]});
+        assert!(LabelSelector::from_object_checked(&bad_op).is_err());
+        let empty = LabelSelector::from_object_checked(&json!({})).unwrap();
+        assert!(empty.is_empty());
     }
 
     #[test]
