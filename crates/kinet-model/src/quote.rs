@@ -83,6 +83,9 @@ mod tests {
             r#"map[string]string{"a":"1", "b":"2"}"#
         );
         assert_eq!(go_map(None), "map[string]string(nil)");
-        assert_eq!(go_strings(&[json!("x"), json!("y")]), r#"[]string{"x", "y"}"#);
+        assert_eq!(
+            go_strings(&[json!("x"), json!("y")]),
+            r#"[]string{"x", "y"}"#
+        );
     }
 }
