@@ -16,6 +16,8 @@ pub struct Resource {
     pub categories: &'static [&'static str],
     /// Subresources served under the resource ("status", "log", "exec", …).
     pub subresources: &'static [&'static str],
+    /// Verbs advertised by discovery (read them with [`Resource::verbs`]).
+    verbs: &'static [&'static str],
 }
 
 impl Resource {
@@ -39,28 +41,34 @@ impl Resource {
 
     /// Verbs advertised by discovery.
     pub fn verbs(&self) -> &'static [&'static str] {
-        if self.kind == "Binding" {
-            &["create"]
-        } else {
-            &[
-                "create",
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "update",
-                "watch",
-            ]
-        }
+        self.verbs
     }
 }
+
+/// The verbs of a full REST collection.
+const CRUD: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+/// The verbs of a create-only collection (`bindings`).
+const CREATE_ONLY: &[&str] = &["create"];
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
 
 macro_rules! res {
     ($g:expr, $v:expr, $plural:expr, $singular:expr, $kind:expr, $ns:expr, $short:expr, $cat:expr, $sub:expr) => {
+        res!(
+            $g, $v, $plural, $singular, $kind, $ns, $short, $cat, $sub, CRUD
+        )
+    };
+    ($g:expr, $v:expr, $plural:expr, $singular:expr, $kind:expr, $ns:expr, $short:expr, $cat:expr, $sub:expr, $verbs:expr) => {
         Resource {
             group: $g,
             version: $v,
@@ -71,6 +79,7 @@ macro_rules! res {
             short_names: $short,
             categories: $cat,
             subresources: $sub,
+            verbs: $verbs,
         }
     };
 }
@@ -78,7 +87,16 @@ macro_rules! res {
 /// Every resource served, in discovery order.
 pub static RESOURCES: &[Resource] = &[
     res!(
-        "", "v1", "bindings", "binding", "Binding", true, NONE, NONE, NONE
+        "",
+        "v1",
+        "bindings",
+        "binding",
+        "Binding",
+        true,
+        NONE,
+        NONE,
+        NONE,
+        CREATE_ONLY
     ),
     res!(
         "",
@@ -402,6 +420,15 @@ mod tests {
         assert_eq!(store_key(nodes, None, "node1"), "/core/nodes/-/node1");
         // a prefix of one namespace never matches another that starts alike
         assert!(!"/core/pods/default2/a".starts_with(&store_prefix(pods, Some("default"))));
+    }
+
+    #[test]
+    fn verbs_come_from_the_entry() {
+        assert_eq!(find("", "v1", "bindings").unwrap().verbs(), ["create"]);
+        let pods = find("", "v1", "pods").unwrap().verbs();
+        assert_eq!(pods.len(), 8);
+        assert!(pods.contains(&"watch") && pods.contains(&"deletecollection"));
+        assert!(RESOURCES.iter().all(|r| r.verbs().contains(&"create")));
     }
 
     #[test]

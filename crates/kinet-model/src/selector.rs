@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
@@ -137,6 +138,43 @@ impl LabelSelector {
     /// Matches an object's `metadata.labels`.
     pub fn matches_object(&self, obj: &Value) -> bool {
         self.is_empty() || self.matches(&labels_of(obj))
+    }
+}
+
+/// `labels.Selector.String()`: requirements sorted by key (stably), set values
+/// sorted and deduplicated: `app=web,env in (dev,prod),tier,!canary`.
+impl fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = |r: &Requirement| match r {
+            Requirement::Eq(k, _)
+            | Requirement::NotEq(k, _)
+            | Requirement::In(k, _)
+            | Requirement::NotIn(k, _)
+            | Requirement::Exists(k)
+            | Requirement::NotExists(k) => k.clone(),
+        };
+        let set = |vs: &[String]| {
+            let mut vs = vs.to_vec();
+            vs.sort();
+            vs.dedup();
+            vs.join(",")
+        };
+        let mut reqs: Vec<&Requirement> = self.0.iter().collect();
+        reqs.sort_by_key(|r| key(r));
+        for (i, r) in reqs.into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match r {
+                Requirement::Eq(k, v) => write!(f, "{k}={v}")?,
+                Requirement::NotEq(k, v) => write!(f, "{k}!={v}")?,
+                Requirement::In(k, vs) => write!(f, "{k} in ({})", set(vs))?,
+                Requirement::NotIn(k, vs) => write!(f, "{k} notin ({})", set(vs))?,
+                Requirement::Exists(k) => write!(f, "{k}")?,
+                Requirement::NotExists(k) => write!(f, "!{k}")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -378,6 +416,27 @@ mod tests {
         assert!(LabelSelector::from_object_checked(&bad_op).is_err());
         let empty = LabelSelector::from_object_checked(&json!({})).unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn renders_as_upstream_string() {
+        let s = LabelSelector::from_object(&json!({
+            "matchLabels": {"role": "db"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "Exists"},
+                {"key": "x", "operator": "DoesNotExist"},
+                {"key": "env", "operator": "NotIn", "values": ["b", "a", "b"]},
+                {"key": "app", "operator": "In", "values": ["web"]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            s.to_string(),
+            "app in (web),env notin (a,b),role=db,tier,!x"
+        );
+        assert_eq!(LabelSelector::default().to_string(), "");
+        let s = LabelSelector::parse("b!=2,a==1").unwrap();
+        assert_eq!(s.to_string(), "a=1,b!=2");
     }
 
     #[test]
