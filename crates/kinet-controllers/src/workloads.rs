@@ -1,12 +1,20 @@
 //! Deployments, ReplicaSets, StatefulSets, DaemonSets and garbage collection, as
 //! kube-controller-manager runs them: one module per controller, sharing the
 //! store, owner references and pods made from templates (`common`).
+//!
+//! One watcher per kind feeds an `Index` that maps each change to the keys it
+//! concerns (`keys`), in a de-duplicating work queue (`queue`); each key is one
+//! controller's pass over one object, reading what it needs from the store. A
+//! full resync every 30 s is the safety net, and keys whose pods the API refused
+//! are tried again every 2 s or as soon as a ServiceAccount appears in their
+//! namespace.
 
 mod common;
 mod daemonset;
 mod deployment;
 mod garbagecollector;
 mod keys;
+mod queue;
 mod replicaset;
 mod statefulset;
 mod template;
@@ -16,57 +24,138 @@ pub use deployment::resolve_int_or_percent;
 pub use template::{canonical, fnv32a, safe_encode, template_hash};
 
 use common::{Ctx, Next};
-use keys::{Key, Kind, Obj};
-use kinet_store::Store;
+use keys::{Index, Key, Kind};
+use kinet_store::{Store, Watcher, WatcherEvent};
+use queue::WorkQueue;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often everything is reconciled whatever changed.
+const RESYNC: Duration = Duration::from_secs(30);
+/// How soon a key whose creations were refused is tried again.
+const RETRY: Duration = Duration::from_secs(2);
 
 pub struct Workloads {
     ctx: Ctx,
+    index: Index,
+    queue: WorkQueue<Key>,
+    /// Keys whose last pass could not create what it wanted.
+    retry: BTreeSet<Key>,
 }
 
 impl Workloads {
     pub fn new(store: Arc<Store>) -> Self {
         Workloads {
             ctx: Ctx::new(store),
+            index: Index::default(),
+            queue: WorkQueue::default(),
+            retry: BTreeSet::new(),
         }
     }
 
-    /// Runs until the store closes: reconcile everything, then wait for a change.
-    pub async fn run(self) {
-        loop {
-            let rev = self.ctx.store.rev();
-            self.pass();
-            let Ok(mut w) = self.ctx.store.watch("/", Some(rev)) else {
-                continue;
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while let Ok(ev) = w.next().await {
-                    if !ev.key.starts_with("/core/events/")
-                        && !ev.key.starts_with("/coordination.k8s.io/")
-                    {
-                        break;
+    /// Runs until the store closes: follow every watched kind, reconcile the keys
+    /// each change concerns.
+    pub async fn run(mut self) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for kind in Kind::ALL {
+            let (tx, store) = (tx.clone(), self.ctx.store.clone());
+            tokio::spawn(async move {
+                let mut w = Watcher::new(store, &kind.prefix());
+                while let Some(ev) = w.next().await {
+                    if tx.send((kind, ev)).is_err() {
+                        return;
                     }
                 }
-            })
-            .await;
+            });
+        }
+        drop(tx);
+        let start = tokio::time::Instant::now();
+        let mut resync = tokio::time::interval_at(start + RESYNC, RESYNC);
+        let mut retry = tokio::time::interval_at(start + RETRY, RETRY);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some((kind, ev)) = msg else { return };
+                    self.observe(kind, ev);
+                    while let Ok((kind, ev)) = rx.try_recv() {
+                        self.observe(kind, ev);
+                    }
+                }
+                _ = resync.tick() => self.resync(),
+                _ = retry.tick() => self.retry(None),
+            }
+            if !self.queue.is_empty() {
+                self.drain();
+            }
         }
     }
 
-    fn pass(&self) {
-        for kind in [
-            Kind::Deployment,
-            Kind::ReplicaSet,
-            Kind::StatefulSet,
-            Kind::DaemonSet,
-        ] {
-            for o in self.ctx.list(kind, None) {
-                let _ = self.reconcile(&Key::Reconcile(Obj::of(kind, &o)));
+    /// One watch event: the index follows it, the keys it concerns are queued.
+    fn observe(&mut self, kind: Kind, ev: WatcherEvent) {
+        let keys = match ev {
+            WatcherEvent::Init => {
+                self.index.init(kind);
+                return;
+            }
+            WatcherEvent::InitApply(o) => {
+                // what the relist holds is queued whole at InitDone
+                let _ = self.index.apply(kind, &o);
+                return;
+            }
+            WatcherEvent::InitDone => self.index.init_done(kind),
+            WatcherEvent::Apply(o) => {
+                if kind == Kind::ServiceAccount {
+                    self.retry(Some(kinet_model::json::namespace(&o)));
+                }
+                self.index.apply(kind, &o)
+            }
+            WatcherEvent::Delete(o) => self.index.delete(kind, &o),
+        };
+        for k in keys {
+            self.queue.push(k);
+        }
+    }
+
+    /// Everything known, queued again.
+    fn resync(&mut self) {
+        for kind in Kind::ALL {
+            for k in self.index.everything(kind) {
+                self.queue.push(k);
             }
         }
-        for kind in [Kind::ReplicaSet, Kind::Pod] {
-            for o in self.ctx.list(kind, None) {
-                let _ = self.reconcile(&Key::Collect(Obj::of(kind, &o)));
+        tracing::debug!(
+            keys = self.queue.len(),
+            objects_read = self.ctx.reads(),
+            "workloads resync"
+        );
+    }
+
+    /// The keys waiting to retry (those of one namespace, or all), queued.
+    fn retry(&mut self, namespace: Option<&str>) {
+        let due: Vec<Key> = self
+            .retry
+            .iter()
+            .filter(|k| namespace.is_none_or(|ns| k.namespace() == ns))
+            .cloned()
+            .collect();
+        for k in due {
+            self.retry.remove(&k);
+            self.queue.push(k);
+        }
+    }
+
+    /// Works the queue until it is empty.
+    fn drain(&mut self) {
+        while let Some(key) = self.queue.pop() {
+            match self.reconcile(&key) {
+                Next::Done => {
+                    self.retry.remove(&key);
+                }
+                Next::Retry => {
+                    self.retry.insert(key);
+                }
             }
         }
     }
@@ -84,3 +173,6 @@ impl Workloads {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,17 +26,6 @@ pub enum Next {
     Retry,
 }
 
-impl Next {
-    /// Retry if either asks for it.
-    pub fn and(self, other: Next) -> Next {
-        if self == Next::Retry || other == Next::Retry {
-            Next::Retry
-        } else {
-            Next::Done
-        }
-    }
-}
-
 /// The store as the controllers see it.
 pub struct Ctx {
     pub store: Arc<Store>,

@@ -15,7 +15,6 @@ use kinet_model::json::{self, arr_at, str_at};
 use kinet_model::resources::{self, Resource};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 
 /// The kinds of objects the workload controllers watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,12 +119,6 @@ impl Obj {
     }
 }
 
-impl fmt::Display for Obj {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} {}/{}", self.kind, self.namespace, self.name)
-    }
-}
-
 /// One unit of work.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
@@ -189,10 +182,15 @@ impl Meta {
         }
     }
 
-    /// The object this one's controller reference names, if it is a workload.
-    fn controller(&self, namespace: &str) -> Option<Obj> {
-        let o = self.owners.iter().find(|o| o.controller)?;
-        Some(Obj::new(Kind::of_owner(&o.kind)?, namespace, &o.name))
+    /// The reconcile of the controller of `o` (a pod or ReplicaSet) that its
+    /// changes concern: a ReplicaSet, StatefulSet, DaemonSet or Deployment.
+    fn controller_key(&self, o: &Obj) -> Option<Key> {
+        if !o.kind.collected() {
+            return None;
+        }
+        let c = self.owners.iter().find(|c| c.controller)?;
+        let kind = Kind::of_owner(&c.kind).filter(|k| k.reconciled())?;
+        Some(Key::Reconcile(Obj::new(kind, &o.namespace, &c.name)))
     }
 
     fn has_workload_owner(&self) -> bool {
@@ -229,12 +227,7 @@ impl Index {
         if kind.reconciled() {
             keys.push(Key::Reconcile(o.clone()));
         }
-        if matches!(kind, Kind::Pod | Kind::ReplicaSet)
-            && let Some(c) = meta.controller(&o.namespace)
-            && c.kind.reconciled()
-        {
-            keys.push(Key::Reconcile(c));
-        }
+        keys.extend(meta.controller_key(&o));
         let owners_changed = old.as_ref().is_none_or(|m| m.owners != meta.owners);
         if kind.collected() && owners_changed && meta.has_workload_owner() {
             keys.push(Key::Collect(o.clone()));
@@ -286,6 +279,8 @@ impl Index {
             if kind.reconciled() {
                 keys.push(Key::Reconcile(o.clone()));
             }
+            // what changed while a watch was behind reaches the controllers too
+            keys.extend(meta.controller_key(o));
             if kind.collected() && meta.has_workload_owner() {
                 keys.push(Key::Collect(o.clone()));
             }
@@ -300,12 +295,7 @@ impl Index {
         self.known.remove(o);
         self.unlink(o, meta);
         let mut keys = vec![];
-        if matches!(o.kind, Kind::Pod | Kind::ReplicaSet)
-            && let Some(c) = meta.controller(&o.namespace)
-            && c.kind.reconciled()
-        {
-            keys.push(Key::Reconcile(c));
-        }
+        keys.extend(meta.controller_key(o));
         if o.kind.owns() {
             keys.extend(
                 self.dependents
@@ -354,5 +344,137 @@ impl Index {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(name: &str, uid: &str, owner: Option<(&str, &str, &str)>) -> Value {
+        let refs: Vec<Value> = owner
+            .into_iter()
+            .map(|(kind, name, uid)| json!({"kind": kind, "name": name, "uid": uid, "controller": true}))
+            .collect();
+        json!({"metadata": {"name": name, "namespace": "ns", "uid": uid, "ownerReferences": refs}})
+    }
+
+    fn rec(kind: Kind, name: &str) -> Key {
+        Key::Reconcile(Obj::new(kind, "ns", name))
+    }
+
+    fn col(kind: Kind, name: &str) -> Key {
+        Key::Collect(Obj::new(kind, "ns", name))
+    }
+
+    #[test]
+    fn a_pod_change_reaches_its_controller_and_its_first_sight_the_collector() {
+        let mut ix = Index::default();
+        let pod = obj("web-1-a", "p1", Some(("ReplicaSet", "web-1", "r1")));
+        assert_eq!(
+            ix.apply(Kind::Pod, &pod),
+            [rec(Kind::ReplicaSet, "web-1"), col(Kind::Pod, "web-1-a")]
+        );
+        // a status change: the controller only
+        assert_eq!(ix.apply(Kind::Pod, &pod), [rec(Kind::ReplicaSet, "web-1")]);
+        assert_eq!(ix.delete(Kind::Pod, &pod), [rec(Kind::ReplicaSet, "web-1")]);
+        // a pod of nobody: nothing to do
+        assert!(ix.apply(Kind::Pod, &obj("bare", "p2", None)).is_empty());
+        // a StatefulSet's and a DaemonSet's pods
+        let p = obj("db-0", "p3", Some(("StatefulSet", "db", "s1")));
+        assert_eq!(ix.apply(Kind::Pod, &p)[0], rec(Kind::StatefulSet, "db"));
+        let p = obj("agent-x", "p4", Some(("DaemonSet", "agent", "d1")));
+        assert_eq!(ix.apply(Kind::Pod, &p)[0], rec(Kind::DaemonSet, "agent"));
+        // a Job's: collected, not reconciled (no Job controller here)
+        let p = obj("job-x", "p5", Some(("Job", "job", "j1")));
+        assert_eq!(ix.apply(Kind::Pod, &p), [col(Kind::Pod, "job-x")]);
+    }
+
+    #[test]
+    fn a_replicaset_change_reaches_itself_and_its_deployment() {
+        let mut ix = Index::default();
+        let rs = obj("web-1", "r1", Some(("Deployment", "web", "d1")));
+        assert_eq!(
+            ix.apply(Kind::ReplicaSet, &rs),
+            [
+                rec(Kind::ReplicaSet, "web-1"),
+                rec(Kind::Deployment, "web"),
+                col(Kind::ReplicaSet, "web-1")
+            ]
+        );
+        let d = obj("web", "d1", None);
+        assert_eq!(
+            ix.apply(Kind::Deployment, &d),
+            [rec(Kind::Deployment, "web")]
+        );
+        // an owner's deletion: its dependents' collection
+        let pod = obj("web-1-a", "p1", Some(("ReplicaSet", "web-1", "r1")));
+        ix.apply(Kind::Pod, &pod);
+        assert_eq!(
+            ix.delete(Kind::Deployment, &d),
+            [col(Kind::ReplicaSet, "web-1")]
+        );
+        assert_eq!(
+            ix.delete(Kind::ReplicaSet, &rs),
+            [rec(Kind::Deployment, "web"), col(Kind::Pod, "web-1-a")]
+        );
+    }
+
+    #[test]
+    fn nodes_reach_every_daemonset_when_they_come_go_or_relabel() {
+        let mut ix = Index::default();
+        for n in ["a", "b"] {
+            ix.apply(Kind::DaemonSet, &obj(n, n, None));
+        }
+        let all = [rec(Kind::DaemonSet, "a"), rec(Kind::DaemonSet, "b")];
+        let node = json!({"metadata": {"name": "node1", "uid": "n1"}});
+        assert_eq!(ix.apply(Kind::Node, &node), all);
+        // a heartbeat: nothing
+        let mut beat = node.clone();
+        beat["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}]});
+        assert!(ix.apply(Kind::Node, &beat).is_empty());
+        let mut labelled = node.clone();
+        labelled["metadata"]["labels"] = json!({"disk": "ssd"});
+        assert_eq!(ix.apply(Kind::Node, &labelled), all);
+        assert_eq!(ix.delete(Kind::Node, &labelled), all);
+        // ServiceAccounts and Jobs map to no controller key
+        assert!(
+            ix.apply(Kind::ServiceAccount, &obj("default", "sa", None))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_relist_drops_what_is_gone_and_queues_everything() {
+        let mut ix = Index::default();
+        let rs = obj("web-1", "r1", Some(("Deployment", "web", "d1")));
+        let kept = obj("web-1-a", "p1", Some(("ReplicaSet", "web-1", "r1")));
+        let gone = obj("web-1-b", "p2", Some(("ReplicaSet", "web-1", "r1")));
+        ix.apply(Kind::ReplicaSet, &rs);
+        ix.apply(Kind::Pod, &kept);
+        ix.apply(Kind::Pod, &gone);
+        ix.init(Kind::Pod);
+        ix.apply(Kind::Pod, &kept);
+        let keys = ix.init_done(Kind::Pod);
+        assert_eq!(
+            keys,
+            [
+                // the pod deleted while the watch was behind: as a deletion
+                rec(Kind::ReplicaSet, "web-1"),
+                // and everything listed
+                rec(Kind::ReplicaSet, "web-1"),
+                col(Kind::Pod, "web-1-a"),
+            ]
+        );
+        // the dropped pod is no dependent any more
+        assert_eq!(
+            ix.delete(Kind::ReplicaSet, &rs),
+            [rec(Kind::Deployment, "web"), col(Kind::Pod, "web-1-a")]
+        );
+        assert_eq!(
+            ix.everything(Kind::Pod),
+            [rec(Kind::ReplicaSet, "web-1"), col(Kind::Pod, "web-1-a")]
+        );
     }
 }
