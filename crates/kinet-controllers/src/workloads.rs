@@ -74,6 +74,9 @@ impl Workloads {
         let start = tokio::time::Instant::now();
         let mut resync = tokio::time::interval_at(start + RESYNC, RESYNC);
         let mut retry = tokio::time::interval_at(start + RETRY, RETRY);
+        for t in [&mut resync, &mut retry] {
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
         loop {
             tokio::select! {
                 msg = rx.recv() => {

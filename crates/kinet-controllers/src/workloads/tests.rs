@@ -14,7 +14,11 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let store = Arc::new(Store::open(None).unwrap());
+        Lab::on(Arc::new(Store::open(None).unwrap()))
+    }
+
+    /// Controllers (just started) over `store`.
+    fn on(store: Arc<Store>) -> Lab {
         let watchers = Kind::ALL
             .iter()
             .map(|k| (*k, Watcher::new(store.clone(), &k.prefix())))
@@ -175,6 +179,10 @@ async fn deployments_roll_out_scale_and_go() {
         d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
         "2"
     );
+    // a restarted controller finds everything in place and makes nothing more
+    let rev = lab.store.rev();
+    Lab::on(lab.store.clone()).settle().await;
+    assert_eq!(lab.store.rev(), rev);
     // the Deployment goes: its ReplicaSets and their pods follow
     lab.store
         .delete("/apps/deployments/default/web", None)
