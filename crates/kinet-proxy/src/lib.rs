@@ -11,6 +11,7 @@ pub mod iptables;
 pub mod iptables_trace;
 pub mod model;
 pub mod names;
+pub mod nftables;
 pub mod topology;
 
 pub use iptables::{Config, Ruleset};
