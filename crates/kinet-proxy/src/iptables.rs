@@ -303,10 +303,12 @@ pub fn saved_chains(save: &str, table: &str) -> Vec<String> {
             inside = true;
         } else if inside && (line.starts_with("COMMIT") || line.starts_with('*')) {
             break;
-        } else if inside && line.len() > 1 && line.starts_with(':') {
-            if let Some(name) = line[1..].split(' ').next() {
-                out.push(name.to_string());
-            }
+        } else if inside
+            && line.len() > 1
+            && line.starts_with(':')
+            && let Some(name) = line[1..].split(' ').next()
+        {
+            out.push(name.to_string());
         }
     }
     out

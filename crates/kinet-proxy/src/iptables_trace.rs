@@ -402,20 +402,20 @@ impl Tracer {
 
     fn matches(&self, rule: &Rule, ctx: &Ctx<'_>) -> bool {
         let pkt = ctx.pkt;
-        if let Some(p) = &rule.protocol {
-            if p != pkt.protocol.lower() {
-                return false;
-            }
+        if let Some(p) = &rule.protocol
+            && p != pkt.protocol.lower()
+        {
+            return false;
         }
-        if let Some((neg, cidr)) = rule.src {
-            if cidr.contains(pkt.src) == neg {
-                return false;
-            }
+        if let Some((neg, cidr)) = rule.src
+            && cidr.contains(pkt.src) == neg
+        {
+            return false;
         }
-        if let Some((neg, cidr)) = rule.dst {
-            if cidr.contains(ctx.dst) == neg {
-                return false;
-            }
+        if let Some((neg, cidr)) = rule.dst
+            && cidr.contains(ctx.dst) == neg
+        {
+            return false;
         }
         if rule.dport.is_some_and(|p| p != pkt.dport) {
             return false;
@@ -442,10 +442,10 @@ impl Tracer {
                 return false;
             }
         }
-        if let Some((neg, value, mask)) = rule.mark {
-            if ((ctx.mark & mask) == value) == neg {
-                return false;
-            }
+        if let Some((neg, value, mask)) = rule.mark
+            && ((ctx.mark & mask) == value) == neg
+        {
+            return false;
         }
         // No client has affinity yet: a fresh connection.
         !rule.recent_check

@@ -1,3 +1,6 @@
+// Tests pass fixtures by value-copies for readability.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use super::*;
 use crate::fixtures::*;
 use crate::iptables_trace::{Origin, Packet, Tracer, Verdict};
