@@ -1,0 +1,18 @@
+//! kube-proxy's pure core: Services and EndpointSlices in, the rulesets
+//! upstream kube-proxy writes out — iptables-restore input for its iptables
+//! mode (MicroK8s's), an `nft -f` script for its nftables mode — plus packet
+//! tracers over that output for tests. Pure: no I/O; the runner that watches
+//! the API and applies the rules in a node lives elsewhere.
+
+#![forbid(unsafe_code)]
+
+pub mod fixtures;
+pub mod iptables;
+pub mod iptables_trace;
+pub mod model;
+pub mod names;
+pub mod nftables;
+pub mod topology;
+
+pub use iptables::{Config, Ruleset};
+pub use model::{Endpoint, ProxyState, ServicePortInfo, ServicePortName};
