@@ -44,6 +44,7 @@ pub(crate) struct Update {
 }
 
 /// Messages from container runners to their pod.
+#[allow(clippy::large_enum_variant)] // a few messages per container run
 pub(crate) enum CMsg {
     State(Update),
     /// A probe verdict changed: (container, readiness or startup, passing).
