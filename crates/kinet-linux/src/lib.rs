@@ -66,6 +66,14 @@
 //!   is_alive(pid) -> bool                                   // false for zombies
 //!   terminate(pid, grace: Duration) -> Result<bool>         // TERM, wait, KILL
 //!
+//! mod cni                                          // Calico's pod wiring, the one routine
+//!   wire_pod(node_ns, pod_ns, veth, ip: Ipv4Addr) -> Result<(), WireError>
+//!                                                  // veth cali… (proxy ARP, no proxy delay, forwarding,
+//!                                                  // MAC ee:ee:…, IP/32 route) <-> pod eth0 (IP/32,
+//!                                                  // 169.254.1.1 scope link, default via it onlink, lo up)
+//!   struct PodWiring { veth, ip }: node_sysctls(), node_route(), pod_routes()   // the pure plan
+//!   POD_GATEWAY, POD_IFNAME, NODE_VETH_MAC
+//!
 //! nft_apply(ns, ruleset: &str) -> anyhow::Result<()>        // `nft -f -` inside ns; Err carries stderr
 //! nft_run(ns, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String>   // stdout
 //! nft_available() -> bool
@@ -95,6 +103,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cni;
 mod error;
 pub mod mounts;
 mod netlink;

@@ -469,18 +469,9 @@ fn calico_style_pod_wiring() {
 
     // The pod's veth: node end cali…, pod end eth0 created directly in the pod.
     let cali = "cali0123456789a";
-    n.veth_add(cali, "eth0", Some(&pod)).unwrap();
-    n.link_set_up(cali).unwrap();
-    sysctl_set(&node, &format!("net/ipv4/conf/{cali}/proxy_arp"), "1").unwrap();
-    n.route_replace(&Route::new(ip("10.1.1.5"), 32).dev(cali).scope_link())
-        .unwrap();
+    kinet_linux::cni::wire_pod(&node, &pod, cali, ip("10.1.1.5")).unwrap();
 
     let mut p = Netlink::open(Some(&pod)).unwrap();
-    p.link_set_up("lo").unwrap();
-    p.link_set_up("eth0").unwrap();
-    p.addr_add("eth0", "10.1.1.5".parse().unwrap(), 32).unwrap();
-    p.route_replace(&Route::default_via(ip("169.254.1.1")).dev("eth0").onlink())
-        .unwrap();
     let routes = p.routes().unwrap();
     assert!(
         routes.contains(&Route::default_via(ip("169.254.1.1")).dev("eth0").onlink()),
@@ -739,17 +730,7 @@ fn wire_100_pods_timing() {
     for (i, pod) in pods.iter().enumerate() {
         let cali = format!("cali{i:011}");
         let pod_ip = Ipv4Addr::new(10, 1, 1, 10 + i as u8);
-        n.veth_add(&cali, "eth0", Some(pod)).unwrap();
-        n.link_set_up(&cali).unwrap();
-        sysctl_set(&node, &format!("net/ipv4/conf/{cali}/proxy_arp"), "1").unwrap();
-        n.route_replace(&Route::new(pod_ip, 32).dev(&cali).scope_link())
-            .unwrap();
-        let mut p = Netlink::open(Some(pod)).unwrap();
-        p.link_set_up("lo").unwrap();
-        p.link_set_up("eth0").unwrap();
-        p.addr_add("eth0", IpAddr::V4(pod_ip), 32).unwrap();
-        p.route_replace(&Route::default_via(ip("169.254.1.1")).dev("eth0").onlink())
-            .unwrap();
+        kinet_linux::cni::wire_pod(&node, pod, &cali, pod_ip).unwrap();
     }
     let wired = start.elapsed();
     assert_eq!(n.routes().unwrap().len(), 100);

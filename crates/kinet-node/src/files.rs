@@ -1,9 +1,23 @@
-//! The files kubelet writes for a pod: /etc/hosts and /etc/resolv.conf.
+//! The files kubelet writes for a pod: /etc/hosts and /etc/resolv.conf; and the
+//! pod's hostname.
 
+use kinet_model::json::{bool_at, str_at};
 use serde_json::Value;
 
 pub const CLUSTER_DNS: &str = "10.152.183.10";
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// The pod's hostname: the node's (`node_name`) with hostNetwork, else
+/// `spec.hostname`, else the pod's name (the sandbox's UTS name cuts it to 63).
+pub fn hostname(pod: &Value, node_name: &str) -> String {
+    if bool_at(pod, "/spec/hostNetwork") {
+        return node_name.to_string();
+    }
+    match str_at(pod, "/spec/hostname") {
+        "" => str_at(pod, "/metadata/name").to_string(),
+        h => h.to_string(),
+    }
+}
 
 /// The kubelet-managed hosts file.
 pub fn hosts(pod: &Value, ip: &str) -> String {
@@ -146,6 +160,17 @@ fn cluster(ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn hostnames() {
+        let pod = |spec: Value| json!({"metadata": {"name": "web-0"}, "spec": spec});
+        assert_eq!(hostname(&pod(json!({})), "node1"), "web-0");
+        assert_eq!(hostname(&pod(json!({"hostname": "h"})), "node1"), "h");
+        assert_eq!(
+            hostname(&pod(json!({"hostname": "h", "hostNetwork": true})), "node1"),
+            "node1"
+        );
+    }
 
     #[test]
     fn cluster_first_resolv_conf() {

@@ -11,7 +11,7 @@ pub const LAN_PREFIX: u8 = 24;
 pub const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 pub const OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
 /// The link-local next hop every pod routes through (answered by proxy ARP).
-pub const POD_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+pub const POD_GATEWAY: Ipv4Addr = kinet_linux::cni::POD_GATEWAY;
 pub const MAX_NODES: usize = 9;
 
 /// One lab node.

@@ -5,9 +5,10 @@
 //! token manager does. Tokens come from a callback the daemon gives the agent (the
 //! API server's TokenRequest, bound to the pod).
 
+use crate::sources::{Objects, StoreObjects};
 use crate::volumes::{self, Content, Sources, TokenSource};
 use chrono::{DateTime, Utc};
-use kinet_model::resources;
+use kinet_model::json::str_at;
 use kinet_store::Store;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -71,45 +72,26 @@ pub struct PodVolumes {
 
 struct ClusterSources<'a> {
     vols: &'a PodVolumes,
+    objects: StoreObjects<'a>,
     pod: &'a Value,
     now: DateTime<Utc>,
 }
 
-fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
-}
+impl Objects for ClusterSources<'_> {
+    fn config_map(&self, name: &str) -> Option<Value> {
+        self.objects.config_map(name)
+    }
 
-impl ClusterSources<'_> {
-    fn get(&self, plural: &str, ns: Option<&str>, name: &str) -> Option<Value> {
-        let r = resources::find("", "v1", plural)?;
-        self.vols
-            .store
-            .get(&resources::store_key(r, ns, name))
-            .map(|v| (*v).clone())
+    fn secret(&self, name: &str) -> Option<Value> {
+        self.objects.secret(name)
+    }
+
+    fn node(&self) -> Option<Value> {
+        self.objects.node()
     }
 }
 
 impl Sources for ClusterSources<'_> {
-    fn config_map(&self, name: &str) -> Option<Value> {
-        self.get(
-            "configmaps",
-            Some(str_at(self.pod, "/metadata/namespace")),
-            name,
-        )
-    }
-
-    fn secret(&self, name: &str) -> Option<Value> {
-        self.get(
-            "secrets",
-            Some(str_at(self.pod, "/metadata/namespace")),
-            name,
-        )
-    }
-
-    fn node(&self) -> Option<Value> {
-        self.get("nodes", None, str_at(self.pod, "/spec/nodeName"))
-    }
-
     fn token(&mut self, volume: &str, src: &TokenSource) -> Result<String, String> {
         let key = (volume.to_string(), src.path.clone());
         if let Some(c) = self.vols.tokens.lock().unwrap().get(&key)
@@ -164,6 +146,7 @@ impl PodVolumes {
         }
         let mut src = ClusterSources {
             vols: self,
+            objects: StoreObjects::for_pod(&self.store, pod),
             pod,
             now: Utc::now(),
         };
@@ -231,6 +214,7 @@ pub async fn refresh(vols: Arc<PodVolumes>, store: Arc<Store>, key: String, uid:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kinet_model::resources;
 
     #[test]
     fn tokens_rotate_at_eighty_percent_or_a_day() {
