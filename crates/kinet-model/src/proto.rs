@@ -343,7 +343,7 @@ fn map_entry(
 fn scalar_value(s: Scalar, v: WireValue) -> Option<Result<Value, String>> {
     Some(Ok(match (s, v) {
         (Scalar::String, WireValue::Bytes(b)) => Value::String(utf8(b)),
-        (Scalar::Bytes, WireValue::Bytes(b)) => Value::String(base64(b)),
+        (Scalar::Bytes, WireValue::Bytes(b)) => Value::String(crate::secret::encode(b)),
         (Scalar::Bool, WireValue::Varint(x)) => Value::Bool(x != 0),
         // Go truncates over-long int32 varints the same way.
         (Scalar::Int32, WireValue::Varint(x)) => Value::from(x as i32),
@@ -552,26 +552,4 @@ fn go_duration(d: i64) -> String {
 
 fn utf8(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Standard base64 with padding, as Go's encoding/json writes []byte.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }

@@ -139,11 +139,7 @@ fn value_from(
 }
 
 fn decode_b64(s: &str) -> String {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .unwrap_or_default();
-    String::from_utf8_lossy(&bytes).into_owned()
+    String::from_utf8_lossy(&kinet_model::secret::decode(s)).into_owned()
 }
 
 /// `$(VAR)` references to earlier variables, as kubelet expands them (`$$` escapes).

@@ -10,9 +10,10 @@
 
 use crate::fieldpath::field_value;
 use crate::sources::Objects;
-use base64::Engine;
 use kinet_linux::mounts::{Bind, ContainerMounts};
 use kinet_model::json::str_at;
+use kinet_model::quantity::milli_value;
+use kinet_model::secret;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -146,12 +147,6 @@ fn key_files(
     Ok(out)
 }
 
-fn b64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .unwrap_or_default()
-}
-
 fn config_map_data(cm: &Value) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
     if let Some(d) = cm.get("data").and_then(Value::as_object) {
@@ -161,63 +156,10 @@ fn config_map_data(cm: &Value) -> BTreeMap<String, Vec<u8>> {
     }
     if let Some(d) = cm.get("binaryData").and_then(Value::as_object) {
         for (k, v) in d {
-            m.insert(k.clone(), b64(v.as_str().unwrap_or("")));
+            m.insert(k.clone(), secret::decode(v.as_str().unwrap_or("")));
         }
     }
     m
-}
-
-fn secret_data(s: &Value) -> BTreeMap<String, Vec<u8>> {
-    s.get("data")
-        .and_then(Value::as_object)
-        .map(|d| {
-            d.iter()
-                .map(|(k, v)| (k.clone(), b64(v.as_str().unwrap_or(""))))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A resource quantity in thousandths (`500m` → 500, `1` → 1000, `1Ki` → 1 024 000).
-pub fn quantity_milli(q: &str) -> Option<i128> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let (mult_num, mult_den): (i128, i128) = match suffix {
-        "" => (1000, 1),
-        "m" => (1, 1),
-        "k" => (1000 * 1000, 1),
-        "M" => (1000 * 1_000_000, 1),
-        "G" => (1000 * 1_000_000_000, 1),
-        "T" => (1000 * 1_000_000_000_000, 1),
-        "Ki" => (1000 << 10, 1),
-        "Mi" => (1000 << 20, 1),
-        "Gi" => (1000 << 30, 1),
-        "Ti" => (1000 << 40, 1),
-        "Pi" => (1000 << 50, 1),
-        s if s.starts_with('e') || s.starts_with('E') => {
-            let exp: u32 = s[1..].parse().ok()?;
-            (1000 * 10i128.checked_pow(exp)?, 1)
-        }
-        _ => return None,
-    };
-    // decimal number, exact to 9 fractional digits
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    let neg = int.starts_with('-');
-    let int: i128 = int.trim_start_matches(['-', '+']).parse().unwrap_or(0);
-    let frac = &frac[..frac.len().min(9)];
-    let frac_v: i128 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().ok()?
-    };
-    let scale = 10i128.pow(frac.len() as u32);
-    let v = (int * scale + frac_v) * mult_num / mult_den;
-    // round up what is below a thousandth, as quantities do
-    let milli = (v + scale - 1) / scale;
-    Some(if neg { -milli } else { milli })
 }
 
 /// A container resource for a downward API item (`limits.cpu` with a divisor …);
@@ -249,18 +191,18 @@ pub fn resource_value(
         .and_then(Value::as_str)
         .map(String::from);
     let value = match (kind, set) {
-        (_, Some(v)) => quantity_milli(&v).unwrap_or(0),
+        (_, Some(v)) => milli_value(&v).unwrap_or(0),
         ("limits", None) => node
             .and_then(|n| n.pointer(&format!("/status/allocatable/{name}")))
             .and_then(Value::as_str)
-            .and_then(quantity_milli)
+            .and_then(milli_value)
             .unwrap_or(0),
         _ => 0,
     };
     let divisor = item
         .get("divisor")
         .and_then(|d| match d {
-            Value::String(s) => quantity_milli(s),
+            Value::String(s) => milli_value(s),
             Value::Number(n) => n.as_i64().map(|n| n as i128 * 1000),
             _ => None,
         })
@@ -322,7 +264,7 @@ pub fn content(pod: &Value, volume: &Value, src: &mut dyn Sources) -> Result<Con
         let name = str_at(s, "/secretName");
         let mode = mode_of(s.get("defaultMode"), 0o644);
         let data = match src.secret(name) {
-            Some(obj) => secret_data(&obj),
+            Some(obj) => secret::data(&obj),
             None if optional(s) => BTreeMap::new(),
             None => return Err(format!("secret {name:?} not found")),
         };
@@ -369,7 +311,7 @@ pub fn content(pod: &Value, volume: &Value, src: &mut dyn Sources) -> Result<Con
             } else if let Some(sec) = s.get("secret") {
                 let name = str_at(sec, "/name");
                 let data = match src.secret(name) {
-                    Some(obj) => secret_data(&obj),
+                    Some(obj) => secret::data(&obj),
                     None if optional(sec) => BTreeMap::new(),
                     None => {
                         errs.push(format!("secret {name:?} not found"));

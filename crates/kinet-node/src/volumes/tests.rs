@@ -307,18 +307,6 @@ fn host_path_types() {
     assert!(e.ends_with("is not a directory"), "{e}");
 }
 
-#[test]
-fn quantities() {
-    assert_eq!(quantity_milli("250m"), Some(250));
-    assert_eq!(quantity_milli("2"), Some(2000));
-    assert_eq!(quantity_milli("0.5"), Some(500));
-    assert_eq!(quantity_milli("1Ki"), Some(1_024_000));
-    assert_eq!(quantity_milli("64Mi"), Some(64 * 1024 * 1024 * 1000));
-    assert_eq!(quantity_milli("1G"), Some(1_000_000_000_000));
-    assert_eq!(quantity_milli("1e3"), Some(1_000_000));
-    assert_eq!(quantity_milli("x"), None);
-}
-
 fn listing(dir: &Path) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
         .unwrap()
