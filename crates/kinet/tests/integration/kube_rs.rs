@@ -1,8 +1,7 @@
 //! kube-rs clients against a lab: discovery, list + watch with resourceVersions,
 //! bookmarks, and 410 Gone for a version the server no longer keeps.
 
-mod common;
-use common::*;
+use crate::common::*;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};

@@ -3,9 +3,7 @@
 //! `microk8s kubectl`: "Les outils essentiels", Tests 1 to 4, 15 and 23, and the
 //! nginx Deployment of the Services chapter.
 
-mod common;
-
-use common::{Lab, err, out};
+use crate::common::{self, Lab, err, out};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -2,9 +2,7 @@
 //! attach` and `kubectl debug` (ephemeral containers), over every transport the
 //! machine's kubectl versions speak.
 
-mod common;
-
-use common::{Lab, err, kubectls, out};
+use crate::common::{Lab, err, kubectls, out};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -1,6 +1,5 @@
-//! Shared test harness: real labs (named uniquely, removed even on failure) and
-//! the machine's kubectl binaries.
-#![allow(dead_code)]
+//! A real lab, named uniquely and removed even on failure, and the commands
+//! that drive it.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -3,8 +3,7 @@
 //! (SPDY, and SPDY tunnelled through a WebSocket from 1.31) to pods, deployments
 //! and services; and kube-rs's WebSocket port-forward.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

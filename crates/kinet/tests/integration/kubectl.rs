@@ -1,8 +1,7 @@
 //! The real kubectl (every version on the machine) against a lab: the commands
 //! of the course, their output and their errors.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const POD: &str = "apiVersion: v1
 kind: Pod

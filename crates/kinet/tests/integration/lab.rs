@@ -1,7 +1,6 @@
 //! Lab lifecycle and the pod network, with real namespaces and real packets.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn up_status_down_leaves_nothing() {

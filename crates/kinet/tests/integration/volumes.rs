@@ -4,9 +4,8 @@
 //! bearer credentials, FailedMount while a configMap is missing. Nothing may be
 //! mounted on or created in the host's filesystem outside kinet's own directories.
 
-mod common;
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
