@@ -26,65 +26,44 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
 fn every_kubectl_version_drives_pods() {
     let lab = Lab::up(1);
     let dir = tempfile::tempdir().unwrap();
-    for (ver, bin) in kubectls() {
-        let name = format!("p{}", ver.replace('.', "-"));
+    per_version(lab.kubectls(), |k| {
+        let name = format!("p{}", k.version.replace('.', "-"));
         let f = write(&dir, &format!("{name}.yaml"), &POD.replace("NAME", &name));
-        let k = |args: &[&str]| {
-            let o = lab.kubectl_with(&bin, args);
-            assert!(
-                o.status.success(),
-                "kubectl {ver} {args:?}: {}{}",
-                out(&o),
-                err(&o)
-            );
-            out(&o)
-        };
         assert_eq!(
-            k(&["apply", "-f", &f]).trim(),
-            format!("pod/{name} created"),
-            "kubectl {ver}"
+            k.ok(&["apply", "-f", &f]).trim(),
+            format!("pod/{name} created")
         );
         assert_eq!(
-            k(&["apply", "-f", &f]).trim(),
-            format!("pod/{name} unchanged"),
-            "kubectl {ver}"
+            k.ok(&["apply", "-f", &f]).trim(),
+            format!("pod/{name} unchanged")
         );
         lab.wait_ready("default", &name);
-        let table = k(&["get", "pod", &name]);
+        let table = k.ok(&["get", "pod", &name]);
         let mut lines = table.lines();
         let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(
-            header,
-            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-            "kubectl {ver}"
-        );
+        assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
         let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(
-            &row[..4],
-            [name.as_str(), "1/1", "Running", "0"],
-            "kubectl {ver}"
-        );
-        let wide = k(&["get", "pod", &name, "-o", "wide"]);
-        assert!(
-            wide.contains("NOMINATED NODE") && wide.contains("10.1.1.") && wide.contains("node1"),
-            "{wide}"
-        );
+        assert_eq!(&row[..4], [name.as_str(), "1/1", "Running", "0"]);
+        let wide = k.ok(&["get", "pod", &name, "-o", "wide"]);
+        for want in ["NOMINATED NODE", "10.1.1.", "node1"] {
+            assert_contains(&wide, want);
+        }
         let json: serde_json::Value =
-            serde_json::from_str(&k(&["get", "pod", &name, "-o", "json"])).unwrap();
+            serde_json::from_str(&k.ok(&["get", "pod", &name, "-o", "json"])).unwrap();
         assert_eq!(json["kind"], "Pod");
         assert_eq!(json["spec"]["restartPolicy"], "Always");
         assert_eq!(json["status"]["phase"], "Running");
-        assert!(k(&["get", "pod", &name, "-o", "yaml"]).contains("podIP: 10.1.1."));
-        k(&["label", "pod", &name, "tier=front"]);
-        k(&["annotate", "pod", &name, "note=hello"]);
-        k(&[
+        assert_contains(k.ok(&["get", "pod", &name, "-o", "yaml"]), "podIP: 10.1.1.");
+        k.ok(&["label", "pod", &name, "tier=front"]);
+        k.ok(&["annotate", "pod", &name, "note=hello"]);
+        k.ok(&[
             "patch",
             "pod",
             &name,
             "-p",
             r#"{"metadata":{"labels":{"s":"1"}}}"#,
         ]);
-        k(&[
+        k.ok(&[
             "patch",
             "pod",
             &name,
@@ -92,7 +71,7 @@ fn every_kubectl_version_drives_pods() {
             "-p",
             r#"{"metadata":{"labels":{"m":"1"}}}"#,
         ]);
-        k(&[
+        k.ok(&[
             "patch",
             "pod",
             &name,
@@ -100,14 +79,13 @@ fn every_kubectl_version_drives_pods() {
             "-p",
             r#"[{"op":"add","path":"/metadata/labels/j","value":"1"}]"#,
         ]);
-        k(&["label", "pod", &name, "tier-"]);
-        let labels = k(&["get", "pod", &name, "--show-labels"]);
-        assert!(
-            labels.contains("app=web,j=1,m=1,s=1"),
-            "kubectl {ver}: {labels}"
+        k.ok(&["label", "pod", &name, "tier-"]);
+        assert_contains(
+            k.ok(&["get", "pod", &name, "--show-labels"]),
+            "app=web,j=1,m=1,s=1",
         );
         assert_eq!(
-            k(&[
+            k.ok(&[
                 "get",
                 "pod",
                 &name,
@@ -116,31 +94,29 @@ fn every_kubectl_version_drives_pods() {
             ]),
             "hello"
         );
-        assert!(k(&["get", "pods", "-l", "m=1", "-o", "name"]).contains(&format!("pod/{name}")));
-        let d = k(&["describe", "pod", &name]);
-        assert!(
-            d.contains(&format!("Successfully assigned default/{name} to node1")),
-            "kubectl {ver}: {d}"
+        assert_contains(
+            k.ok(&["get", "pods", "-l", "m=1", "-o", "name"]),
+            format!("pod/{name}"),
         );
-        assert!(d.contains("Started container c"), "kubectl {ver}: {d}");
+        let d = k.ok(&["describe", "pod", &name]);
+        assert_contains(&d, format!("Successfully assigned default/{name} to node1"));
+        assert_contains(&d, "Started container c");
         assert!(
             d.lines()
                 .any(|l| l.starts_with("IP:") && l.contains("10.1.1.")),
-            "kubectl {ver}: {d}"
+            "{d}"
         );
         assert_eq!(
-            k(&["delete", "pod", &name]).trim(),
+            k.ok(&["delete", "pod", &name]).trim(),
             format!("pod \"{name}\" deleted")
         );
         // delete waited: the pod is gone
-        let o = lab.kubectl_with(&bin, &["get", "pod", &name]);
-        assert!(!o.status.success());
+        let e = assert_fails(&k.run(&["get", "pod", &name]));
         assert_eq!(
-            err(&o).trim(),
-            format!("Error from server (NotFound): pods \"{name}\" not found"),
-            "kubectl {ver}"
+            e.trim(),
+            format!("Error from server (NotFound): pods \"{name}\" not found")
         );
-    }
+    });
 }
 
 #[test]
@@ -152,44 +128,32 @@ fn bad_input_gets_the_api_servers_errors() {
         "unknown.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: busybox\n    imagee: typo\n",
     );
-    let o = lab.kubectl(&["apply", "-f", &f]);
-    assert!(!o.status.success());
-    assert!(
-        err(&o).contains("strict decoding error: unknown field \"spec.containers[0].imagee\""),
-        "{}",
-        err(&o)
+    assert_contains(
+        assert_fails(&lab.kubectl(&["apply", "-f", &f])),
+        "strict decoding error: unknown field \"spec.containers[0].imagee\"",
     );
     let f = write(
         &dir,
         "invalid.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: c\n",
     );
-    let o = lab.kubectl(&["apply", "-f", &f, "--validate=false"]);
-    assert!(!o.status.success());
-    let e = err(&o);
-    assert!(e.contains("The Pod \"Bad_Name\" is invalid:"), "{e}");
-    assert!(
-        e.contains("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"),
-        "{e}"
+    let e = assert_fails(&lab.kubectl(&["apply", "-f", &f, "--validate=false"]));
+    assert_contains(&e, "The Pod \"Bad_Name\" is invalid:");
+    assert_contains(
+        &e,
+        "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain",
     );
-    assert!(
-        e.contains("spec.containers[0].image: Required value"),
-        "{e}"
-    );
+    assert_contains(&e, "spec.containers[0].image: Required value");
     // nothing partial was stored
-    assert_eq!(lab.k(&["get", "pods", "-o", "name"]).trim(), "");
-    let o = lab.kubectl(&["get", "foos"]);
-    assert!(
-        err(&o).contains("the server doesn't have a resource type \"foos\""),
-        "{}",
-        err(&o)
+    assert_eq!(lab.k(&args("get pods -o name")).trim(), "");
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("get foos"))),
+        "the server doesn't have a resource type \"foos\"",
     );
-    let o = lab.kubectl(&["get", "pod", "nope", "-n", "nowhere"]);
     // kubectl looks the namespace up when a get fails, as against a real cluster
-    assert!(
-        err(&o).contains("namespaces \"nowhere\" not found"),
-        "{}",
-        err(&o)
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("get pod nope -n nowhere"))),
+        "namespaces \"nowhere\" not found",
     );
     let f = write(
         &dir,
@@ -197,24 +161,20 @@ fn bad_input_gets_the_api_servers_errors() {
         &POD.replace("NAME", "p")
             .replace("  labels:", "  namespace: nowhere\n  labels:"),
     );
-    let o = lab.kubectl(&["apply", "-f", &f]);
-    assert!(
-        err(&o).contains("namespaces \"nowhere\" not found"),
-        "{}",
-        err(&o)
+    assert_contains(
+        assert_fails(&lab.kubectl(&["apply", "-f", &f])),
+        "namespaces \"nowhere\" not found",
     );
-    let o = lab.kubectl(&["delete", "namespace", "default"]);
-    assert!(
-        err(&o).contains("namespaces \"default\" is forbidden: this namespace may not be deleted"),
-        "{}",
-        err(&o)
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("delete namespace default"))),
+        "namespaces \"default\" is forbidden: this namespace may not be deleted",
     );
 }
 
 #[test]
 fn lists_watches_and_namespaces() {
     let lab = Lab::up(2);
-    lab.k(&["create", "namespace", "team-a"]);
+    lab.k(&args("create namespace team-a"));
     let dir = tempfile::tempdir().unwrap();
     let cm = write(
         &dir,
@@ -230,31 +190,24 @@ fn lists_watches_and_namespaces() {
     }
     lab.wait_ready("team-a", "a-pod");
     lab.wait_ready("team-a", "b-pod");
-    let cms = lab.k(&["get", "cm", "-n", "team-a"]);
+    let cms = lab.k(&args("get cm -n team-a"));
     assert!(
         cms.lines()
             .any(|l| l.starts_with("cfg") && l.split_whitespace().nth(1) == Some("2")),
         "{cms}"
     );
-    assert!(cms.contains("kube-root-ca.crt"), "{cms}");
-    let sa = lab.k(&["get", "sa", "-n", "team-a", "-o", "name"]);
+    assert_contains(&cms, "kube-root-ca.crt");
+    let sa = lab.k(&args("get sa -n team-a -o name"));
     assert_eq!(sa.trim(), "serviceaccount/default");
-    let sorted = lab.k(&[
-        "get",
-        "pods",
-        "-n",
-        "team-a",
-        "--sort-by=.metadata.name",
-        "-o",
-        "name",
-    ]);
+    let sorted = lab.k(&args("get pods -n team-a --sort-by=.metadata.name -o name"));
     assert_eq!(sorted.trim(), "pod/a-pod\npod/b-pod");
-    let all = lab.k(&["get", "pods", "-A"]);
+    let all = lab.k(&args("get pods -A"));
     assert!(all.starts_with("NAMESPACE"), "{all}");
     // a watch sees a new pod go from Pending to Running
-    let mut w = std::process::Command::new("kubectl")
-        .args(["get", "pods", "-n", "team-a", "-w", "--request-timeout=4s"])
-        .env("KUBECONFIG", &lab.kubeconfig)
+    let mut w = lab
+        .path_kubectl()
+        .command()
+        .args(args("get pods -n team-a -w --request-timeout=4s"))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -266,25 +219,22 @@ fn lists_watches_and_namespaces() {
     lab.wait_ready("team-a", "c-pod");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let _ = w.kill();
-    let o = w.wait_with_output().unwrap();
-    let text = out(&o);
+    let text = out(&w.wait_with_output().unwrap());
     assert!(
         text.lines()
             .any(|l| l.starts_with("c-pod") && l.contains("Running")),
         "{text}"
     );
     // deleting the namespace deletes its content, then the namespace
-    let o = lab.kubectl(&["delete", "namespace", "team-a", "--timeout=60s"]);
-    assert!(o.status.success(), "{}", err(&o));
-    let o = lab.kubectl(&["get", "namespace", "team-a"]);
-    assert!(!o.status.success());
-    assert_eq!(
-        lab.k(&["get", "pods", "-n", "team-a", "-o", "name"]).trim(),
-        ""
+    assert_ok(&lab.kubectl(&args("delete namespace team-a --timeout=60s")));
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("get namespace team-a"))),
+        "Error from server (NotFound): namespaces \"team-a\" not found",
     );
-    let events = lab.k(&["get", "events", "-A", "--sort-by=.lastTimestamp"]);
+    assert_eq!(lab.k(&args("get pods -n team-a -o name")).trim(), "");
+    let events = lab.k(&args("get events -A --sort-by=.lastTimestamp"));
     // node events remain; the namespace's events went with it
-    assert!(events.contains("Starting kubelet."), "{events}");
+    assert_contains(&events, "Starting kubelet.");
     assert!(!events.lines().any(|l| l.starts_with("team-a")), "{events}");
 }
 
@@ -307,7 +257,7 @@ fn restart_policies_and_exit_codes() {
         "{.status.containerStatuses[0].state.terminated.exitCode}",
         "3",
     );
-    assert_eq!(lab.k(&["logs", "done"]), "finished\n");
+    assert_eq!(lab.k(&args("logs done")), "finished\n");
     // restarted at once, then back-off
     lab.wait_pod(
         "default",
@@ -315,12 +265,12 @@ fn restart_policies_and_exit_codes() {
         "{.status.containerStatuses[0].state.waiting.reason}",
         "CrashLoopBackOff",
     );
-    let table = lab.k(&["get", "pods"]);
+    let table = lab.k(&args("get pods"));
     let status = |n: &str| {
         table
             .lines()
             .find(|l| l.starts_with(n))
-            .unwrap()
+            .unwrap_or_else(|| panic!("no {n} in:\n{table}"))
             .split_whitespace()
             .nth(2)
             .unwrap()
@@ -329,16 +279,18 @@ fn restart_policies_and_exit_codes() {
     assert_eq!(status("done"), "Completed", "{table}");
     assert_eq!(status("fails"), "Error", "{table}");
     assert_eq!(status("crash"), "CrashLoopBackOff", "{table}");
-    assert_eq!(lab.k(&["logs", "crash", "--previous"]), "crashing\n");
-    let d = lab.k(&["describe", "pod", "crash"]);
-    assert!(d.contains("Back-off restarting failed container"), "{d}");
+    assert_eq!(lab.k(&args("logs crash --previous")), "crashing\n");
+    assert_contains(
+        lab.k(&args("describe pod crash")),
+        "Back-off restarting failed container",
+    );
     // graceful deletion: SIGTERM reaches the process, which exits at once
     lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: trap\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.1; done\"]\n");
     lab.wait_ready("default", "trap");
     let t = std::time::Instant::now();
-    lab.k(&["delete", "pod", "trap"]);
+    lab.k(&args("delete pod trap"));
     assert!(
-        t.elapsed() < std::time::Duration::from_secs(20),
+        t.elapsed() < secs(20),
         "SIGTERM was not delivered (took {:?})",
         t.elapsed()
     );
@@ -346,14 +298,14 @@ fn restart_policies_and_exit_codes() {
     lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: stubborn\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap '' TERM; while true; do sleep 0.1; done\"]\n");
     lab.wait_ready("default", "stubborn");
     let t = std::time::Instant::now();
-    lab.k(&["delete", "pod", "stubborn"]);
+    lab.k(&args("delete pod stubborn"));
     let took = t.elapsed();
     assert!(
         took >= std::time::Duration::from_millis(1500),
         "deleted before the grace period ended ({took:?})"
     );
     assert!(
-        took < std::time::Duration::from_secs(15),
+        took < secs(15),
         "SIGKILL did not follow the grace period ({took:?})"
     );
 }
@@ -362,42 +314,17 @@ fn restart_policies_and_exit_codes() {
 fn typed_create_commands_of_every_kubectl() {
     // kubectl 1.32+ sends these bodies as protobuf, older versions as JSON
     let lab = Lab::up(1);
-    for (ver, bin) in kubectls() {
-        let ns = format!("n{}", ver.replace('.', "-"));
-        let k = |args: &[&str]| {
-            let o = lab.kubectl_with(&bin, args);
-            assert!(
-                o.status.success(),
-                "kubectl {ver} {args:?}: {}{}",
-                out(&o),
-                err(&o)
-            );
-            out(&o)
-        };
+    per_version(lab.kubectls(), |k| {
+        let ns = format!("n{}", k.version.replace('.', "-"));
+        let k_ns = |line: &str| k.ok(&args(&format!("{line} -n {ns}")));
         assert_eq!(
-            k(&["create", "namespace", &ns]).trim(),
+            k.ok(&["create", "namespace", &ns]).trim(),
             format!("namespace/{ns} created")
         );
-        k(&[
-            "create",
-            "configmap",
-            "cfg",
-            "--from-literal=a=1",
-            "--from-literal=b=2",
-            "-n",
-            &ns,
-        ]);
-        k(&[
-            "create",
-            "secret",
-            "generic",
-            "pw",
-            "--from-literal=p=s3cret",
-            "-n",
-            &ns,
-        ]);
-        k(&["create", "serviceaccount", "robot", "-n", &ns]);
-        k(&[
+        k_ns("create configmap cfg --from-literal=a=1 --from-literal=b=2");
+        k_ns("create secret generic pw --from-literal=p=s3cret");
+        k_ns("create serviceaccount robot");
+        k.ok(&[
             "run",
             "r",
             "--image=busybox",
@@ -408,43 +335,17 @@ fn typed_create_commands_of_every_kubectl() {
             "sleep",
             "infinity",
         ]);
-        assert_eq!(
-            k(&["get", "cm", "cfg", "-n", &ns, "-o", "jsonpath={.data.b}"]),
-            "2"
-        );
-        assert_eq!(
-            k(&["get", "secret", "pw", "-n", &ns, "-o", "jsonpath={.data.p}"]),
-            "czNjcmV0"
-        );
-        assert_eq!(
-            k(&["get", "secret", "pw", "-n", &ns, "-o", "jsonpath={.type}"]),
-            "Opaque"
-        );
-        assert!(k(&["get", "sa", "-n", &ns]).contains("robot"));
+        assert_eq!(k_ns("get cm cfg -o jsonpath={.data.b}"), "2");
+        assert_eq!(k_ns("get secret pw -o jsonpath={.data.p}"), "czNjcmV0");
+        assert_eq!(k_ns("get secret pw -o jsonpath={.type}"), "Opaque");
+        assert_contains(k_ns("get sa"), "robot");
         lab.wait_ready(&ns, "r");
+        assert_eq!(k_ns("get pod r -o jsonpath={.metadata.labels.app}"), "r");
         assert_eq!(
-            k(&[
-                "get",
-                "pod",
-                "r",
-                "-n",
-                &ns,
-                "-o",
-                "jsonpath={.metadata.labels.app}"
-            ]),
-            "r"
+            k_ns("get pod r -o jsonpath={.spec.containers[0].args}"),
+            r#"["sleep","infinity"]"#
         );
-        let args = k(&[
-            "get",
-            "pod",
-            "r",
-            "-n",
-            &ns,
-            "-o",
-            "jsonpath={.spec.containers[0].args}",
-        ]);
-        assert_eq!(args, r#"["sleep","infinity"]"#, "kubectl {ver}");
-    }
+    });
 }
 
 #[test]
@@ -455,41 +356,23 @@ fn exec_and_logs() {
     lab.wait_ready("default", "box");
     lab.wait_ready("default", "talker");
     // exec over WebSocket: kubectl 1.30 and later
-    for (ver, bin) in kubectls()
+    let websocket = lab
+        .kubectls()
         .into_iter()
-        .filter(|(v, _)| v.as_str() >= "1.30" || v == "default")
-    {
-        let o = lab.kubectl_with(
-            &bin,
-            &[
-                "exec",
-                "box",
-                "--",
-                "sh",
-                "-c",
-                "hostname; echo oops >&2; exit 3",
-            ],
-        );
-        assert_eq!(out(&o), "box\n", "kubectl {ver}");
-        assert!(
-            err(&o).contains("oops") && err(&o).contains("command terminated with exit code 3"),
-            "kubectl {ver}: {}",
-            err(&o)
-        );
-        assert_eq!(o.status.code(), Some(3), "kubectl {ver}");
-    }
+        .filter(|k| k.version.as_str() >= "1.30")
+        .collect();
+    per_version(websocket, |k| {
+        let o = k.run(&args("exec box -- sh -c 'hostname; echo oops >&2; exit 3'"));
+        assert_eq!(out(&o), "box\n");
+        assert_contains(err(&o), "oops");
+        assert_contains(err(&o), "command terminated with exit code 3");
+        assert_eq!(o.status.code(), Some(3));
+    });
     // stdin, and the pod's own network view
-    let mut child = std::process::Command::new("kubectl")
-        .args([
-            "exec",
-            "-i",
-            "box",
-            "--",
-            "sh",
-            "-c",
-            "cat; ip -4 -o addr show eth0",
-        ])
-        .env("KUBECONFIG", &lab.kubeconfig)
+    let mut child = lab
+        .path_kubectl()
+        .command()
+        .args(args("exec -i box -- sh -c 'cat; ip -4 -o addr show eth0'"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -501,52 +384,45 @@ fn exec_and_logs() {
         .unwrap()
         .write_all(b"through stdin\n")
         .unwrap();
-    let o = child.wait_with_output().unwrap();
-    let text = out(&o);
-    assert!(
-        text.starts_with("through stdin\n") && text.contains("inet 10.1.1."),
-        "{text}"
-    );
+    let text = out(&child.wait_with_output().unwrap());
+    assert!(text.starts_with("through stdin\n"), "{text}");
+    assert_contains(&text, "inet 10.1.1.");
     // errors as a cluster gives them
-    let o = lab.kubectl(&["exec", "box", "--", "no-such-tool"]);
-    assert!(
-        err(&o).contains("exec: \"no-such-tool\": executable file not found in $PATH"),
-        "{}",
-        err(&o)
+    let o = lab.kubectl(&args("exec box -- no-such-tool"));
+    assert_contains(
+        err(&o),
+        "exec: \"no-such-tool\": executable file not found in $PATH",
     );
     assert_eq!(o.status.code(), Some(126));
-    let o = lab.kubectl(&["exec", "box", "-c", "nope", "--", "true"]);
-    assert!(
-        err(&o).contains("container nope is not valid for pod box"),
-        "{}",
-        err(&o)
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("exec box -c nope -- true"))),
+        "container nope is not valid for pod box",
     );
-    let o = lab.kubectl(&["exec", "ghost", "--", "true"]);
-    assert!(err(&o).contains("pods \"ghost\" not found"), "{}", err(&o));
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("exec ghost -- true"))),
+        "pods \"ghost\" not found",
+    );
     // logs: container choice, tail, timestamps, follow
-    assert_eq!(lab.k(&["logs", "talker", "-c", "b"]), "from-b\n");
+    assert_eq!(lab.k(&args("logs talker -c b")), "from-b\n");
     assert_eq!(
-        lab.k(&["logs", "talker", "-c", "a", "--tail=2"]),
+        lab.k(&args("logs talker -c a --tail=2")),
         "line 4\nline 5\n"
     );
-    let ts = lab.k(&["logs", "talker", "-c", "a", "--timestamps", "--tail=1"]);
+    let ts = lab.k(&args("logs talker -c a --timestamps --tail=1"));
     assert!(ts.ends_with("Z line 5\n") && ts.starts_with("20"), "{ts}");
     // kubectl picks the first container, and says so
-    let o = lab.kubectl(&["logs", "talker"]);
-    assert!(
-        err(&o).contains("Defaulted container \"a\" out of: a, b"),
-        "{}",
-        err(&o)
-    );
-    assert!(out(&o).starts_with("line 1\n"));
-    let all = lab.k(&["logs", "talker", "--all-containers"]);
-    assert!(all.contains("line 1") && all.contains("from-b"), "{all}");
+    let o = lab.kubectl(&args("logs talker"));
+    assert_contains(err(&o), "Defaulted container \"a\" out of: a, b");
+    assert!(out(&o).starts_with("line 1\n"), "{}", out_err(&o));
+    let all = lab.k(&args("logs talker --all-containers"));
+    assert_contains(&all, "line 1");
+    assert_contains(&all, "from-b");
     let o = std::process::Command::new("timeout")
-        .args(["2", "kubectl", "logs", "-f", "talker", "-c", "a"])
+        .args(args("2 kubectl logs -f talker -c a"))
         .env("KUBECONFIG", &lab.kubeconfig)
         .output()
         .unwrap();
-    assert!(out(&o).contains("line 5"), "{}", out(&o));
+    assert_contains(out(&o), "line 5");
     // kubectl cp: tar over exec, both ways (pods see the host's filesystem: a unique name)
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("in.txt");
@@ -554,7 +430,7 @@ fn exec_and_logs() {
     let remote = format!("/tmp/kinet-cp-{}.txt", lab.name);
     lab.k(&["cp", src.to_str().unwrap(), &format!("box:{remote}")]);
     assert_eq!(
-        out(&lab.exec("default", "box", &["cat", &remote])),
+        assert_ok(&lab.exec("default", "box", &["cat", &remote])),
         "copied\n"
     );
     let back = dir.path().join("back.txt");
@@ -589,26 +465,17 @@ spec:
         - containerPort: 80
 ",
     );
-    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
-    let d = lab.k(&["get", "deploy", "web"]);
+    lab.k(&args("rollout status deploy/web --timeout=60s"));
+    let d = lab.k(&args("get deploy web"));
     let row: Vec<&str> = d.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["web", "3/3", "3", "3"], "{d}");
-    let pods = lab.k(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{\"\\n\"}{end}",
-    ]);
-    let rs = lab.k(&[
-        "get",
-        "rs",
-        "-l",
-        "app=web",
-        "-o",
-        "jsonpath={.items[0].metadata.name}",
-    ]);
+    let pods = lab.k(&args(
+        r#"get pods -l app=web -o 'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{"\n"}{end}'"#,
+    ));
+    let rs = lab.k(&args(
+        "get rs -l app=web -o jsonpath={.items[0].metadata.name}",
+    ));
+    assert!(!rs.is_empty() && pods.lines().count() == 3, "{rs}: {pods}");
     assert!(
         pods.lines().all(|l| l.starts_with(&format!("{rs}-"))),
         "{pods}"
@@ -618,66 +485,50 @@ spec:
         "spread over both nodes: {pods}"
     );
     // scale through the scale subresource
-    lab.k(&["scale", "deploy/web", "--replicas=5"]);
-    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    lab.k(&args("scale deploy/web --replicas=5"));
+    lab.k(&args("rollout status deploy/web --timeout=60s"));
     assert_eq!(
-        lab.k(&["get", "pods", "-l", "app=web", "--no-headers"])
+        lab.k(&args("get pods -l app=web --no-headers"))
             .lines()
             .count(),
         5
     );
     // a rolling update to a new ReplicaSet, then back
-    lab.k(&["set", "image", "deploy/web", "nginx=nginx:1.27"]);
-    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
-    let images = lab.k(&[
-        "get",
-        "pods",
-        "-l",
-        "app=web",
-        "-o",
-        "jsonpath={.items[*].spec.containers[0].image}",
-    ]);
+    lab.k(&args("set image deploy/web nginx=nginx:1.27"));
+    lab.k(&args("rollout status deploy/web --timeout=60s"));
+    let images = lab.k(&args(
+        "get pods -l app=web -o jsonpath={.items[*].spec.containers[0].image}",
+    ));
     assert!(
-        images.split_whitespace().all(|i| i == "nginx:1.27"),
+        !images.is_empty() && images.split_whitespace().all(|i| i == "nginx:1.27"),
         "{images}"
     );
-    lab.k(&["rollout", "undo", "deploy/web"]);
-    lab.k(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    lab.k(&args("rollout undo deploy/web"));
+    lab.k(&args("rollout status deploy/web --timeout=60s"));
     assert_eq!(
-        lab.k(&["get", "rs", "-l", "app=web", "--no-headers"])
+        lab.k(&args("get rs -l app=web --no-headers"))
             .lines()
             .count(),
         2,
         "undo reuses the first ReplicaSet"
     );
-    let history = lab.k(&["rollout", "history", "deploy/web"]);
-    assert!(
-        history.contains("2 ") && history.contains("3 "),
-        "{history}"
-    );
-    let events = lab.k(&[
-        "get",
-        "events",
-        "--field-selector",
-        "reason=ScalingReplicaSet",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ]);
-    assert!(
-        events.contains(&format!("Scaled up replica set {rs} from 0 to 3")),
-        "{events}"
-    );
+    let history = lab.k(&args("rollout history deploy/web"));
+    assert_contains(&history, "2 ");
+    assert_contains(&history, "3 ");
+    let events = lab.k(&args(
+        "get events --field-selector reason=ScalingReplicaSet -o jsonpath={.items[*].message}",
+    ));
+    assert_contains(&events, format!("Scaled up replica set {rs} from 0 to 3"));
     // deleting the Deployment deletes its ReplicaSets and pods
-    lab.k(&["delete", "deploy", "web"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let left = lab.k(&["get", "rs,pods", "-l", "app=web", "-o", "name"]);
+    lab.k(&args("delete deploy web"));
+    wait_until(secs(60), || {
+        let left = lab.k(&args("get rs,pods -l app=web -o name"));
         if left.trim().is_empty() {
-            break;
+            Ok(())
+        } else {
+            Err(format!("left behind: {left}"))
         }
-        assert!(std::time::Instant::now() < deadline, "left behind: {left}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    });
 }
 
 #[test]
@@ -734,50 +585,28 @@ spec:
         "{.status.containerStatuses[0].restartCount}",
         "1",
     );
-    let table = lab.k(&["get", "pods", "unready", "--no-headers"]);
-    assert!(
-        table.contains("0/1") && table.contains("Running"),
-        "{table}"
+    let table = lab.k(&args("get pods unready --no-headers"));
+    assert_contains(&table, "0/1");
+    assert_contains(&table, "Running");
+    let events = lab.k(&args(
+        r#"get events --field-selector reason=Unhealthy -o 'jsonpath={range .items[*]}{.involvedObject.name}: {.message}{"\n"}{end}'"#,
+    ));
+    assert_contains(
+        &events,
+        "unready: Readiness probe failed: HTTP probe failed with statuscode: 404",
     );
-    let events = lab.k(&[
-        "get",
-        "events",
-        "--field-selector",
-        "reason=Unhealthy",
-        "-o",
-        "jsonpath={range .items[*]}{.involvedObject.name}: {.message}{\"\\n\"}{end}",
-    ]);
-    assert!(
-        events.contains("unready: Readiness probe failed: HTTP probe failed with statuscode: 404"),
-        "{events}"
+    assert_contains(&events, "dying: Liveness probe failed: dial tcp 10.1.1.");
+    assert_contains(&events, ":9999: connect: connection refused");
+    let killing = lab.k(&args(
+        "get events --field-selector reason=Killing,involvedObject.name=dying -o jsonpath={.items[*].message}",
+    ));
+    assert_contains(
+        &killing,
+        "Container c failed liveness probe, will be restarted",
     );
-    assert!(
-        events.contains("dying: Liveness probe failed: dial tcp 10.1.1."),
-        "{events}"
-    );
-    assert!(
-        events.contains(":9999: connect: connection refused"),
-        "{events}"
-    );
-    let killing = lab.k(&[
-        "get",
-        "events",
-        "--field-selector",
-        "reason=Killing,involvedObject.name=dying",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ]);
-    assert!(
-        killing.contains("Container c failed liveness probe, will be restarted"),
-        "{killing}"
-    );
-    let cond = lab.k(&[
-        "get",
-        "pod",
-        "unready",
-        "-o",
-        "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
-    ]);
+    let cond = lab.k(&args(
+        r#"get pod unready -o 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}'"#,
+    ));
     assert_eq!(cond, "ContainersNotReady");
 }
 
@@ -823,78 +652,60 @@ spec:
         command: [\"sleep\", \"infinity\"]
 ",
     );
-    lab.k(&["rollout", "status", "sts/db", "--timeout=60s"]);
-    lab.k(&["rollout", "status", "ds/agent", "--timeout=60s"]);
+    lab.k(&args("rollout status sts/db --timeout=60s"));
+    lab.k(&args("rollout status ds/agent --timeout=60s"));
     // ordinal names, stable hostnames under the governing service, started in order
-    let pods = lab.k(&[
-        "get",
-        "pods",
-        "-l",
-        "app=db",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp}{\"\\n\"}{end}",
-    ]);
+    let pods = lab.k(&args(
+        r#"get pods -l app=db -o 'jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp}{"\n"}{end}'"#,
+    ));
     let names: Vec<&str> = pods.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(names, ["db-0", "db-1", "db-2"], "{pods}");
     assert_eq!(
-        out(&lab.exec("default", "db-1", &["hostname"])).trim(),
+        assert_ok(&lab.exec("default", "db-1", &["hostname"])).trim(),
         "db-1"
     );
-    let hosts = out(&lab.exec("default", "db-1", &["cat", "/etc/hosts"]));
-    assert!(
-        hosts.contains("db-1.db.default.svc.cluster.local\tdb-1"),
-        "{hosts}"
+    assert_contains(
+        assert_ok(&lab.exec("default", "db-1", &args("cat /etc/hosts"))),
+        "db-1.db.default.svc.cluster.local\tdb-1",
     );
-    let order = lab.k(&[
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.name=db,reason=SuccessfulCreate",
-        "--sort-by=.metadata.creationTimestamp",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ]);
+    let order = lab.k(&args(
+        "get events --field-selector involvedObject.name=db,reason=SuccessfulCreate --sort-by=.metadata.creationTimestamp -o jsonpath={.items[*].message}",
+    ));
+    let at = |pod: &str| {
+        order
+            .find(pod)
+            .unwrap_or_else(|| panic!("no event for {pod}: {order}"))
+    };
     assert!(
-        order.find("db-0").unwrap() < order.find("db-1").unwrap()
-            && order.find("db-1").unwrap() < order.find("db-2").unwrap(),
+        at("db-0") < at("db-1") && at("db-1") < at("db-2"),
         "{order}"
     );
     // one DaemonSet pod per node
-    let ds = lab.k(&[
-        "get",
-        "pods",
-        "-l",
-        "app=agent",
-        "-o",
-        "jsonpath={.items[*].spec.nodeName}",
-    ]);
+    let ds = lab.k(&args(
+        "get pods -l app=agent -o jsonpath={.items[*].spec.nodeName}",
+    ));
     let mut nodes: Vec<&str> = ds.split_whitespace().collect();
     nodes.sort();
     assert_eq!(nodes, ["node1", "node2"]);
     // scale down from the highest ordinal
-    lab.k(&["scale", "sts", "db", "--replicas=1"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while lab.k(&["get", "pods", "-l", "app=db", "-o", "name"]).trim() != "pod/db-0" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}",
-            lab.k(&["get", "pods", "-l", "app=db"])
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    lab.k(&["delete", "ds", "agent"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !lab
-        .k(&["get", "pods", "-l", "app=agent", "-o", "name"])
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "DaemonSet pods left behind"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    lab.k(&args("scale sts db --replicas=1"));
+    wait_until(secs(30), || {
+        let left = lab.k(&args("get pods -l app=db -o name"));
+        if left.trim() == "pod/db-0" {
+            Ok(())
+        } else {
+            Err(lab.k(&args("get pods -l app=db")))
+        }
+    });
+    lab.k(&args("delete ds agent"));
+    wait_until(secs(30), || {
+        let left = lab.k(&args("get pods -l app=agent -o name"));
+        if left.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(format!("DaemonSet pods left behind: {left}"))
+        }
+    });
 }
 
 #[test]
@@ -951,7 +762,7 @@ spec:
 ",
     );
     lab.wait_pod("default", "envy", "{.status.phase}", "Succeeded");
-    let env = lab.k(&["logs", "envy"]);
+    let env = lab.k(&args("logs envy"));
     for want in [
         "CFG_LEVEL=3",
         "CFG_MODE=fast",
