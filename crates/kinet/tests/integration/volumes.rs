@@ -404,15 +404,9 @@ fn kubectl_create_token_and_bearer_tokens() {
     // bound to a pod: valid while the pod lives
     lab.apply(&busybox_pod("holder", "node1"));
     lab.wait_ready("default", "holder");
-    let bound = lab.k(&[
-        "create",
-        "token",
-        "default",
-        "--bound-object-kind",
-        "Pod",
-        "--bound-object-name",
-        "holder",
-    ]);
+    let bound = lab.k(&args(
+        "create token default --bound-object-kind Pod --bound-object-name holder",
+    ));
     let c = decode_jwt(bound.trim());
     assert_eq!(c["kubernetes.io"]["pod"]["name"], "holder");
     assert!(
@@ -420,15 +414,9 @@ fn kubectl_create_token_and_bearer_tokens() {
             .status
             .success()
     );
-    let o = lab.kubectl(&[
-        "create",
-        "token",
-        "default",
-        "--bound-object-kind",
-        "Pod",
-        "--bound-object-name",
-        "nope",
-    ]);
+    let o = lab.kubectl(&args(
+        "create token default --bound-object-kind Pod --bound-object-name nope",
+    ));
     assert_eq!(
         err(&o).trim(),
         "error: failed to create token: pods \"nope\" not found"
@@ -504,14 +492,10 @@ spec:
         "",
         "no sandbox yet"
     );
-    let described = lab.k(&["describe", "pod", "late"]);
-    assert!(described.contains("FailedMount"), "{described}");
-    lab.k(&[
-        "create",
-        "configmap",
-        "later",
-        "--from-literal=greeting=hello",
-    ]);
+    assert_contains(lab.k(&args("describe pod late")), "FailedMount");
+    lab.k(&args(
+        "create configmap later --from-literal=greeting=hello",
+    ));
     lab.wait_ready("default", "late");
     assert_eq!(
         lab.k(&["exec", "late", "--", "cat", "/etc/late/greeting"]),
