@@ -261,14 +261,16 @@ fn exec_with_every_kubectl() {
         assert_eq!(o.status.code(), Some(126));
     });
     // a terminal: kubectl opens a resize stream too (SPDY) or sends sizes (WebSocket);
-    // the container's terminal gets the size of kubectl's
+    // the container's terminal gets the size of kubectl's (soon after it starts, as
+    // in a cluster: the size arrives on its own stream)
     per_version(lab.kubectls_of(&["1.27", "1.33"]), |k| {
         let o = Command::new("script")
             .args([
                 "-qec",
                 &format!(
-                    "stty rows 40 cols 100; {} exec -it box -- sh -c 'tty; echo rows=$(stty size)'",
-                    k.bin
+                    "stty rows 40 cols 100; {} exec -it box -- sh -c '{}'",
+                    k.bin,
+                    "tty; for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && [ \"$s\" != \"0 0\" ] && break; sleep 0.1; done; echo rows=$s"
                 ),
                 "/dev/null",
             ])
