@@ -578,12 +578,16 @@ spec:
 ",
     );
     lab.wait_ready("default", "good");
-    lab.wait_pod(
-        "default",
-        "dying",
-        "{.status.containerStatuses[0].restartCount}",
-        "1",
-    );
+    // restarted by its liveness probe (every 2 s or so: a slow poll may see more)
+    wait_until(secs(30), || {
+        let n = lab.k(&args(
+            "get pod dying -o jsonpath={.status.containerStatuses[0].restartCount}",
+        ));
+        match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(()),
+            _ => Err(format!("dying has restarted {n:?} times")),
+        }
+    });
     let table = lab.k(&args("get pods unready --no-headers"));
     assert_contains(&table, "0/1");
     assert_contains(&table, "Running");
