@@ -2,17 +2,15 @@
 //! attach` and `kubectl debug` (ephemeral containers), over every transport the
 //! machine's kubectl versions speak.
 
-mod common;
-
-use common::{Lab, err, kubectls, out};
+use crate::common::*;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 /// Runs kubectl with `input` on its stdin (a pipe, so no terminal).
-fn kubectl_input(lab: &Lab, bin: &str, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(bin)
-        .args(args)
-        .env("KUBECONFIG", &lab.kubeconfig)
+fn kubectl_input<S: AsRef<str>>(k: &Kubectl, argv: &[S], input: &str) -> Output {
+    let mut child = k
+        .command()
+        .args(argv.iter().map(AsRef::as_ref))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,30 +26,27 @@ fn kubectl_input(lab: &Lab, bin: &str, args: &[&str], input: &str) -> Output {
 }
 
 /// Versions to try: the oldest (SPDY), 1.30 (first WebSocket) and the newest.
-fn sample_kubectls() -> Vec<(String, String)> {
-    let all = kubectls();
-    let mut v: Vec<(String, String)> = all
-        .iter()
-        .filter(|(ver, _)| ver == "1.27" || ver == "1.30")
-        .cloned()
+fn sample(lab: &Lab) -> Vec<Kubectl<'_>> {
+    let mut all = lab.kubectls();
+    let newest = all.pop().expect("kubectls");
+    let mut v: Vec<Kubectl> = all
+        .into_iter()
+        .filter(|k| k.version == "1.27" || k.version == "1.30")
         .collect();
-    if let Some(last) = all.last()
-        && !v.contains(last)
-    {
-        v.push(last.clone());
-    }
+    v.push(newest);
     v
 }
 
 #[test]
 fn run_interactive_then_removed() {
     let lab = Lab::up(1);
-    for (i, (ver, bin)) in sample_kubectls().iter().enumerate() {
+    let mut i = 0;
+    per_version(sample(&lab), |k| {
         let name = format!("debug{i}");
+        i += 1;
         // `kubectl run -i --rm`: the shell reads what we type, the pod is gone after
         let o = kubectl_input(
-            &lab,
-            bin,
+            k,
             &[
                 "run",
                 "-i",
@@ -64,51 +59,23 @@ fn run_interactive_then_removed() {
             ],
             "echo hello-$((40+2)) from $(hostname)\n",
         );
-        let stdout = out(&o);
-        assert!(
-            o.status.success(),
-            "kubectl {ver} run -i --rm: {stdout}{}",
-            err(&o)
+        let stdout = assert_ok(&o);
+        assert_contains(&stdout, format!("hello-42 from {name}"));
+        assert_contains(&stdout, format!("pod \"{name}\" deleted"));
+        // the pod should be gone
+        assert_contains(
+            assert_fails(&lab.kubectl(&["get", "pod", &name])),
+            "NotFound",
         );
-        assert!(
-            stdout.contains(&format!("hello-42 from {name}")),
-            "kubectl {ver}: {stdout}{}",
-            err(&o)
-        );
-        assert!(
-            stdout.contains(&format!("pod \"{name}\" deleted")),
-            "kubectl {ver}: {stdout}"
-        );
-        let o = lab.kubectl(&["get", "pod", &name]);
-        assert!(
-            err(&o).contains("NotFound"),
-            "kubectl {ver}: the pod should be gone: {}{}",
-            out(&o),
-            err(&o)
-        );
-    }
+    });
     // the container's exit code comes back through kubectl run
     let o = kubectl_input(
-        &lab,
-        "kubectl",
-        &[
-            "run",
-            "-i",
-            "--rm",
-            "fails",
-            "--image=busybox",
-            "--restart=Never",
-            "--",
-            "sh",
-        ],
+        &lab.path_kubectl(),
+        &args("run -i --rm fails --image=busybox --restart=Never -- sh"),
         "exit 3\n",
     );
-    assert_eq!(o.status.code(), Some(3), "{}{}", out(&o), err(&o));
-    assert!(
-        err(&o).contains("pod default/fails terminated (Error)"),
-        "{}",
-        err(&o)
-    );
+    assert_eq!(o.status.code(), Some(3), "{}", out_err(&o));
+    assert_contains(err(&o), "pod default/fails terminated (Error)");
 }
 
 #[test]
@@ -131,9 +98,8 @@ fn run_with_a_terminal() {
         .unwrap();
     let o = child.wait_with_output().unwrap();
     drop(stdin);
-    let stdout = out(&o);
-    assert!(stdout.contains("on-a-tty-42"), "{stdout}{}", err(&o));
-    assert!(stdout.contains("pod \"tty\" deleted"), "{stdout}");
+    assert_contains(out(&o), "on-a-tty-42");
+    assert_contains(out(&o), "pod \"tty\" deleted");
 }
 
 #[test]
@@ -141,33 +107,32 @@ fn attach_and_debug() {
     let lab = Lab::up(1);
     // a container with stdin open: `kubectl attach -i` types into it (one pod per
     // kubectl, since the container ends after one line and so does the attach)
-    for (i, (ver, bin)) in sample_kubectls().iter().enumerate() {
+    let mut i = 0;
+    per_version(sample(&lab), |k| {
         let pod = format!("reader{i}");
+        i += 1;
         lab.apply(&format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: busybox\n    stdin: true\n    command: [\"sh\", \"-c\", \"echo ready; read line; echo got-$line\"]\n",
         ));
         lab.wait_pod("default", &pod, "{.status.phase}", "Running");
-        let o = kubectl_input(&lab, bin, &["attach", "-i", &pod], &format!("v{ver}\n"));
-        assert!(
-            out(&o).contains(&format!("got-v{ver}")),
-            "kubectl {ver} attach: {}{}",
-            out(&o),
-            err(&o)
-        );
+        let ver = &k.version;
+        let o = kubectl_input(k, &["attach", "-i", &pod], &format!("v{ver}\n"));
+        assert_contains(out(&o), format!("got-v{ver}"));
         lab.wait_pod("default", &pod, "{.status.phase}", "Succeeded");
-        let logs = lab.k(&["logs", &pod]);
-        assert_eq!(logs, format!("ready\ngot-v{ver}\n"));
-    }
+        assert_eq!(lab.k(&["logs", &pod]), format!("ready\ngot-v{ver}\n"));
+    });
 
     // kubectl debug: an ephemeral container in the same pod (same hostname, same IP)
     lab.apply(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: nginx\n    image: nginx\n",
     );
     lab.wait_ready("default", "web");
-    for (i, (ver, bin)) in sample_kubectls().iter().enumerate() {
+    let mut n = 0;
+    per_version(sample(&lab), |k| {
+        let i = n;
+        n += 1;
         let o = kubectl_input(
-            &lab,
-            bin,
+            k,
             &[
                 "debug",
                 "web",
@@ -180,56 +145,35 @@ fn attach_and_debug() {
             ],
             "hostname; wget -qO- http://127.0.0.1/ | grep -o 'Welcome to nginx!' | head -1; exit\n",
         );
-        let stdout = out(&o);
-        assert!(
-            stdout.contains("web\n") && stdout.contains("Welcome to nginx!"),
-            "kubectl {ver} debug: {stdout}{}",
-            err(&o)
-        );
+        assert_contains(out(&o), "web\n");
+        assert_contains(out(&o), "Welcome to nginx!");
         lab.wait_pod(
             "default",
             "web",
             &format!("{{.status.ephemeralContainerStatuses[{i}].state.terminated.reason}}"),
             "Completed",
         );
-    }
-    let d = lab.k(&["describe", "pod", "web"]);
-    assert!(d.contains("Ephemeral Containers:"), "{d}");
-    assert!(d.contains("Started container dbg0"), "{d}");
+    });
+    let d = lab.k(&args("describe pod web"));
+    assert_contains(&d, "Ephemeral Containers:");
+    assert_contains(&d, "Started container dbg0");
     // the ephemeral container's output is in its log
-    let logs = lab.k(&["logs", "web", "-c", "dbg0"]);
+    let logs = lab.k(&args("logs web -c dbg0"));
     assert!(logs.starts_with("web\n"), "{logs}");
     // ephemeral containers cannot be removed or reuse a name
-    let o = lab.kubectl(&[
-        "debug",
-        "web",
-        "--image=busybox",
-        "-c",
-        "nginx",
-        "--",
-        "true",
-    ]);
-    let n = sample_kubectls().len();
-    assert!(
-        err(&o).contains(&format!(
+    let o = lab.kubectl(&args("debug web --image=busybox -c nginx -- true"));
+    assert_contains(
+        err(&o),
+        format!(
             "The Pod \"web\" is invalid: spec.ephemeralContainers[{n}].name: Duplicate value: \"nginx\""
-        )),
-        "{}",
-        err(&o)
+        ),
     );
-    let o = lab.kubectl(&[
-        "patch",
-        "pod",
-        "web",
-        "--subresource=ephemeralcontainers",
-        "--type=json",
-        "-p",
-        "[{\"op\":\"remove\",\"path\":\"/spec/ephemeralContainers/0\"}]",
-    ]);
-    assert!(
-        err(&o).contains("existing ephemeral containers \"dbg0\" may not be removed"),
-        "{}",
-        err(&o)
+    let o = lab.kubectl(&args(
+        r#"patch pod web --subresource=ephemeralcontainers --type=json -p '[{"op":"remove","path":"/spec/ephemeralContainers/0"}]'"#,
+    ));
+    assert_contains(
+        err(&o),
+        "existing ephemeral containers \"dbg0\" may not be removed",
     );
 
     // exec and attach need a running container: an exited sibling is refused as
@@ -243,24 +187,13 @@ fn attach_and_debug() {
         "{.status.containerStatuses[?(@.name==\"b\")].state.terminated.reason}",
         "Completed",
     );
-    for (ver, bin) in sample_kubectls() {
-        for args in [
-            &["exec", "pair", "-c", "b", "--", "true"][..],
-            &["attach", "pair", "-c", "b"][..],
-        ] {
-            let o = lab.kubectl_with(&bin, args);
-            assert!(
-                !o.status.success()
-                    && err(&o)
-                        .contains("unable to upgrade connection: container not found (\"b\")"),
-                "kubectl {ver} {args:?}: {}{}",
-                out(&o),
-                err(&o)
+    per_version(sample(&lab), |k| {
+        for line in ["exec pair -c b -- true", "attach pair -c b"] {
+            assert_contains(
+                assert_fails(&k.run(&args(line))),
+                "unable to upgrade connection: container not found (\"b\")",
             );
         }
-    }
-    assert_eq!(
-        lab.k(&["exec", "pair", "-c", "a", "--", "echo", "ok"]),
-        "ok\n"
-    );
+    });
+    assert_eq!(lab.k(&args("exec pair -c a -- echo ok")), "ok\n");
 }

@@ -4,11 +4,9 @@
 //! bearer credentials, FailedMount while a configMap is missing. Nothing may be
 //! mounted on or created in the host's filesystem outside kinet's own directories.
 
-mod common;
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 /// The host's mount points, without the ones kinet (and kinet's kernel tests) own:
 /// labs' namespace handles and state. Tests of other labs may add those meanwhile.
@@ -58,17 +56,6 @@ fn assert_host_untouched(before: &(Vec<String>, Vec<&'static str>)) {
         present, before.1,
         "the containers' mount paths must exist only inside them"
     );
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> Option<String>) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 const VOLUMES: &str = r#"apiVersion: v1
@@ -147,50 +134,31 @@ fn config_maps_secrets_empty_dirs_and_the_downward_api() {
         exec("writer", "cat /etc/podinfo/labels"),
         "app=\"vols\"\ntier=\"back\""
     );
-    assert!(
-        exec("writer", "cat /etc/podinfo/annotations").contains("note=\"say \\\"hi\\\"\""),
-        "annotations are quoted as Go does"
+    // annotations are quoted as Go does
+    assert_contains(
+        exec("writer", "cat /etc/podinfo/annotations"),
+        "note=\"say \\\"hi\\\"\"",
     );
     assert_eq!(exec("writer", "cat /etc/podinfo/name"), "vols");
     // no limit: the node's allocatable memory, in MiB
-    let mem: u64 = exec("writer", "cat /etc/podinfo/mem").parse().unwrap();
-    assert!(mem > 0);
+    let mem = exec("writer", "cat /etc/podinfo/mem");
+    assert!(mem.parse::<u64>().is_ok_and(|m| m > 0), "{mem:?}");
     // kubelet's layout: ..data points to a timestamped directory, keys are symlinks into it
     let listing = exec("writer", "ls -la /etc/config");
-    assert!(
-        listing.contains("..data -> ..20") && listing.contains("key -> ..data/key"),
-        "{listing}"
-    );
+    assert_contains(&listing, "..data -> ..20");
+    assert_contains(&listing, "key -> ..data/key");
     // configMap volumes are read-only
-    let o = lab.kubectl(&[
-        "exec",
-        "-n",
-        "shop",
-        "vols",
-        "-c",
-        "writer",
-        "--",
-        "sh",
-        "-c",
-        "echo x > /etc/config/new",
-    ]);
-    assert!(!o.status.success());
-    assert!(err(&o).contains("Read-only file system"), "{}", err(&o));
+    let o = lab.kubectl(&args(
+        "exec -n shop vols -c writer -- sh -c 'echo x > /etc/config/new'",
+    ));
+    assert_contains(assert_fails(&o), "Read-only file system");
     // the emptyDir is shared: what one container wrote, the other reads
     assert_eq!(exec("reader", "cat /data/msg"), "from-writer\n");
-    let o = lab.kubectl(&[
-        "exec",
-        "-n",
-        "shop",
-        "vols",
-        "-c",
-        "reader",
-        "--",
-        "sh",
-        "-c",
-        "echo x > /data/y",
-    ]);
-    assert!(!o.status.success(), "readOnly: true is honoured");
+    // readOnly: true is honoured
+    let o = lab.kubectl(&args(
+        "exec -n shop vols -c reader -- sh -c 'echo x > /data/y'",
+    ));
+    assert_contains(assert_fails(&o), "Read-only file system");
     // each container sees its own mounts at the same path
     assert_eq!(
         exec("reader", "cat /etc/config/renamed/key.txt"),
@@ -200,16 +168,16 @@ fn config_maps_secrets_empty_dirs_and_the_downward_api() {
         exec("reader", "stat -L -c %a /etc/config/renamed/key.txt"),
         "400\n"
     );
-    assert!(
+    assert_eq!(
         exec(
             "reader",
             "test -e /etc/config/app.properties || echo absent"
-        )
-        .contains("absent")
+        ),
+        "absent\n"
     );
     // kinet exec enters the first container's mounts too
-    let o = lab.exec("shop", "vols", &["cat", "/etc/config/key"]);
-    assert_eq!(out(&o), "hello-config", "{}", err(&o));
+    let o = lab.exec("shop", "vols", &args("cat /etc/config/key"));
+    assert_eq!(assert_ok(&o), "hello-config");
     assert_host_untouched(&before);
     drop(lab);
     assert_host_untouched(&before);
@@ -336,17 +304,16 @@ spec:
     // no credentials where automount is off (on the pod, or on its service account)
     for p in ["quiet", "robotic"] {
         let o = exec(p, &format!("ls {sa_dir}"));
-        assert!(!o.status.success(), "{p}: {}", out(&o));
-        let spec = lab.k(&[
-            "get",
-            "pod",
-            p,
-            "-n",
-            "team",
-            "-o",
-            "jsonpath={.spec.volumes}",
-        ]);
-        assert_eq!(spec, "", "{p}");
+        assert_contains(assert_fails(&o), "No such file or directory");
+        let pod: serde_json::Value =
+            serde_json::from_str(&lab.k(&["get", "pod", p, "-n", "team", "-o", "json"])).unwrap();
+        assert_eq!(pod["metadata"]["name"], p);
+        assert!(pod["spec"]["volumes"].is_null(), "{p}: {}", pod["spec"]);
+        assert!(
+            pod["spec"]["containers"][0]["volumeMounts"].is_null(),
+            "{p}: {}",
+            pod["spec"]
+        );
     }
     // a pod of a service account that does not exist is refused
     let o = lab.kubectl(&[
@@ -369,28 +336,21 @@ spec:
 fn kubectl_create_token_and_bearer_tokens() {
     let lab = Lab::up(1);
     let unauthorized = "error: You must be logged in to the server (Unauthorized)";
-    for (ver, bin) in kubectls() {
-        let o = lab.kubectl_with(&bin, &["create", "token", "default"]);
-        assert!(o.status.success(), "kubectl {ver}: {}", err(&o));
-        let token = out(&o).trim().to_string();
+    per_version(lab.kubectls(), |k| {
+        let token = k.ok(&args("create token default")).trim().to_string();
         let claims = decode_jwt(&token);
-        assert_eq!(
-            claims["sub"], "system:serviceaccount:default:default",
-            "kubectl {ver}"
-        );
+        assert_eq!(claims["sub"], "system:serviceaccount:default:default");
         assert_eq!(
             claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
             3600
         );
-        let o = lab.kubectl_with(&bin, &["--token", &token, "get", "pods"]);
-        assert!(o.status.success(), "kubectl {ver}: {}", err(&o));
-        let o = lab.kubectl_with(&bin, &["create", "token", "nosuch"]);
+        k.ok(&["--token", &token, "get", "pods"]);
+        let o = k.run(&args("create token nosuch"));
         assert_eq!(
             err(&o).trim(),
-            "error: failed to create token: serviceaccounts \"nosuch\" not found",
-            "kubectl {ver}"
+            "error: failed to create token: serviceaccounts \"nosuch\" not found"
         );
-    }
+    });
     // durations and audiences
     let token = lab.k(&["create", "token", "default", "--duration", "10m"]);
     let c = decode_jwt(token.trim());
@@ -444,15 +404,9 @@ fn kubectl_create_token_and_bearer_tokens() {
     // bound to a pod: valid while the pod lives
     lab.apply(&busybox_pod("holder", "node1"));
     lab.wait_ready("default", "holder");
-    let bound = lab.k(&[
-        "create",
-        "token",
-        "default",
-        "--bound-object-kind",
-        "Pod",
-        "--bound-object-name",
-        "holder",
-    ]);
+    let bound = lab.k(&args(
+        "create token default --bound-object-kind Pod --bound-object-name holder",
+    ));
     let c = decode_jwt(bound.trim());
     assert_eq!(c["kubernetes.io"]["pod"]["name"], "holder");
     assert!(
@@ -460,23 +414,21 @@ fn kubectl_create_token_and_bearer_tokens() {
             .status
             .success()
     );
-    let o = lab.kubectl(&[
-        "create",
-        "token",
-        "default",
-        "--bound-object-kind",
-        "Pod",
-        "--bound-object-name",
-        "nope",
-    ]);
+    let o = lab.kubectl(&args(
+        "create token default --bound-object-kind Pod --bound-object-name nope",
+    ));
     assert_eq!(
         err(&o).trim(),
         "error: failed to create token: pods \"nope\" not found"
     );
     lab.k(&["delete", "pod", "holder", "--grace-period=0", "--force"]);
-    wait_for("the pod to go", || {
-        let o = lab.kubectl(&["get", "pod", "holder"]);
-        (!o.status.success()).then(String::new)
+    wait_until(secs(30), || {
+        let o = lab.kubectl(&args("get pod holder"));
+        if err(&o).contains("NotFound") {
+            Ok(())
+        } else {
+            Err(format!("the pod is still there: {}", out_err(&o)))
+        }
     });
     let o = lab.kubectl(&["--token", bound.trim(), "get", "pods"]);
     assert_eq!(err(&o).trim(), unauthorized, "the bound pod is gone");
@@ -510,16 +462,15 @@ spec:
   - {name: cfg, configMap: {name: later}}
 "#,
     );
-    wait_for("FailedMount", || {
-        let ev = lab.k(&[
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=late,reason=FailedMount",
-            "-o",
-            "jsonpath={.items[*].message}",
-        ]);
-        (!ev.is_empty()).then_some(ev)
+    wait_until(secs(30), || {
+        let ev = lab.k(&args(
+            "get events --field-selector involvedObject.name=late,reason=FailedMount -o jsonpath={.items[*].message}",
+        ));
+        if ev.is_empty() {
+            Err("no FailedMount event".into())
+        } else {
+            Ok(())
+        }
     });
     let ev = lab.k(&[
         "get",
@@ -541,14 +492,10 @@ spec:
         "",
         "no sandbox yet"
     );
-    let described = lab.k(&["describe", "pod", "late"]);
-    assert!(described.contains("FailedMount"), "{described}");
-    lab.k(&[
-        "create",
-        "configmap",
-        "later",
-        "--from-literal=greeting=hello",
-    ]);
+    assert_contains(lab.k(&args("describe pod late")), "FailedMount");
+    lab.k(&args(
+        "create configmap later --from-literal=greeting=hello",
+    ));
     lab.wait_ready("default", "late");
     assert_eq!(
         lab.k(&["exec", "late", "--", "cat", "/etc/late/greeting"]),

@@ -3,8 +3,7 @@
 //! (SPDY, and SPDY tunnelled through a WebSocket from 1.31) to pods, deployments
 //! and services; and kube-rs's WebSocket port-forward.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -57,17 +56,6 @@ spec:
     targetPort: 8080
 ";
 
-/// The kubectl binaries of the given minor versions that are on the machine.
-fn versions(wanted: &[&str]) -> Vec<(String, String)> {
-    let all = kubectls();
-    let v: Vec<_> = all
-        .iter()
-        .filter(|(v, _)| wanted.contains(&v.as_str()))
-        .cloned()
-        .collect();
-    if v.is_empty() { all } else { v }
-}
-
 /// A running `kubectl port-forward`, killed on drop.
 struct Forward {
     child: Child,
@@ -77,11 +65,12 @@ struct Forward {
 }
 
 impl Forward {
-    fn start(lab: &Lab, bin: &str, args: &[&str]) -> Forward {
-        let mut child = Command::new(bin)
+    fn start(k: &Kubectl, args: &[&str]) -> Forward {
+        let bin = &k.bin;
+        let mut child = k
+            .command()
             .arg("port-forward")
             .args(args)
-            .env("KUBECONFIG", &lab.kubeconfig)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -154,17 +143,16 @@ impl Forward {
     }
 
     /// Waits for kubectl to exit by itself.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                // let the stderr reader catch up
-                std::thread::sleep(Duration::from_millis(100));
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+    #[track_caller]
+    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let st = wait_until(timeout, || match self.child.try_wait() {
+            Ok(Some(st)) => Ok(st),
+            Ok(None) => Err(format!("kubectl is still forwarding: {}", self.stderr())),
+            Err(e) => panic!("wait for kubectl: {e}"),
+        });
+        // let the stderr reader catch up
+        std::thread::sleep(Duration::from_millis(100));
+        st
     }
 }
 
@@ -194,35 +182,44 @@ fn http_get(port: u16, path: &str) -> (String, Vec<u8>) {
 }
 
 fn web_pod(lab: &Lab) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let name = lab.k(&[
-            "get",
-            "pods",
-            "-l",
-            "app=web",
-            "-o",
-            "jsonpath={.items[0].metadata.name}",
-        ]);
-        if !name.is_empty() {
-            lab.wait_ready("default", &name);
-            return name;
+    let name = wait_until(secs(30), || {
+        let name = lab.k(&args(
+            "get pods -l app=web -o jsonpath={.items[0].metadata.name}",
+        ));
+        if name.is_empty() {
+            Err("no web pod".into())
+        } else {
+            Ok(name)
         }
-        assert!(Instant::now() < deadline, "no web pod");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
+    lab.wait_ready("default", &name);
+    name
 }
 
+/// The SHA-256 of a file, as sha256sum prints it (64 hex digits).
 fn sha256(path: &std::path::Path) -> String {
     let o = Command::new("sha256sum").arg(path).output().unwrap();
-    out(&o).split_whitespace().next().unwrap_or("").to_string()
+    let sum = assert_ok(&o)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()),
+        "sha256sum {}: {sum:?}",
+        path.display()
+    );
+    sum
 }
 
+/// A file of `mib` MiB of random bytes.
 fn random_file(path: &std::path::Path, mib: usize) {
     let o = Command::new("head")
         .args(["-c", &format!("{}", mib << 20), "/dev/urandom"])
         .output()
         .unwrap();
+    assert_ok(&o);
+    assert_eq!(o.stdout.len(), mib << 20, "head -c from /dev/urandom");
     std::fs::write(path, o.stdout).unwrap();
 }
 
@@ -231,33 +228,20 @@ fn exec_with_every_kubectl() {
     let lab = Lab::up(1);
     lab.apply(BOX);
     lab.wait_ready("default", "box");
-    for (ver, bin) in kubectls() {
+    per_version(lab.kubectls(), |k| {
         // stdout, stderr and the exit code, whatever the transport
-        let o = lab.kubectl_with(
-            &bin,
-            &[
-                "exec",
-                "box",
-                "--",
-                "sh",
-                "-c",
-                "hostname; echo oops >&2; exit 3",
-            ],
-        );
-        assert_eq!(out(&o), "box\n", "kubectl {ver}: {}", err(&o));
-        assert!(
-            err(&o).contains("oops") && err(&o).contains("command terminated with exit code 3"),
-            "kubectl {ver}: {}",
-            err(&o)
-        );
-        assert_eq!(o.status.code(), Some(3), "kubectl {ver}");
-        let o = lab.kubectl_with(&bin, &["exec", "box", "--", "true"]);
-        assert!(o.status.success(), "kubectl {ver}: {}", err(&o));
-        assert_eq!(err(&o), "", "kubectl {ver}");
+        let o = k.run(&args("exec box -- sh -c 'hostname; echo oops >&2; exit 3'"));
+        assert_eq!(out(&o), "box\n", "{}", err(&o));
+        assert_contains(err(&o), "oops");
+        assert_contains(err(&o), "command terminated with exit code 3");
+        assert_eq!(o.status.code(), Some(3));
+        let o = k.run(&args("exec box -- true"));
+        assert_ok(&o);
+        assert_eq!(err(&o), "");
         // stdin, closed by the client at its end
-        let mut child = Command::new(&bin)
-            .args(["exec", "-i", "box", "--", "sh", "-c", "wc -c; echo end"])
-            .env("KUBECONFIG", &lab.kubeconfig)
+        let mut child = k
+            .command()
+            .args(args("exec -i box -- sh -c 'wc -c; echo end'"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -267,22 +251,27 @@ fn exec_with_every_kubectl() {
         let feeder = std::thread::spawn(move || input.write_all(&vec![b'x'; 300_000]));
         let o = child.wait_with_output().unwrap();
         feeder.join().unwrap().unwrap();
-        assert_eq!(out(&o).trim(), "300000\nend", "kubectl {ver}: {}", err(&o));
+        assert_eq!(out(&o).trim(), "300000\nend", "{}", err(&o));
         // a command that is not there: the runtime's message and 126
-        let o = lab.kubectl_with(&bin, &["exec", "box", "--", "no-such-tool"]);
-        assert!(
-            err(&o).contains("exec: \"no-such-tool\": executable file not found in $PATH"),
-            "kubectl {ver}: {}",
-            err(&o)
+        let o = k.run(&args("exec box -- no-such-tool"));
+        assert_contains(
+            err(&o),
+            "exec: \"no-such-tool\": executable file not found in $PATH",
         );
-        assert_eq!(o.status.code(), Some(126), "kubectl {ver}");
-    }
-    // a terminal: kubectl opens a resize stream too (SPDY) or sends sizes (WebSocket)
-    for (ver, bin) in versions(&["1.27", "1.33"]) {
+        assert_eq!(o.status.code(), Some(126));
+    });
+    // a terminal: kubectl opens a resize stream too (SPDY) or sends sizes (WebSocket);
+    // the container's terminal gets the size of kubectl's (soon after it starts, as
+    // in a cluster: the size arrives on its own stream)
+    per_version(lab.kubectls_of(&["1.27", "1.33"]), |k| {
         let o = Command::new("script")
             .args([
                 "-qec",
-                &format!("{bin} exec -it box -- sh -c 'tty; echo rows=$(stty size)'"),
+                &format!(
+                    "stty rows 40 cols 100; {} exec -it box -- sh -c '{}'",
+                    k.bin,
+                    "tty; for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && [ \"$s\" != \"0 0\" ] && break; sleep 0.1; done; echo rows=$s"
+                ),
                 "/dev/null",
             ])
             .env("KUBECONFIG", &lab.kubeconfig)
@@ -290,12 +279,9 @@ fn exec_with_every_kubectl() {
             .output()
             .unwrap();
         let text = out(&o);
-        assert!(
-            text.contains("/dev/pts/") && text.contains("rows="),
-            "kubectl {ver}: {text}{}",
-            err(&o)
-        );
-    }
+        assert_contains(&text, "/dev/pts/");
+        assert_contains(&text, "rows=40 100");
+    });
     // the node's refusals come back as kubelet sends them, the same whatever the
     // transport (kubectl 1.30+ falls back from WebSocket to SPDY on a failed upgrade)
     lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: half\nspec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: busybox\n    command: [\"sleep\", \"infinity\"]\n  - name: b\n    image: busybox\n    command: [\"true\"]\n");
@@ -305,33 +291,34 @@ fn exec_with_every_kubectl() {
         "{.status.containerStatuses[?(@.name==\"b\")].state.terminated.reason}",
         "Completed",
     );
-    let refusals: Vec<(String, String, Option<i32>)> = versions(&["1.27", "1.30", "1.33"])
+    let refusals: Vec<(String, String, Option<i32>)> = lab
+        .kubectls_of(&["1.27", "1.30", "1.33"])
         .into_iter()
-        .map(|(ver, bin)| {
-            let o = lab.kubectl_with(&bin, &["attach", "half", "-c", "b"]);
-            (ver, err(&o), o.status.code())
+        .map(|k| {
+            let o = k.run(&args("attach half -c b"));
+            (k.version, err(&o), o.status.code())
         })
         .collect();
+    assert_contains(
+        &refusals[0].1,
+        "unable to upgrade connection: container not found (\"b\")",
+    );
     for (ver, e, code) in &refusals {
         assert_eq!(*code, Some(1), "kubectl {ver}: {e}");
         assert_eq!(e, &refusals[0].1, "kubectl {ver} and {}", refusals[0].0);
     }
     // the API server's refusals, before any upgrade
     lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\nspec:\n  nodeSelector: {nowhere: \"true\"}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sleep\", \"infinity\"]\n");
-    for (ver, bin) in versions(&["1.27", "1.33"]) {
-        let o = lab.kubectl_with(&bin, &["exec", "lost", "--", "true"]);
-        assert!(
-            err(&o).contains("pod lost does not have a host assigned"),
-            "kubectl {ver}: {}",
-            err(&o)
+    per_version(lab.kubectls_of(&["1.27", "1.33"]), |k| {
+        assert_contains(
+            assert_fails(&k.run(&args("exec lost -- true"))),
+            "pod lost does not have a host assigned",
         );
-        let o = lab.kubectl_with(&bin, &["exec", "box", "-c", "nope", "--", "true"]);
-        assert!(
-            err(&o).contains("container nope is not valid for pod box"),
-            "kubectl {ver}: {}",
-            err(&o)
+        assert_contains(
+            assert_fails(&k.run(&args("exec box -c nope -- true"))),
+            "container nope is not valid for pod box",
         );
-    }
+    });
 }
 
 #[test]
@@ -343,32 +330,22 @@ fn kubectl_cp_moves_megabytes_over_spdy_and_websocket() {
     let src = dir.path().join("blob.bin");
     random_file(&src, 6);
     let want = sha256(&src);
-    for (ver, bin) in versions(&["1.27", "1.33"]) {
+    per_version(lab.kubectls_of(&["1.27", "1.33"]), |k| {
+        let ver = &k.version;
         // pods see the host's filesystem: a name of its own
         let remote = format!("/tmp/kinet-cp-{}-{ver}.bin", lab.name);
         let t = Instant::now();
-        let o = lab.kubectl_with(
-            &bin,
-            &["cp", src.to_str().unwrap(), &format!("box:{remote}")],
-        );
+        k.ok(&["cp", src.to_str().unwrap(), &format!("box:{remote}")]);
         let up = t.elapsed();
-        assert!(o.status.success(), "kubectl {ver} cp: {}", err(&o));
         let back = dir.path().join(format!("back-{ver}.bin"));
         let t = Instant::now();
-        let o = lab.kubectl_with(
-            &bin,
-            &["cp", &format!("box:{remote}"), back.to_str().unwrap()],
-        );
+        let o = k.run(&["cp", &format!("box:{remote}"), back.to_str().unwrap()]);
         let down = t.elapsed();
         let _ = std::fs::remove_file(&remote);
-        assert!(o.status.success(), "kubectl {ver} cp: {}", err(&o));
-        assert_eq!(
-            sha256(&back),
-            want,
-            "kubectl {ver}: the copy came back changed"
-        );
+        assert_ok(&o);
+        assert_eq!(sha256(&back), want, "the copy came back changed");
         eprintln!("kubectl {ver} cp 6 MiB: up {up:.2?}, down {down:.2?}");
-    }
+    });
 }
 
 #[test]
@@ -377,30 +354,23 @@ fn port_forward_to_pods_deployments_and_services() {
     lab.apply(WEB);
     let pod = web_pod(&lab);
     let pod_target = format!("pod/{pod}");
-    for (ver, bin) in versions(&["1.27", "1.30", "1.33"]) {
+    per_version(lab.kubectls_of(&["1.27", "1.30", "1.33"]), |k| {
         for (target, ports) in [
             (pod_target.as_str(), [80, 8080]),
             ("deploy/web", [80, 8080]),
             ("svc/web", [80, 8081]),
         ] {
-            let args = [target, &format!(":{}", ports[0]), &format!(":{}", ports[1])];
-            let f = Forward::start(&lab, &bin, &args);
+            let argv = [target, &format!(":{}", ports[0]), &format!(":{}", ports[1])];
+            let f = Forward::start(k, &argv);
             // kubectl resolves the service's ports to the pod's: 8081 -> 8080
-            assert_eq!(f.ports.len(), 2, "kubectl {ver} {target}: {:?}", f.ports);
+            assert_eq!(f.ports.len(), 2, "{target}: {:?}", f.ports);
             let (status, body) = http_get(f.local(ports[0]), "/hostname");
-            assert!(status.contains(" 200 "), "kubectl {ver} {target}: {status}");
-            assert_eq!(
-                String::from_utf8_lossy(&body),
-                pod,
-                "kubectl {ver} {target}"
-            );
+            assert_contains(&status, " 200 ");
+            assert_eq!(String::from_utf8_lossy(&body), pod, "{target}");
             let second = f.ports[1].0;
             let (status, body) = http_get(second, "/");
-            assert!(status.contains(" 200 "), "kubectl {ver} {target}: {status}");
-            assert!(
-                String::from_utf8_lossy(&body).contains("Welcome to nginx!"),
-                "kubectl {ver} {target}"
-            );
+            assert_contains(&status, " 200 ");
+            assert_contains(String::from_utf8_lossy(&body), "Welcome to nginx!");
             // several connections at once over the one session
             let handles: Vec<_> = (0..4)
                 .map(|_| {
@@ -411,13 +381,9 @@ fn port_forward_to_pods_deployments_and_services() {
             for h in handles {
                 assert_eq!(String::from_utf8_lossy(&h.join().unwrap()), pod);
             }
-            assert!(
-                !f.stderr().contains("error"),
-                "kubectl {ver} {target}: {}",
-                f.stderr()
-            );
+            assert_not_contains(f.stderr(), "error");
         }
-    }
+    });
 }
 
 #[test]
@@ -443,39 +409,47 @@ fn port_forward_moves_megabytes_both_ways() {
         dir.display()
     ));
     lab.wait_ready("default", "files");
-    for (ver, bin) in versions(&["1.27", "1.33"]) {
-        let f = Forward::start(&lab, &bin, &["pod/files", ":9000"]);
+    per_version(lab.kubectls_of(&["1.27", "1.33"]), |k| {
+        let ver = &k.version;
+        let f = Forward::start(k, &["pod/files", ":9000"]);
         let url = format!("http://127.0.0.1:{}", f.local(9000));
         let got = dir.join(format!("got-{ver}.bin"));
         let t = Instant::now();
-        let o = Command::new("curl")
-            .args(["-sS", "--max-time", "60", "-o", got.to_str().unwrap()])
-            .arg(format!("{url}/big.bin"))
-            .output()
-            .unwrap();
+        assert_ok(&run(&[
+            "curl",
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            got.to_str().unwrap(),
+            &format!("{url}/big.bin"),
+        ]));
         let down = t.elapsed();
-        assert!(o.status.success(), "kubectl {ver}: curl {}", err(&o));
-        assert_eq!(sha256(&got), want, "kubectl {ver}: download changed");
+        assert_eq!(sha256(&got), want, "download changed");
         let t = Instant::now();
-        let o = Command::new("curl")
-            .args(["-sS", "--max-time", "60", "-H", "Expect:", "--data-binary"])
-            .arg(format!("@{}", big.display()))
-            .arg(format!("{url}/cgi-bin/digest"))
-            .output()
-            .unwrap();
+        let o = run(&[
+            "curl",
+            "-sS",
+            "--max-time",
+            "60",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &format!("@{}", big.display()),
+            &format!("{url}/cgi-bin/digest"),
+        ]);
         let up = t.elapsed();
-        assert!(o.status.success(), "kubectl {ver}: curl {}", err(&o));
+        let digest = assert_ok(&o);
         assert!(
-            out(&o).starts_with(&want),
-            "kubectl {ver}: upload digest {:?}, want {want}",
-            out(&o)
+            digest.starts_with(&want),
+            "upload digest {digest:?}, want {want}"
         );
         eprintln!(
             "kubectl {ver} port-forward 8 MiB: download {down:.2?} ({:.1} MiB/s), upload {up:.2?} ({:.1} MiB/s)",
             8.0 / down.as_secs_f64(),
             8.0 / up.as_secs_f64()
         );
-    }
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -484,52 +458,47 @@ fn port_forward_errors_and_the_end_of_the_pod() {
     let lab = Lab::up(1);
     lab.apply(WEB);
     let pod = web_pod(&lab);
-    for (ver, bin) in versions(&["1.27", "1.33"]) {
+    per_version(lab.kubectls_of(&["1.27", "1.33"]), |k| {
         // no such pod
-        let o = lab.kubectl_with(&bin, &["port-forward", "pod/ghost", "18080:80"]);
-        assert!(
-            err(&o).contains("Error from server (NotFound): pods \"ghost\" not found"),
-            "kubectl {ver}: {}",
-            err(&o)
+        let o = k.run(&args("port-forward pod/ghost 18080:80"));
+        assert_contains(
+            err(&o),
+            "Error from server (NotFound): pods \"ghost\" not found",
         );
         assert_eq!(o.status.code(), Some(1));
         // nothing listens on the port: kubelet's message for that connection, and
         // kubectl (1.23+) gives up the session after an error
-        let mut f = Forward::start(&lab, &bin, &[&format!("pod/{pod}"), ":9999"]);
+        let mut f = Forward::start(k, &[&format!("pod/{pod}"), ":9999"]);
         let local = f.local(9999);
         let mut s = TcpStream::connect(("127.0.0.1", local)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_read_timeout(Some(secs(20))).unwrap();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "kubectl {ver}: {buf:?}");
-        let st = f.wait_exit(Duration::from_secs(20));
+        assert!(buf.is_empty(), "{buf:?}");
+        f.wait_exit(secs(20));
         let e = f.stderr();
-        assert!(
-            e.contains(&format!(
+        assert_contains(
+            &e,
+            format!(
                 "an error occurred forwarding {local} -> 9999: error forwarding port 9999 to pod"
-            )) && e.contains("connect: connection refused"),
-            "kubectl {ver}: {e}"
+            ),
         );
-        assert!(
-            st.is_some() && e.contains("lost connection to pod"),
-            "kubectl {ver}: {st:?} {e}"
-        );
-    }
+        assert_contains(&e, "connect: connection refused");
+        assert_contains(&e, "lost connection to pod");
+    });
     // a pod that is not running (kubectl looks before it forwards)
     lab.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: lost\nspec:\n  nodeSelector: {nowhere: \"true\"}\n  containers:\n  - name: c\n    image: nginx\n");
-    let o = lab.kubectl(&["port-forward", "pod/lost", "18080:80"]);
-    assert!(
-        err(&o)
-            .contains("unable to forward port because pod is not running. Current status=Pending"),
-        "{}",
-        err(&o)
+    assert_contains(
+        assert_fails(&lab.kubectl(&args("port-forward pod/lost 18080:80"))),
+        "unable to forward port because pod is not running. Current status=Pending",
     );
     // the pod goes away: the forwards end, as kubectl says
-    let mut forwards: Vec<(String, Forward)> = versions(&["1.27", "1.33"])
+    let mut forwards: Vec<(String, Forward)> = lab
+        .kubectls_of(&["1.27", "1.33"])
         .into_iter()
-        .map(|(ver, bin)| {
-            let f = Forward::start(&lab, &bin, &[&format!("pod/{pod}"), ":80"]);
-            (ver, f)
+        .map(|k| {
+            let f = Forward::start(&k, &[&format!("pod/{pod}"), ":80"]);
+            (k.version, f)
         })
         .collect();
     for (ver, f) in &forwards {
@@ -538,17 +507,9 @@ fn port_forward_errors_and_the_end_of_the_pod() {
     }
     lab.k(&["delete", "pod", &pod, "--wait=false"]);
     for (ver, f) in &mut forwards {
-        let st = f.wait_exit(Duration::from_secs(60));
-        assert!(
-            st.is_some_and(|s| !s.success()),
-            "kubectl {ver} still forwarding to a deleted pod: {}",
-            f.stderr()
-        );
-        assert!(
-            f.stderr().contains("lost connection to pod"),
-            "kubectl {ver}: {}",
-            f.stderr()
-        );
+        let st = f.wait_exit(secs(60));
+        assert!(!st.success(), "kubectl {ver}: {st}: {}", f.stderr());
+        assert_contains(f.stderr(), "lost connection to pod");
     }
 }
 
@@ -611,10 +572,8 @@ async fn kube_rs_port_forward() {
         .await
         .expect("an error in time");
     let e = e.unwrap_or_default();
-    assert!(
-        e.contains("error forwarding port 9999 to pod") && e.contains("connection refused"),
-        "{e}"
-    );
+    assert_contains(&e, "error forwarding port 9999 to pod");
+    assert_contains(&e, "connection refused");
     drop(pf);
     drop(pf2);
     tokio::task::spawn_blocking(move || drop(lab))

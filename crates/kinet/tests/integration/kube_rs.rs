@@ -1,8 +1,7 @@
 //! kube-rs clients against a lab: discovery, list + watch with resourceVersions,
 //! bookmarks, and 410 Gone for a version the server no longer keeps.
 
-mod common;
-use common::*;
+use crate::common::*;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
@@ -95,21 +94,8 @@ async fn kube_rs_discovers_lists_and_watches() {
     assert!(bookmark, "no bookmark");
 
     // after a restart the server keeps no history: an old version is Gone (410)
-    let pid: i32 = std::fs::read_to_string(format!("/run/kinet/{}/daemon.pid", lab.name))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let o = lab.kinet(&["up", "--no-kubeconfig"]);
-    assert!(o.status.success(), "{}", err(&o));
+    lab.crash_daemon();
+    assert_ok(&lab.kinet(&args("up --no-kubeconfig")));
     let c = client(&lab).await;
     let pods: Api<Pod> = Api::default_namespaced(c);
     let mut s = pods

@@ -1,11 +1,13 @@
-//! Shared test harness: real labs (named uniquely, removed even on failure) and
-//! the machine's kubectl binaries.
-#![allow(dead_code)]
+//! A real lab, named uniquely and removed even on failure, and the commands
+//! that drive it.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::check::{assert_ok, wait_until};
+use super::{err, out};
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
@@ -16,14 +18,6 @@ pub fn kinet_bin() -> &'static str {
 pub struct Lab {
     pub name: String,
     pub kubeconfig: PathBuf,
-}
-
-pub fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 impl Lab {
@@ -58,38 +52,20 @@ impl Lab {
         lab
     }
 
-    pub fn kinet(&self, args: &[&str]) -> Output {
+    /// `kinet --name LAB ARGS`.
+    pub fn kinet<S: AsRef<str>>(&self, args: &[S]) -> Output {
         Command::new(kinet_bin())
             .arg("--name")
             .arg(&self.name)
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             .output()
             .expect("run kinet")
     }
 
-    /// Runs a kubectl binary (`kubectl` or a path) against the lab.
-    pub fn kubectl_with(&self, bin: &str, args: &[&str]) -> Output {
-        Command::new(bin)
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .output()
-            .expect("run kubectl")
-    }
-
-    pub fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with("kubectl", args)
-    }
-
-    /// kubectl that must succeed; returns stdout.
-    pub fn k(&self, args: &[&str]) -> String {
-        let o = self.kubectl(args);
-        assert!(
-            o.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            out(&o),
-            err(&o)
-        );
-        out(&o)
+    /// The name of a lab-level host's network namespace ("node1", "router", …),
+    /// for `ip -n`.
+    pub fn netns(&self, host: &str) -> String {
+        format!("kinet-{}-{host}", self.name)
     }
 
     pub fn apply(&self, yaml: &str) {
@@ -100,31 +76,24 @@ impl Lab {
     }
 
     /// Waits until `jsonpath` of a pod reads `want`.
-    pub fn wait_pod(&self, ns: &str, pod: &str, jsonpath: &str, want: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let o = self.kubectl(&[
-                "get",
-                "pod",
-                pod,
-                "-n",
-                ns,
-                "-o",
-                &format!("jsonpath={jsonpath}"),
-            ]);
+    #[track_caller]
+    pub fn wait_pod(&self, ns: &str, pod: &str, jsonpath: &str, want: &str) {
+        let jsonpath_arg = format!("jsonpath={jsonpath}");
+        wait_until(Duration::from_secs(30), || {
+            let o = self.kubectl(&["get", "pod", pod, "-n", ns, "-o", &jsonpath_arg]);
             let got = out(&o);
             if got == want {
-                return got;
+                Ok(())
+            } else {
+                Err(format!(
+                    "pod {ns}/{pod}: {jsonpath} is {got:?}, want {want:?} ({})",
+                    err(&o)
+                ))
             }
-            assert!(
-                Instant::now() < deadline,
-                "pod {ns}/{pod}: {jsonpath} is {got:?}, want {want:?} ({})",
-                err(&o)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
+    #[track_caller]
     pub fn wait_ready(&self, ns: &str, pod: &str) {
         self.wait_pod(
             ns,
@@ -147,8 +116,31 @@ impl Lab {
     }
 
     /// `kinet exec` in a pod.
-    pub fn exec(&self, ns: &str, pod: &str, cmd: &[&str]) -> Output {
-        self.kinet(&[&["exec", "-n", ns, pod, "--"], cmd].concat())
+    pub fn exec<S: AsRef<str>>(&self, ns: &str, pod: &str, cmd: &[S]) -> Output {
+        let mut argv = vec!["exec", "-n", ns, pod, "--"];
+        argv.extend(cmd.iter().map(AsRef::as_ref));
+        self.kinet(&argv)
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, and waits until it is gone
+    /// (or a zombie, if nobody reaps it).
+    pub fn crash_daemon(&self) {
+        let pid: i32 = std::fs::read_to_string(format!("/run/kinet/{}/daemon.pid", self.name))
+            .expect("the daemon's pid file")
+            .trim()
+            .parse()
+            .expect("a pid");
+        assert_ok(&super::run(&["kill", "-9", &pid.to_string()]));
+        wait_until(Duration::from_secs(5), || {
+            // /proc/PID/stat: "PID (COMM) STATE …"
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            match stat.rsplit_once(") ") {
+                Some((_, rest)) if !rest.starts_with('Z') => {
+                    Err(format!("the daemon (pid {pid}) is still running"))
+                }
+                _ => Ok(()),
+            }
+        });
     }
 }
 
@@ -156,21 +148,6 @@ impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.kinet(&["down"]);
     }
-}
-
-/// The kubectl binaries of the machine, newest last: (version, path).
-pub fn kubectls() -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for minor in 27..=40 {
-        let p = format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}");
-        if std::path::Path::new(&p).exists() {
-            v.push((format!("1.{minor}"), p));
-        }
-    }
-    if v.is_empty() {
-        v.push(("default".into(), "kubectl".into()));
-    }
-    v
 }
 
 /// A pod manifest pinned to a node.

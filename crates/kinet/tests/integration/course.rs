@@ -1,0 +1,313 @@
+//! The course's commands, as written in "7.5 Test de connectivité interne"
+//! (../shared/seeds/000_75941e190b5ea137.txt), with `kinet kubectl` in place of
+//! `microk8s kubectl`: "Les outils essentiels", Tests 1 to 4, 15 and 23, and the
+//! nginx Deployment of the Services chapter.
+
+use crate::common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+struct Course {
+    lab: Lab,
+}
+
+impl Course {
+    /// `kinet kubectl LINE`, the line split as a shell would.
+    fn k(&self, line: &str) -> Output {
+        let mut argv = vec!["kubectl".to_string()];
+        argv.extend(args(line));
+        self.lab.kinet(&argv)
+    }
+
+    /// `kinet kubectl LINE`, which must succeed: its stdout.
+    #[track_caller]
+    fn ok(&self, line: &str) -> String {
+        let o = self.k(line);
+        assert!(o.status.success(), "kinet kubectl {line}: {}", out_err(&o));
+        out(&o)
+    }
+
+    /// A `kinet --name LAB kubectl LINE` to spawn.
+    fn spawn(&self, line: &str) -> Command {
+        let mut c = Command::new(kinet_bin());
+        c.args(["--name", &self.lab.name, "kubectl"])
+            .args(args(line));
+        c
+    }
+}
+
+const BACKEND: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: backend
+  labels:
+    app: backend
+spec:
+  containers:
+  - name: backend
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: ["netexec", "--http-port=8080"]
+    ports:
+    - containerPort: 8080
+"#;
+
+const CHATTY: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: chatty
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "for i in $(seq 1 100); do echo line $i; done; echo Listening on port 8080; test -e /state/crashed && exec sleep 3600; touch /state/crashed; sleep 1; exit 1"]
+    volumeMounts:
+    - {name: state, mountPath: /state}
+  - name: sidecar
+    image: busybox
+    command: ["sh", "-c", "echo sidecar up; sleep 3600"]
+  volumes:
+  - {name: state, emptyDir: {}}
+"#;
+
+const NGINX: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:alpine
+        ports:
+        - containerPort: 80
+        readinessProbe:
+          httpGet:
+            path: /
+            port: 80
+          periodSeconds: 1
+"#;
+
+#[test]
+fn connectivity_chapter_commands() {
+    let c = Course { lab: Lab::up(2) };
+    c.lab.apply(BACKEND);
+
+    // Les outils essentiels: the three debug pods
+    c.ok("run busybox --image=busybox --restart=Never -- sleep 3600");
+    c.ok("run netshoot --image=nicolaka/netshoot --restart=Never -- sleep 3600");
+    c.ok("run alpine --image=alpine:latest --restart=Never -- sleep 3600");
+    for p in ["backend", "busybox", "netshoot", "alpine"] {
+        c.lab.wait_ready("default", p);
+    }
+    let pods = c.ok("get pods");
+    for p in ["backend", "busybox", "netshoot", "alpine"] {
+        assert!(
+            pods.lines()
+                .any(|l| l.starts_with(p) && l.contains("1/1") && l.contains("Running")),
+            "{pods}"
+        );
+    }
+    assert_contains(
+        c.ok("get svc"),
+        "kubernetes   ClusterIP   10.152.183.1   <none>        443/TCP",
+    );
+    assert_contains(c.ok("get endpoints"), "192.168.1.10:16443");
+    let d = c.ok("describe pod backend");
+    assert_contains(&d, "Status:           Running");
+    assert_contains(&d, "Started container backend");
+    assert_eq!(c.ok("exec busybox -- hostname"), "busybox\n");
+    assert_contains(
+        c.ok("exec alpine -- apk add --no-cache curl bind-tools"),
+        "Installing bind-tools",
+    );
+    // what apk "installed" runs (dig -v prints its version on stderr)
+    let o = c.k("exec alpine -- dig -v");
+    assert_ok(&o);
+    assert_contains(err(&o), "DiG ");
+
+    // Ephemeral Containers: `kubectl debug POD -it --image=busybox --target=CONTAINER`,
+    // with a terminal (`script`), typing into the debug shell
+    let mut debug = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} --name {} kubectl debug backend -it --image=busybox --target=backend",
+                kinet_bin(),
+                c.lab.name
+            ),
+            "/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        debug.stdin.as_mut().unwrap(),
+        b"echo debugging-in-$(hostname); exit\n",
+    )
+    .unwrap();
+    let o = debug.wait_with_output().unwrap();
+    assert_contains(out(&o), "debugging-in-backend");
+    assert_contains(out(&o), "Defaulting debug container name to debugger-");
+
+    // Test 1: the pods, wide, and kube-system
+    let wide = c.ok("get pods -o wide");
+    let header = wide.lines().next().unwrap_or_default();
+    for col in ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"] {
+        assert_contains(header, col);
+    }
+    let target_ip = c.ok("get pod backend -o jsonpath={.status.podIP}");
+    assert!(target_ip.starts_with("10.1."), "{target_ip}");
+    let row = wide
+        .lines()
+        .find(|l| l.starts_with("backend"))
+        .unwrap_or_else(|| panic!("no backend in:\n{wide}"));
+    assert_contains(row, &target_ip);
+    assert_contains(row, "node");
+    c.ok("get pods -n kube-system");
+
+    // Test 3: ping between pods
+    let ping = c.ok(&format!("exec busybox -- ping -c 3 {target_ip}"));
+    assert_contains(
+        &ping,
+        format!("PING {target_ip} ({target_ip}): 56 data bytes"),
+    );
+    assert_contains(
+        &ping,
+        "3 packets transmitted, 3 packets received, 0% packet loss",
+    );
+
+    // Test 4: a port, with nc, telnet, wget and curl
+    let o = c.k(&format!("exec busybox -- nc -zv {target_ip} 8080"));
+    assert_ok(&o);
+    assert_contains(err(&o), format!("{target_ip} ({target_ip}:8080) open"));
+    let o = c.k(&format!("exec busybox -- nc -zv {target_ip} 8081"));
+    assert_contains(
+        assert_fails(&o),
+        format!("{target_ip} ({target_ip}:8081): Connection refused"),
+    );
+    let o = c.k(&format!("exec netshoot -- telnet {target_ip} 8080"));
+    assert_contains(out(&o), format!("Trying {target_ip}..."));
+    assert_contains(out(&o), format!("Connected to {target_ip}."));
+    let o = c.k(&format!(
+        "exec busybox -- wget -O- http://{target_ip}:8080/hostname"
+    ));
+    assert_eq!(out(&o), "backend", "{}", err(&o));
+    let o = c.k(&format!(
+        "exec netshoot -- curl -v http://{target_ip}:8080/hostname"
+    ));
+    assert_ok(&o);
+    assert_contains(err(&o), "< HTTP/1.1 200 OK");
+
+    // Test 15: logs, --tail, -c, --previous, -f. The app crashes once (an emptyDir
+    // remembers), so its second run is the current one while the test reads logs.
+    c.lab.apply(CHATTY);
+    c.lab.wait_pod(
+        "default",
+        "chatty",
+        "{.status.containerStatuses[?(@.name==\"app\")].restartCount}",
+        "1",
+    );
+    let o = c.k("logs chatty");
+    assert_contains(err(&o), "Defaulted container \"app\" out of: app, sidecar");
+    assert_contains(out(&o), "line 100\n");
+    let tail = c.ok("logs --tail=50 chatty -c app");
+    assert_eq!(tail.lines().count(), 50, "{tail}");
+    assert!(tail.ends_with("Listening on port 8080\n"), "{tail}");
+    assert_eq!(c.ok("logs chatty -c sidecar"), "sidecar up\n");
+    let prev = c.ok("logs chatty -c app --previous");
+    assert!(prev.starts_with("line 1\n"), "{prev}");
+    let mut follow = c
+        .spawn("logs -f chatty -c sidecar")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(follow.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "sidecar up\n");
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // Test 23: port-forward, then curl on 127.0.0.1
+    let mut pf = c
+        .spawn("port-forward pod/backend :8080")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    // keep reading kubectl's stdout open: it writes a second line for [::1]
+    let mut pf_out = BufReader::new(pf.stdout.take().unwrap());
+    pf_out.read_line(&mut line).unwrap();
+    // "Forwarding from 127.0.0.1:PORT -> 8080"
+    let port = line
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert!(line.trim_end().ends_with("-> 8080"), "{line}");
+    let curl = run(&args(&format!(
+        "curl -sS --max-time 5 http://localhost:{port}/hostname"
+    )));
+    let _ = pf.kill();
+    let _ = pf.wait();
+    drop(pf_out);
+    assert_eq!(out(&curl), "backend", "{}", err(&curl));
+
+    // Test 24: kubectl proxy, then a pod through the API server's proxy
+    let mut proxy = c
+        .spawn("proxy --port=0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut proxy_out = BufReader::new(proxy.stdout.take().unwrap());
+    let mut line = String::new();
+    proxy_out.read_line(&mut line).unwrap();
+    // "Starting to serve on 127.0.0.1:PORT"
+    let addr = line
+        .trim()
+        .strip_prefix("Starting to serve on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let get = |path: &str| run(&args(&format!("curl -sS --max-time 5 http://{addr}{path}")));
+    let o = get("/api/v1/namespaces/default/pods/backend:8080/proxy/hostname");
+    let o2 = get("/api/v1/namespaces/default/pods/backend:8081/proxy/");
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    drop(proxy_out);
+    assert_eq!(out(&o), "backend", "{}", err(&o));
+    assert_contains(
+        out(&o2),
+        format!(
+            "error trying to reach service: dial tcp {target_ip}:8081: connect: connection refused"
+        ),
+    );
+
+    // the Services chapter's nginx Deployment, with a readiness probe: 3/3 Ready
+    c.lab.apply(NGINX);
+    let t0 = Instant::now();
+    c.ok("rollout status deployment/nginx --timeout=60s");
+    assert!(t0.elapsed() < secs(60));
+    let deploy = c.ok("get deployment nginx");
+    assert!(
+        deploy
+            .lines()
+            .any(|l| l.starts_with("nginx") && l.contains("3/3     3            3")),
+        "{deploy}"
+    );
+}

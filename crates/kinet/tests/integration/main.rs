@@ -1,0 +1,17 @@
+//! kinet's integration tests, one binary: real labs driven by the machine's
+//! kubectl, kube-rs and the course's commands. Run as root:
+//! `cargo test -p kinet --test integration -- --test-threads=2`.
+//!
+//! One module per subject; `common` holds the shared harness. To add a module,
+//! put `NAME.rs` beside this file, start it with `use crate::common::*;` and
+//! add `mod NAME;` below.
+
+mod common;
+
+mod course;
+mod interactive;
+mod kube_rs;
+mod kubectl;
+mod lab;
+mod streaming;
+mod volumes;
