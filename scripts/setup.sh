@@ -29,6 +29,10 @@ if ! have cargo; then
   echo "error: cargo (Rust) is required to build kinet: https://rustup.rs" >&2
   exit 1
 fi
+# The test command's lint gates need rustfmt and clippy.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
 if ! have kubectl; then
   echo "warning: kubectl is not on PATH; 'kinet kubectl' and the kubectl tests need it" >&2
 fi
