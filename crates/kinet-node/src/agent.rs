@@ -14,9 +14,10 @@ use kinet_controllers::events::{self, Source};
 use kinet_controllers::objects;
 use kinet_model::json::str_at;
 use kinet_model::resources;
-use kinet_store::{EventType, Store};
+use kinet_store::Store;
+use kinet_store::watcher::{self, WatcherEvent};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -115,22 +116,11 @@ impl Agent {
         let mut workers: HashMap<String, mpsc::UnboundedSender<PodMsg>> = HashMap::new();
         let me = self.cfg.node.name.clone();
         let agent = self.clone();
-        kinet_controllers::for_each_change(
-            self.store.clone(),
-            &resources::store_prefix(pods, None),
-            move |ev| {
-                let o = &ev.object;
-                if str_at(o, "/spec/nodeName") != me {
-                    return;
-                }
+        // uids re-listed since the last Init: a relist drops the pods it no longer has
+        let mut relisted: Option<HashSet<String>> = None;
+        let apply =
+            move |o: &Arc<Value>, workers: &mut HashMap<String, mpsc::UnboundedSender<PodMsg>>| {
                 let uid = str_at(o, "/metadata/uid").to_string();
-                workers.retain(|_, tx| !tx.is_closed());
-                if ev.kind == EventType::Deleted {
-                    if let Some(tx) = workers.remove(&uid) {
-                        let _ = tx.send(PodMsg::Deleted);
-                    }
-                    return;
-                }
                 match workers.get(&uid) {
                     Some(tx) => {
                         let _ = tx.send(PodMsg::Updated(o.clone()));
@@ -141,6 +131,46 @@ impl Agent {
                         let a = agent.clone();
                         let pod = o.clone();
                         tokio::spawn(async move { a.pod_worker(pod, rx).await });
+                    }
+                }
+            };
+        watcher::for_each_event(
+            self.store.clone(),
+            &resources::store_prefix(pods, None),
+            move |ev| {
+                workers.retain(|_, tx| !tx.is_closed());
+                let mine = |o: &Value| str_at(o, "/spec/nodeName") == me;
+                match ev {
+                    WatcherEvent::Init => relisted = Some(HashSet::new()),
+                    WatcherEvent::InitApply(o) => {
+                        if mine(&o) {
+                            if let Some(seen) = relisted.as_mut() {
+                                seen.insert(str_at(&o, "/metadata/uid").to_string());
+                            }
+                            apply(&o, &mut workers);
+                        }
+                    }
+                    WatcherEvent::InitDone => {
+                        let seen = relisted.take().unwrap_or_default();
+                        workers.retain(|uid, tx| {
+                            let keep = seen.contains(uid);
+                            if !keep {
+                                let _ = tx.send(PodMsg::Deleted);
+                            }
+                            keep
+                        });
+                    }
+                    WatcherEvent::Apply(o) => {
+                        if mine(&o) {
+                            apply(&o, &mut workers);
+                        }
+                    }
+                    WatcherEvent::Delete(o) => {
+                        if mine(&o)
+                            && let Some(tx) = workers.remove(str_at(&o, "/metadata/uid"))
+                        {
+                            let _ = tx.send(PodMsg::Deleted);
+                        }
                     }
                 }
             },
