@@ -8,7 +8,7 @@ use crate::status::ApiError;
 use crate::{ApiServer, Body};
 use bytes::Bytes;
 use chrono::Utc;
-use http::{Response, StatusCode, header};
+use http::{Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use kinet_model::resources::{self, Resource};
@@ -75,11 +75,11 @@ pub(crate) async fn logs(
         out.truncate(l);
     }
     if !truthy(q, "follow") {
-        return Ok(Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(crate::full(out))
-            .unwrap());
+        return Ok(crate::response(
+            StatusCode::OK,
+            "text/plain",
+            crate::full(out),
+        ));
     }
     // follow: poll the file for growth until the client goes away or the pod is gone
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
@@ -126,11 +126,11 @@ pub(crate) async fn logs(
             }
         }
     });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/plain")
-        .body(BodyExt::boxed(StreamBody::new(tokio_stream_from(rx))))
-        .unwrap())
+    Ok(crate::response(
+        StatusCode::OK,
+        "text/plain",
+        BodyExt::boxed(StreamBody::new(tokio_stream_from(rx))),
+    ))
 }
 
 /// One line of a CRI log file (`<RFC3339Nano> <stream> <P|F> <text>`), as `kubectl logs` prints it.

@@ -136,10 +136,14 @@ pub(crate) fn stream_response<S>(s: S) -> Response<Body>
 where
     S: futures::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send + Sync + 'static,
 {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-cache, private")
-        .body(BodyExt::boxed(StreamBody::new(s)))
-        .unwrap()
+    let mut r = crate::response(
+        StatusCode::OK,
+        "application/json",
+        BodyExt::boxed(StreamBody::new(s)),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache, private"),
+    );
+    r
 }
