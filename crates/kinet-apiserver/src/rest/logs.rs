@@ -30,11 +30,17 @@ pub(crate) async fn logs(
         .and_then(Value::as_str)
         .unwrap_or("");
     let previous = truthy(q, "previous");
-    let path = api
-        .hooks
-        .as_ref()
-        .and_then(|h| h.log_path(ns, name, uid, &container, previous));
-    let Some(path) = path.filter(|p| p.exists()) else {
+    let path_of = |previous: bool| {
+        api.hooks
+            .as_ref()
+            .and_then(|h| h.log_path(ns, name, uid, &container, previous))
+            .filter(|p| p.exists())
+    };
+    // between restarts (CrashLoopBackOff) the next run has no log yet: as the
+    // kubelet does, the log of the run that ended is the container's log
+    let path = path_of(previous)
+        .or_else(|| (!previous && waiting_after_a_run(&pod, &container)).then(|| path_of(true))?);
+    let Some(path) = path else {
         let waiting = pod.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
         return Err(ApiError::bad_request(if waiting {
             format!(
@@ -133,6 +139,18 @@ pub(crate) async fn logs(
     ))
 }
 
+/// The container waits to start again after a run that ended.
+fn waiting_after_a_run(pod: &Value, container: &str) -> bool {
+    ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .filter_map(|list| pod.pointer(&format!("/status/{list}"))?.as_array())
+        .flatten()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+        .is_some_and(|c| {
+            c.pointer("/state/waiting").is_some() && c.pointer("/lastState/terminated").is_some()
+        })
+}
+
 /// One line of a CRI log file (`<RFC3339Nano> <stream> <P|F> <text>`), as `kubectl logs` prints it.
 pub fn cri_line(
     line: &str,
@@ -218,6 +236,20 @@ pub fn pick_container(pod: &Value, requested: Option<&str>) -> Result<String, Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_container_in_back_off_shows_its_last_run() {
+        let pod = serde_json::json!({"status": {"containerStatuses": [
+            {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+             "lastState": {"terminated": {"exitCode": 1}}},
+            {"name": "new", "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}},
+            {"name": "up", "state": {"running": {}}, "lastState": {"terminated": {}}}
+        ]}});
+        assert!(waiting_after_a_run(&pod, "app"));
+        assert!(!waiting_after_a_run(&pod, "new"));
+        assert!(!waiting_after_a_run(&pod, "up"));
+        assert!(!waiting_after_a_run(&pod, "nosuch"));
+    }
 
     #[test]
     fn cri_lines() {
