@@ -136,7 +136,8 @@ impl Upgrade {
                 }
             }
         }
-        r.body(crate::full(Bytes::new())).unwrap()
+        r.body(crate::full(Bytes::new()))
+            .unwrap_or_else(|e| error(&ApiError::internal(e.to_string())))
     }
 }
 
@@ -584,7 +585,7 @@ async fn ws_session<S>(
     let incoming = reader.await.ok().flatten();
     if let Ok(Some(mut sink)) = writer.await {
         if let Some(code) = code {
-            let st = serde_json::to_vec(&status(code)).unwrap();
+            let st = serde_json::to_vec(&status(code)).unwrap_or_default();
             let _ = sink.send(frame(3, &st)).await;
         }
         let _ = sink.send(normal_close()).await;
@@ -722,7 +723,10 @@ async fn spdy_session<IO>(
         if let Some(code) = code {
             let st = status(code);
             if v4 {
-                let _ = e.writer.write(&serde_json::to_vec(&st).unwrap()).await;
+                let _ = e
+                    .writer
+                    .write(&serde_json::to_vec(&st).unwrap_or_default())
+                    .await;
             } else if st["status"] != "Success" {
                 // the older protocols carry only the message of a failure
                 let _ = e

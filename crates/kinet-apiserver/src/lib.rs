@@ -19,13 +19,16 @@ pub mod tokens;
 
 use anyhow::Result;
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
+use futures::FutureExt;
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kinet_store::Store;
 use serde_json::Value;
 use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -104,13 +107,7 @@ impl ApiServer {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let svc = hyper::service::service_fn(move |req| {
-                    let me = me.clone();
-                    async move { Ok::<_, Infallible>(me.handle(req).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-                    .await;
+                serve_connection(TokioIo::new(tls), move |req| me.clone().handle(req)).await;
             });
         }
     }
@@ -134,9 +131,9 @@ impl ApiServer {
                     let mut r = json(StatusCode::OK, &discovery::aggregated(core));
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
-                        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-                            .parse()
-                            .unwrap(),
+                        HeaderValue::from_static(
+                            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                        ),
                     );
                     return r;
                 }
@@ -150,14 +147,11 @@ impl ApiServer {
                 return json(StatusCode::OK, &discovery::openapi_index());
             }
             "/openapi/v2" | "/openapi/v2/" => {
-                return Response::builder()
-                    .status(StatusCode::OK)
-                    .header(
-                        header::CONTENT_TYPE,
-                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-                    )
-                    .body(full(openapi_v2::document()))
-                    .unwrap();
+                return response(
+                    StatusCode::OK,
+                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                    full(openapi_v2::document()),
+                );
             }
             _ => {}
         }
@@ -193,6 +187,48 @@ impl ApiServer {
     }
 }
 
+/// Serves HTTP/1.1 or HTTP/2 (with upgrades) on one connection, each request
+/// through [`guarded`].
+async fn serve_connection<IO, H, F>(io: IO, handler: H)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let what = format!("{} {}", req.method(), req.uri().path());
+        let fut = handler(req);
+        async move { Ok::<_, Infallible>(guarded(what, fut).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(io, svc)
+        .await;
+}
+
+/// Runs one request's handler. A panic in it ends that request with a 500
+/// InternalError Status, and nothing else: it is logged, and the connection and
+/// the server go on.
+async fn guarded<F>(what: String, handler: F) -> Response<Body>
+where
+    F: Future<Output = Response<Body>>,
+{
+    match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            tracing::error!("panic while serving {what}: {why}");
+            error(&status::ApiError::internal(
+                "This request caused apiserver to panic. Look in the logs for details.",
+            ))
+        }
+    }
+}
+
 pub(crate) fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> String {
     req.headers()
         .get(name)
@@ -207,21 +243,22 @@ pub(crate) fn full(b: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
+/// A response with a status, a Content-Type and a body.
+pub(crate) fn response(code: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
 pub(crate) fn json(code: StatusCode, v: &Value) -> Response<Body> {
     let body = serde_json::to_vec(v).unwrap_or_default();
-    Response::builder()
-        .status(code)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(full(body))
-        .unwrap()
+    response(code, "application/json", full(body))
 }
 
 pub(crate) fn text(code: StatusCode, s: &str) -> Response<Body> {
-    Response::builder()
-        .status(code)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(full(s.to_string()))
-        .unwrap()
+    response(code, "text/plain; charset=utf-8", full(s.to_string()))
 }
 
 pub(crate) fn error(e: &status::ApiError) -> Response<Body> {
@@ -229,4 +266,69 @@ pub(crate) fn error(e: &status::ApiError) -> Response<Body> {
         StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         &e.to_status(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+
+    /// A connection served as the API server serves one, with a handler that
+    /// panics on `/boom`, and a client on the other end.
+    async fn connection() -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(serve_connection(
+            TokioIo::new(server),
+            |req: Request<Incoming>| async move {
+                if req.uri().path() == "/boom" {
+                    panic!("a handler bug");
+                }
+                text(StatusCode::OK, "ok")
+            },
+        ));
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(client))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        send
+    }
+
+    async fn get(
+        send: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+        path: &str,
+    ) -> (StatusCode, Bytes) {
+        let req = Request::get(path)
+            .header(header::HOST, "kinet")
+            .body(Empty::new())
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        let code = resp.status();
+        (code, resp.into_body().collect().await.unwrap().to_bytes())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_connection_goes_on() {
+        let mut send = connection().await;
+        let (code, body) = get(&mut send, "/boom").await;
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+        let status: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status["kind"], "Status");
+        assert_eq!(status["status"], "Failure");
+        assert_eq!(status["reason"], "InternalError");
+        assert_eq!(status["code"], 500);
+        assert_eq!(
+            status["message"],
+            "Internal error occurred: This request caused apiserver to panic. Look in the logs for details."
+        );
+        // the same connection serves the next request
+        assert_eq!(
+            get(&mut send, "/fine").await,
+            (StatusCode::OK, Bytes::from_static(b"ok"))
+        );
+        assert_eq!(
+            get(&mut send, "/boom").await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(get(&mut send, "/fine").await.0, StatusCode::OK);
+    }
 }

@@ -201,15 +201,14 @@ where
                     continue;
                 }
                 *slot = Some(s);
-                if p.error.is_some() && p.data.is_some() {
-                    let p = pairs.remove(&request).unwrap();
-                    forwards.spawn(forward(
-                        hooks.clone(),
-                        pod.clone(),
-                        port,
-                        p.error.unwrap(),
-                        p.data.unwrap(),
-                    ));
+                if p.error.is_some()
+                    && p.data.is_some()
+                    && let Some(Pair {
+                        error: Some(error),
+                        data: Some(data),
+                    }) = pairs.remove(&request)
+                {
+                    forwards.spawn(forward(hooks.clone(), pod.clone(), port, error, data));
                 }
             }
             _ = &mut gone => {

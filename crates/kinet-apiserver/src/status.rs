@@ -135,6 +135,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        // Go omits an empty reason (StatusReasonUnknown)
+        if self.reason.is_empty()
+            && let Some(m) = s.as_object_mut()
+        {
+            m.remove("reason");
+        }
         if let Some(d) = &self.details {
             let mut d = d.clone();
             if let Some(m) = d.as_object_mut() {
@@ -186,6 +192,9 @@ mod tests {
             "Pod \"x\" is invalid: spec.containers[0].image: Required value"
         );
         let two = ApiError::invalid("Deployment", "apps", "x", &[c.clone(), c]).to_status();
+        let unknown = ApiError::new(500, "", "boom").to_status();
+        assert!(unknown.get("reason").is_none());
+        assert_eq!(unknown["code"], 500);
         assert!(
             two["message"]
                 .as_str()

@@ -8,17 +8,20 @@
 //!
 //! All functions are pure: they take the stored object and the patch by
 //! reference and return a new value, so a failed patch never leaves a
-//! half-applied object behind.
+//! half-applied object behind. [`check_body`] says, before any of them runs,
+//! whether the API server accepts a body of that shape at all.
 
 use std::fmt;
 
 use serde_json::Value;
 
+mod body;
 mod json_patch;
 mod merge_patch;
 mod meta;
 mod strategic;
 
+pub use body::{BodyError, PatchType, check_body, not_an_object};
 pub use json_patch::json_patch;
 pub use merge_patch::json_merge_patch;
 pub use meta::{ListMeta, merge_meta};

@@ -1,10 +1,13 @@
 //! JSON patch, RFC 6902 (`application/json-patch+json`), with JSON pointers
 //! per RFC 6901. Error texts follow the ones the Kubernetes API server
-//! (evanphx/json-patch) returns, so kubectl users see familiar messages.
+//! (evanphx/json-patch) returns, so kubectl users see familiar messages; like
+//! it, the whole document can be replaced only by an object or an array, not
+//! added or removed, and (as the API server then decodes the result into an
+//! object) a patch whose result is not an object fails.
 
 use serde_json::{Map, Value};
 
-use super::{PatchError, json_eq};
+use super::{PatchError, json_eq, not_an_object};
 
 /// Applies a list of RFC 6902 operations. The operations run against a copy
 /// of `target`; if any of them fails, the error is returned and nothing of
@@ -18,6 +21,9 @@ pub fn json_patch(target: &Value, ops: &Value) -> Result<Value, PatchError> {
     let mut doc = target.clone();
     for op in ops {
         apply(&mut doc, op)?;
+    }
+    if !doc.is_object() {
+        return Err(PatchError::new(not_an_object(&doc)));
     }
     Ok(doc)
 }
@@ -56,6 +62,11 @@ fn apply(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         "remove" => remove(doc, &tokens, path, kind).map(|_| ()),
         "replace" => {
             let value = value_field(fields, kind)?.clone();
+            if tokens.is_empty() && !(value.is_object() || value.is_array()) {
+                return Err(PatchError::new(
+                    "replace operation value must be object or array",
+                ));
+            }
             match get_mut(doc, &tokens)? {
                 Some(slot) => {
                     *slot = value;
@@ -230,14 +241,14 @@ fn get_mut<'a>(doc: &'a mut Value, tokens: &[String]) -> Result<Option<&'a mut V
 }
 
 fn add(doc: &mut Value, tokens: &[String], path: &str, value: Value) -> Result<(), PatchError> {
-    let Some((last, parent_tokens)) = tokens.split_last() else {
-        *doc = value;
-        return Ok(());
-    };
     let missing = || {
         PatchError::new(format!(
             "add operation does not apply: doc is missing path: \"{path}\": missing value"
         ))
+    };
+    // json-patch finds no parent for the whole document
+    let Some((last, parent_tokens)) = tokens.split_last() else {
+        return Err(missing());
     };
     match get_mut(doc, parent_tokens)?.ok_or_else(missing)? {
         Value::Object(map) => {
@@ -271,9 +282,7 @@ fn remove(doc: &mut Value, tokens: &[String], path: &str, kind: &str) -> Result<
         }
     };
     let Some((last, parent_tokens)) = tokens.split_last() else {
-        return Err(PatchError::new(format!(
-            "{kind} operation does not apply: the whole document cannot be removed"
-        )));
+        return Err(missing());
     };
     match get_mut(doc, parent_tokens)?.ok_or_else(missing)? {
         Value::Object(map) => map.shift_remove(last).ok_or_else(missing),
@@ -340,13 +349,33 @@ mod tests {
     }
 
     #[test]
-    fn add_to_whole_document_replaces_it() {
+    fn the_whole_document_is_replaced_only_by_an_object() {
+        // as json-patch: no parent to add to or remove from
         assert_eq!(
-            ok(
+            err(
                 json!({"a": 1}),
-                json!([{"op": "add", "path": "", "value": [1]}])
+                json!([{"op": "add", "path": "", "value": {"b": 1}}])
             ),
-            json!([1])
+            "add operation does not apply: doc is missing path: \"\": missing value"
+        );
+        assert_eq!(
+            err(json!({"a": 1}), json!([{"op": "remove", "path": ""}])),
+            "remove operation does not apply: doc is missing path: \"\": missing value"
+        );
+        assert_eq!(
+            err(
+                json!({"a": 1}),
+                json!([{"op": "replace", "path": "", "value": "x"}])
+            ),
+            "replace operation value must be object or array"
+        );
+        // an array replaces it, but the API server cannot read an object from that
+        assert_eq!(
+            err(
+                json!({"a": 1}),
+                json!([{"op": "replace", "path": "", "value": [1]}])
+            ),
+            " \"\" is invalid: patch: Invalid value: \"[1]\": couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }"
         );
     }
 

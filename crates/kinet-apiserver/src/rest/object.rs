@@ -1,0 +1,140 @@
+//! The verbs on one object: get, create, update, patch and delete, and the
+//! subresources that are a part of the object itself (`status`,
+//! `ephemeralcontainers`), whose semantics live in [`crate::objects`].
+
+use super::list::make_table;
+use super::patch_body;
+use super::request::{Query, Repr, decode_object, read_body, with_warnings, write_opts};
+use crate::objects::Objects;
+use crate::status::ApiError;
+use crate::{ApiServer, Body, json};
+use http::{Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use kinet_model::resources::Resource;
+use serde_json::{Value, json};
+
+/// GET of an object (or of its status or ephemeralcontainers: the whole pod).
+pub(crate) fn get(
+    api: &ApiServer,
+    objects: &Objects,
+    r: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    rp: Repr,
+) -> Result<Response<Body>, ApiError> {
+    let obj = objects.get(r, ns, name)?;
+    Ok(match rp {
+        Repr::Table(inc) => json(
+            StatusCode::OK,
+            &make_table(r, &[obj], inc, true, api.store.rev()),
+        ),
+        Repr::Object => json(StatusCode::OK, &obj),
+    })
+}
+
+/// POST of a collection.
+pub(crate) async fn create(
+    objects: &Objects,
+    r: &'static Resource,
+    ns: Option<&str>,
+    q: &Query,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let opts = write_opts(q)?;
+    let (parts, body) = read_body(req).await?;
+    let obj = decode_object(&parts, &body)?;
+    let w = objects.create(r, ns, obj, opts)?;
+    Ok(with_warnings(
+        json(StatusCode::CREATED, &w.object),
+        &w.warnings,
+    ))
+}
+
+/// PUT of an object, its status, its ephemeral containers, or a namespace's finalizers.
+pub(crate) async fn update(
+    objects: &Objects,
+    r: &'static Resource,
+    ns: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+    q: &Query,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let opts = write_opts(q)?;
+    let (parts, body) = read_body(req).await?;
+    let obj = decode_object(&parts, &body)?;
+    let w = if sub == Some("finalize") {
+        super::finalize::finalize_namespace(objects, r, name, obj)?
+    } else {
+        objects.update(r, ns, name, sub, obj, opts)?
+    };
+    Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
+}
+
+/// PATCH of an object, its status or its ephemeral containers.
+pub(crate) async fn patch(
+    objects: &Objects,
+    r: &'static Resource,
+    ns: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+    q: &Query,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let opts = write_opts(q)?;
+    let (parts, body) = read_body(req).await?;
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = patch_body::admit(&ct, &body, opts.validation)?;
+    let sub = match sub {
+        Some(s @ ("status" | "ephemeralcontainers")) if r.kind == "Pod" || s == "status" => Some(s),
+        _ => None,
+    };
+    let w = objects.patch(r, ns, name, sub, &ct, &body, opts)?;
+    Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
+}
+
+/// DELETE of an object, with DeleteOptions from the query or the body.
+pub(crate) async fn delete(
+    objects: &Objects,
+    r: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    q: &Query,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let (parts, body) = read_body(req).await?;
+    let opts: Value = if body.is_empty() {
+        json!({})
+    } else {
+        decode_object(&parts, &body)?
+    };
+    let grace = q
+        .get("gracePeriodSeconds")
+        .and_then(|g| g.parse().ok())
+        .or_else(|| opts.get("gracePeriodSeconds").and_then(Value::as_i64));
+    let uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
+    let dry = q.get("dryRun").is_some_and(|v| v == "All")
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let (obj, gone) = objects.delete(r, ns, name, grace, uid, dry)?;
+    let code = if gone || dry {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(json(
+        if r.kind == "Pod" || r.kind == "Namespace" {
+            StatusCode::OK
+        } else {
+            code
+        },
+        &obj,
+    ))
+}
