@@ -35,7 +35,7 @@ impl NodeHooks for Bridge {
         container: &str,
         previous: bool,
     ) -> Option<PathBuf> {
-        // the current run is the container's restartCount; the previous one is before it.
+        // the current run is the container's restartCount; the previous one is before it
         let r = kinet_model::resources::find("", "v1", "pods")?;
         let p = self
             .store
@@ -46,20 +46,12 @@ impl NodeHooks for Bridge {
             .and_then(|a| a.iter().find(|c| c["name"] == container))
             .and_then(|c| c["restartCount"].as_u64())
             .unwrap_or(0) as u32;
-        // In back-off the count has moved on before the next run has a log: the
-        // latest container is still the one that exited, as kubelet shows it.
-        let path = |n| agent::log_path(&self.dir, ns, pod, uid, container, n);
-        let current = if restarts > 0 && !path(restarts).exists() {
-            restarts - 1
+        let n = if previous {
+            restarts.checked_sub(1)?
         } else {
             restarts
         };
-        let n = if previous {
-            current.checked_sub(1)?
-        } else {
-            current
-        };
-        Some(path(n))
+        Some(agent::log_path(&self.dir, ns, pod, uid, container, n))
     }
 
     fn exec(
