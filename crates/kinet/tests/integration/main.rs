@@ -8,6 +8,7 @@
 
 mod common;
 
+mod api_robustness;
 mod course;
 mod interactive;
 mod kube_rs;

@@ -2,18 +2,11 @@
 //! over: patch bodies of the wrong shape, list parameters that do not parse. After
 //! each refusal the object is as it was and the server answers the next request.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// kubectl that must fail; returns stderr.
 fn refused(lab: &Lab, args: &[&str]) -> String {
-    let o = lab.kubectl(args);
-    assert!(
-        !o.status.success(),
-        "kubectl {args:?} succeeded: {}",
-        out(&o)
-    );
-    err(&o)
+    assert_fails(&lab.kubectl(args))
 }
 
 #[test]
@@ -40,12 +33,12 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
         &lab,
         &["patch", "configmap", "cfg", "--type", "merge", "-p", "null"],
     );
-    assert!(e.contains("Invalid JSON Patch"), "{e}");
+    assert_contains(&e, "Invalid JSON Patch");
     // a strategic merge patch that is not an object
     let e = refused(&lab, &["patch", "configmap", "cfg", "-p", "[1]"]);
-    assert!(
-        e.contains("json: cannot unmarshal array into Go value of type map[string]interface {}"),
-        "{e}"
+    assert_contains(
+        &e,
+        "json: cannot unmarshal array into Go value of type map[string]interface {}",
     );
     // a JSON patch replacing the whole object with a string, or adding to its root
     let e = refused(
@@ -60,10 +53,7 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
             r#"[{"op":"replace","path":"","value":"x"}]"#,
         ],
     );
-    assert!(
-        e.contains("replace operation value must be object or array"),
-        "{e}"
-    );
+    assert_contains(&e, "replace operation value must be object or array");
     let e = refused(
         &lab,
         &[
@@ -76,7 +66,7 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
             r#"[{"op":"replace","path":"","value":[1]}]"#,
         ],
     );
-    assert!(e.contains("couldn't get version/kind"), "{e}");
+    assert_contains(&e, "couldn't get version/kind");
     let e = refused(
         &lab,
         &[
@@ -89,7 +79,7 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
             r#"{"op":"add"}"#,
         ],
     );
-    assert!(e.contains("BadRequest"), "{e}");
+    assert_contains(&e, "BadRequest");
     assert_eq!(cfg(), before, "the refused patches changed nothing");
 
     // the server still serves, and a good patch works
@@ -131,7 +121,7 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
             "[\"a\"]",
         ],
     );
-    assert!(e.contains("error decoding patch"), "{e}");
+    assert_contains(&e, "error decoding patch");
     assert_eq!(
         lab.k(&[
             "get",
@@ -152,27 +142,20 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
             "/api/v1/namespaces/default/configmaps?resourceVersion=abc",
         ],
     );
-    assert!(
-        e.contains(
-            r#"Error from server (BadRequest): invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax"#
-        ),
-        "{e}"
+    assert_contains(
+        &e,
+        r#"Error from server (BadRequest): invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax"#,
     );
     let e = refused(
         &lab,
         &["get", "--raw", "/api/v1/configmaps?limit=10&continue=junk"],
     );
-    assert!(
-        e.contains(
-            r"Error from server (BadRequest): invalid continue token: continue key is not valid: invalid character '\u008e' looking for beginning of value"
-        ),
-        "{e}"
+    assert_contains(
+        &e,
+        r"Error from server (BadRequest): invalid continue token: continue key is not valid: invalid character '\u008e' looking for beginning of value",
     );
     let e = refused(&lab, &["get", "--raw", "/api/v1/configmaps?limit=ten"]);
-    assert!(
-        e.contains(r#"strconv.ParseInt: parsing "ten": invalid syntax"#),
-        "{e}"
-    );
+    assert_contains(&e, r#"strconv.ParseInt: parsing "ten": invalid syntax"#);
     // good versions still list
     let list = lab.k(&[
         "get",
