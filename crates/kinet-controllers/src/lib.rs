@@ -1,6 +1,6 @@
 //! Reconcile loops that run inside the daemon: the scheduler, namespaces
-//! (defaults, service accounts, root CA, deletion), and the event recorder that
-//! node agents share.
+//! (defaults, service accounts, root CA, deletion) and workloads. They write
+//! through `kinet_registry`, as every writer does.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +15,9 @@ use std::sync::Arc;
 
 /// Runs `f` on every change under `prefix`, starting with the current objects
 /// (as Added events); re-lists when the watch falls behind.
+///
+/// Superseded by `kinet_store::watcher` (which says when a relist replaces what
+/// the consumer knew); kept only until the node agent is switched to it.
 pub async fn for_each_change<F>(store: Arc<Store>, prefix: &str, mut f: F)
 where
     F: FnMut(&Event),
@@ -43,7 +46,5 @@ where
     }
 }
 
-/// The 5-character suffix of generated names.
-pub fn random_suffix(n: usize) -> String {
-    kinet_model::names::suffix(rand::random(), n)
-}
+/// Now `kinet_registry::random_suffix`; kept for workloads until it is switched.
+pub use kinet_registry::random_suffix;

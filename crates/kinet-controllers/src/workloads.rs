@@ -211,13 +211,10 @@ impl Workloads {
         &self,
         src: &Source,
         owner: &Value,
-        e: kinet_store::StoreError,
+        e: kinet_registry::ApiError,
         msg: impl Fn(&str) -> String,
     ) {
-        let why = match e {
-            kinet_store::StoreError::Db(m) => m,
-            other => other.to_string(),
-        };
+        let why = e.message;
         let uid = s(owner, "/metadata/uid").to_string();
         let now = std::time::Instant::now();
         {

@@ -1,10 +1,12 @@
-//! API errors as `Status` objects, with the reasons, codes and messages of the
-//! Kubernetes API server, so kubectl prints what it prints against a real cluster.
+//! API errors (apimachinery's `api/errors`): the code, reason, message and details
+//! of a `Status`, with the Kubernetes API server's wording, so kubectl prints what
+//! it prints against a real cluster. Every writer gets these from the registry;
+//! the API server sends them over HTTP (`kinet_apiserver::status`).
 
 use kinet_model::validation::Cause;
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
@@ -125,6 +127,12 @@ impl ApiError {
         }))
     }
 
+    /// True for 409 Conflict (a precondition or a concurrent write lost).
+    pub fn is_conflict(&self) -> bool {
+        self.reason == "Conflict"
+    }
+
+    /// The `Status` object of this error (the body of an error response).
     pub fn to_status(&self) -> Value {
         let mut s = json!({
             "kind": "Status",
@@ -146,20 +154,20 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 fn plural_of(group_resource: &str) -> &str {
     group_resource.split('.').next().unwrap_or(group_resource)
 }
 
 fn group_of(group_resource: &str) -> &str {
     group_resource.split_once('.').map(|(_, g)| g).unwrap_or("")
-}
-
-/// The `Status` of a successful delete of an object that has no body to return.
-pub fn success(kind_plural: &str, name: &str, uid: &str) -> Value {
-    json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-        "details": {"name": name, "kind": kind_plural, "uid": uid}
-    })
 }
 
 #[cfg(test)]
