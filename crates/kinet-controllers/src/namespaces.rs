@@ -1,10 +1,11 @@
 //! Namespaces: the built-in ones, each namespace's `default` ServiceAccount and
 //! `kube-root-ca.crt` ConfigMap, and deletion (content first, then the namespace).
 
-use crate::objects;
+use kinet_model::json as j;
 use kinet_model::resources::{self, RESOURCES};
+use kinet_registry::{Registry, create, key_of, resource};
 use kinet_store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,53 +14,34 @@ pub const BUILTIN: &[&str] = &["default", "kube-node-lease", "kube-public", "kub
 /// Creates the built-in namespaces if missing, with their `default` ServiceAccounts
 /// (at once, so that pods sent right after the daemon starts pass admission).
 pub fn ensure_builtin(store: &Store) {
-    let ns = objects::resource("", "namespaces");
-    let sa = objects::resource("", "serviceaccounts");
+    let ns = resource("", "namespaces");
     for n in BUILTIN {
-        let _ = objects::create(store, ns, json!({"metadata": {"name": n}}));
-        if store
-            .get(&resources::store_key(sa, Some(n), "default"))
-            .is_none()
-        {
-            let _ = objects::create(
-                store,
-                sa,
-                json!({"metadata": {"name": "default", "namespace": n}}),
-            );
-        }
+        // (a new namespace comes with its default ServiceAccount)
+        let _ = create(store, ns, json!({"metadata": {"name": n}}));
+        Registry::new(store).ensure_default_service_account(n);
     }
 }
 
 /// Keeps every active namespace furnished, and finishes deleting terminating ones.
 pub async fn run(store: Arc<Store>, ca_pem: String) {
-    let ns_r = objects::resource("", "namespaces");
-    let sa_r = objects::resource("", "serviceaccounts");
-    let cm_r = objects::resource("", "configmaps");
+    let ns_r = resource("", "namespaces");
+    let cm_r = resource("", "configmaps");
     loop {
         let (all, rev) = store.list(&resources::store_prefix(ns_r, None));
         for ns in &all {
-            let name = ns["metadata"]["name"].as_str().unwrap_or("").to_string();
-            if ns.pointer("/metadata/deletionTimestamp").is_some() {
+            let name = j::name(ns).to_string();
+            if j::at(ns, "/metadata/deletionTimestamp").is_some() {
                 if empty_namespace(&store, &name) {
-                    let _ = store.delete(&objects::key_of(ns_r, ns), None);
+                    let _ = store.delete(&key_of(ns_r, ns), None);
                 }
                 continue;
             }
-            if store
-                .get(&resources::store_key(sa_r, Some(&name), "default"))
-                .is_none()
-            {
-                let _ = objects::create(
-                    &store,
-                    sa_r,
-                    json!({"metadata": {"name": "default", "namespace": name}}),
-                );
-            }
+            Registry::new(&store).ensure_default_service_account(&name);
             if store
                 .get(&resources::store_key(cm_r, Some(&name), "kube-root-ca.crt"))
                 .is_none()
             {
-                let _ = objects::create(
+                let _ = create(
                     &store,
                     cm_r,
                     json!({"metadata": {"name": "kube-root-ca.crt", "namespace": name,
@@ -73,7 +55,7 @@ pub async fn run(store: Arc<Store>, ca_pem: String) {
         };
         let terminating = all
             .iter()
-            .any(|n| n.pointer("/metadata/deletionTimestamp").is_some());
+            .any(|n| j::at(n, "/metadata/deletionTimestamp").is_some());
         let wait = if terminating {
             Duration::from_millis(200)
         } else {
@@ -83,8 +65,10 @@ pub async fn run(store: Arc<Store>, ca_pem: String) {
     }
 }
 
-/// Deletes what is left in a terminating namespace; true once it is empty.
+/// Deletes what is left in a terminating namespace, as a client would (pods on a
+/// node gracefully, objects with finalizers once those are done); true once it is empty.
 fn empty_namespace(store: &Store, ns: &str) -> bool {
+    let registry = Registry::new(store);
     let mut empty = true;
     for r in RESOURCES
         .iter()
@@ -93,29 +77,8 @@ fn empty_namespace(store: &Store, ns: &str) -> bool {
         let (items, _) = store.list(&resources::store_prefix(r, Some(ns)));
         for o in items {
             empty = false;
-            let key = objects::key_of(r, &o);
-            let on_node = r.kind == "Pod"
-                && o.pointer("/spec/nodeName")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| !n.is_empty())
-                && !matches!(
-                    o.pointer("/status/phase").and_then(Value::as_str),
-                    Some("Succeeded" | "Failed")
-                );
-            if on_node {
-                if o.pointer("/metadata/deletionTimestamp").is_none() {
-                    let grace = o
-                        .pointer("/spec/terminationGracePeriodSeconds")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(30);
-                    let _ = store.update_with(&key, |p| {
-                        p["metadata"]["deletionTimestamp"] = json!(objects::now());
-                        p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-                        true
-                    });
-                }
-            } else {
-                let _ = store.delete(&key, None);
+            if let Err(e) = registry.delete(r, Some(ns), j::name(&o), None, None, false) {
+                tracing::debug!("deleting {} {ns}/{}: {e}", r.plural, j::name(&o));
             }
         }
     }

@@ -1,9 +1,10 @@
 //! The scheduler: binds each pending pod to a node, as `default-scheduler` does,
 //! and explains why when no node fits.
 
-use crate::events::{self, Source};
-use crate::objects;
+use kinet_model::json as j;
 use kinet_model::selector::labels_of;
+use kinet_registry::events::{self, Source};
+use kinet_registry::{key_of, now, resource};
 use kinet_store::Store;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -89,8 +90,8 @@ fn pending(p: &Value) -> bool {
 
 /// Runs the scheduler until the store closes.
 pub async fn run(store: Arc<Store>) {
-    let pods = objects::resource("", "pods");
-    let nodes_r = objects::resource("", "nodes");
+    let pods = resource("", "pods");
+    let nodes_r = resource("", "nodes");
     let src = Source::new("default-scheduler", None);
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
     loop {
@@ -103,7 +104,7 @@ pub async fn run(store: Arc<Store>) {
             }
         }
         for p in all.iter().filter(|p| pending(p)) {
-            let key = objects::key_of(pods, p);
+            let key = key_of(pods, p);
             match pick_node(p, &nodes, &load) {
                 Ok(node) => {
                     let bound = store.update_with(&key, |o| {
@@ -117,14 +118,7 @@ pub async fn run(store: Arc<Store>) {
                     if let Ok(o) = bound {
                         *load.entry(node.clone()).or_default() += 1;
                         failed.remove(&key);
-                        let ns = o
-                            .pointer("/metadata/namespace")
-                            .and_then(Value::as_str)
-                            .unwrap_or("");
-                        let name = o
-                            .pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("");
+                        let (ns, name) = (j::namespace(&o), j::name(&o));
                         events::record(
                             &store,
                             &src,
@@ -173,7 +167,7 @@ pub async fn run(store: Arc<Store>) {
 }
 
 fn set_scheduled(o: &mut Value, status: &str, reason: Option<&str>, message: Option<&str>) {
-    let mut cond = json!({"type": "PodScheduled", "status": status, "lastProbeTime": null, "lastTransitionTime": objects::now()});
+    let mut cond = json!({"type": "PodScheduled", "status": status, "lastProbeTime": null, "lastTransitionTime": now()});
     if let Some(r) = reason {
         cond["reason"] = json!(r);
     }
@@ -183,12 +177,12 @@ fn set_scheduled(o: &mut Value, status: &str, reason: Option<&str>, message: Opt
     if !o["status"].is_object() {
         o["status"] = json!({"phase": "Pending"});
     }
-    let conds = o["status"]
-        .as_object_mut()
-        .unwrap()
-        .entry("conditions")
-        .or_insert_with(|| json!([]));
-    if let Some(a) = conds.as_array_mut() {
+    if let Some(st) = o["status"].as_object_mut()
+        && let Some(a) = st
+            .entry("conditions")
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+    {
         a.retain(|c| c["type"] != "PodScheduled");
         a.push(cond);
     }

@@ -9,11 +9,9 @@
 
 use crate::plan::NodePlan;
 use crate::sandbox::Ipam;
-use chrono::{SecondsFormat, Utc};
-use kinet_controllers::events::{self, Source};
-use kinet_controllers::objects;
 use kinet_model::json::str_at;
 use kinet_model::resources;
+use kinet_registry::events::{self, Source};
 use kinet_store::Store;
 use kinet_store::watcher::{self, WatcherEvent};
 use serde_json::Value;
@@ -56,10 +54,6 @@ pub struct Agent {
 pub(crate) enum PodMsg {
     Updated(Arc<Value>),
     Deleted,
-}
-
-pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Where a container's log of run `n` lives.
@@ -112,7 +106,7 @@ impl Agent {
             self.store.clone(),
             self.cfg.node.name.clone(),
         ));
-        let pods = objects::resource("", "pods");
+        let pods = kinet_registry::resource("", "pods");
         let mut workers: HashMap<String, mpsc::UnboundedSender<PodMsg>> = HashMap::new();
         let me = self.cfg.node.name.clone();
         let agent = self.clone();

@@ -1,12 +1,11 @@
 //! The node's own objects: its Node (capacity from the host, kubelet's conditions
 //! and node info) and its Lease in `kube-node-lease`, renewed as kubelet does.
 
-use crate::agent::now;
 use crate::plan::NodePlan;
 use chrono::{SecondsFormat, Utc};
-use kinet_controllers::events::{self, Source};
-use kinet_controllers::objects;
 use kinet_model::resources;
+use kinet_registry::events::{self, Source};
+use kinet_registry::now;
 use kinet_store::Store;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -67,7 +66,7 @@ pub fn object(n: &NodePlan) -> Value {
 /// Stores the Node `obj`: a stale one of the same name gets its status; a new one
 /// gets kubelet's Starting and NodeReady events.
 pub fn register(store: &Store, src: &Source, obj: Value) {
-    let nodes = objects::resource("", "nodes");
+    let nodes = kinet_registry::resource("", "nodes");
     let name = kinet_model::json::name(&obj).to_string();
     let key = resources::store_key(nodes, None, &name);
     if store.get(&key).is_some() {
@@ -76,7 +75,7 @@ pub fn register(store: &Store, src: &Source, obj: Value) {
             n["status"] = status;
             true
         });
-    } else if let Ok(n) = objects::create(store, nodes, obj) {
+    } else if let Ok(n) = kinet_registry::create(store, nodes, obj) {
         events::record(
             store,
             src,
@@ -100,7 +99,7 @@ pub fn register(store: &Store, src: &Source, obj: Value) {
 
 /// Keeps the node's Lease in kube-node-lease fresh, as kubelet does every 10 s.
 pub async fn renew_lease(store: Arc<Store>, name: String) {
-    let leases = objects::resource("coordination.k8s.io", "leases");
+    let leases = kinet_registry::resource("coordination.k8s.io", "leases");
     let key = resources::store_key(leases, Some("kube-node-lease"), &name);
     loop {
         let t = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
@@ -110,7 +109,7 @@ pub async fn renew_lease(store: Arc<Store>, name: String) {
                 true
             });
         } else {
-            let _ = objects::create(
+            let _ = kinet_registry::create(
                 &store,
                 leases,
                 json!({

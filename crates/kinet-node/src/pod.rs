@@ -4,15 +4,15 @@
 //! containers as the spec gains them; the pod's status as they change; graceful
 //! termination on deletion; and the teardown.
 
-use crate::agent::{Agent, PodMsg, now};
+use crate::agent::{Agent, PodMsg};
 use crate::podvolumes::PodVolumes;
 use crate::runner::{Kind, RunnerSpec, run_container};
 use crate::status::{self, ContainerState, State, Terminated};
-use kinet_controllers::events;
-use kinet_controllers::objects;
 use kinet_linux::sandbox;
 use kinet_model::json::{arr_at, bool_at, int_at, str_at};
 use kinet_model::pod::{is_finished, is_terminating};
+use kinet_registry::events;
+use kinet_registry::now;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,8 +125,8 @@ impl Agent {
         pod: Arc<Value>,
         mut rx: mpsc::UnboundedReceiver<PodMsg>,
     ) {
-        let pods = objects::resource("", "pods");
-        let key = objects::key_of(pods, &pod);
+        let pods = kinet_registry::resource("", "pods");
+        let key = kinet_registry::key_of(pods, &pod);
         let uid = str_at(&pod, "/metadata/uid").to_string();
         let ns = str_at(&pod, "/metadata/namespace").to_string();
         let name = str_at(&pod, "/metadata/name").to_string();

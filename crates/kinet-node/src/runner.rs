@@ -5,7 +5,7 @@
 //! context, wait for it (or terminate it: probe restart, pod stopping), report
 //! its end — and the restart policy with kubelet's crash-loop back-off.
 
-use crate::agent::{Agent, now};
+use crate::agent::Agent;
 use crate::catalog::{self, Program};
 use crate::pod::{CMsg, PodRun, Update};
 use crate::sources::StoreObjects;
@@ -13,6 +13,7 @@ use crate::status::{State, Terminated};
 use crate::stdio::{Io, Log};
 use kinet_linux::sandbox;
 use kinet_model::json::{arr_at, int_at, str_at};
+use kinet_registry::now;
 use serde_json::{Value, json};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

@@ -47,7 +47,7 @@ pub struct Event {
     pub prev: Option<Arc<Value>>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -60,14 +60,15 @@ pub enum StoreError {
     /// The requested revision is older than the history kept.
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
+    /// SQLite refused to open, read or write the log.
     #[error("storage error: {0}")]
-    Db(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(e.to_string())
-    }
+    Db(#[from] rusqlite::Error),
+    /// An object could not be encoded, or a stored row decoded, as JSON.
+    #[error("storage error: invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The store went away while a watch waited on it.
+    #[error("storage error: store closed")]
+    Closed,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -133,8 +134,7 @@ impl Store {
                 stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (key, value) = row?;
-                let v: Value =
-                    serde_json::from_str(&value).map_err(|e| StoreError::Db(e.to_string()))?;
+                let v: Value = serde_json::from_str(&value)?;
                 objects.insert(key, Arc::new(v));
             }
         }
@@ -233,7 +233,7 @@ impl Store {
     ) -> Result<Arc<Value>> {
         let rev = inner.rev + 1;
         stamp(&mut obj, rev);
-        let text = serde_json::to_string(&obj).map_err(|e| StoreError::Db(e.to_string()))?;
+        let text = serde_json::to_string(&obj)?;
         inner.db.execute(
             "INSERT INTO log (rev, key, deleted, value) VALUES (?1, ?2, ?3, ?4)",
             params![rev as i64, key, (kind == EventType::Deleted) as i64, text],
@@ -316,6 +316,14 @@ impl Watch {
             return Ok(e);
         }
         loop {
+            // More unread changes than the history keeps: gone, as a watch from that
+            // far back would be (the channel itself holds up to the next power of two).
+            if self.rx.len() > HISTORY {
+                return Err(StoreError::Gone {
+                    requested: self.last,
+                    oldest: self.last + 1,
+                });
+            }
             match self.rx.recv().await {
                 Ok(e) if e.rev > self.last && e.key.starts_with(&self.prefix) => return Ok(e),
                 Ok(_) => continue,
@@ -326,7 +334,7 @@ impl Watch {
                     });
                 }
                 Err(broadcast::error::RecvError::Closed) => {
-                    return Err(StoreError::Db("store closed".into()));
+                    return Err(StoreError::Closed);
                 }
             }
         }
@@ -347,19 +355,18 @@ mod tests {
         let s = Store::open(None).unwrap();
         let a = s.create("/core/pods/default/a", obj("a", 1)).unwrap();
         assert_eq!(resource_version(&a), 1);
-        assert_eq!(
-            s.create("/core/pods/default/a", obj("a", 1)).unwrap_err(),
-            StoreError::AlreadyExists
-        );
+        assert!(matches!(
+            s.create("/core/pods/default/a", obj("a", 1)),
+            Err(StoreError::AlreadyExists)
+        ));
         let b = s
             .update("/core/pods/default/a", obj("a", 2), Some(1))
             .unwrap();
         assert_eq!(resource_version(&b), 2);
-        assert_eq!(
-            s.update("/core/pods/default/a", obj("a", 3), Some(1))
-                .unwrap_err(),
-            StoreError::Conflict
-        );
+        assert!(matches!(
+            s.update("/core/pods/default/a", obj("a", 3), Some(1)),
+            Err(StoreError::Conflict)
+        ));
         // a no-op update keeps the revision
         let c = s.update("/core/pods/default/a", obj("a", 2), None).unwrap();
         assert_eq!(resource_version(&c), 2);
@@ -369,10 +376,19 @@ mod tests {
         assert_eq!(rev, 3);
         s.delete("/core/pods/default/a", None).unwrap();
         assert!(s.get("/core/pods/default/a").is_none());
-        assert_eq!(
-            s.delete("/core/pods/default/a", None).unwrap_err(),
-            StoreError::NotFound
-        );
+        assert!(matches!(
+            s.delete("/core/pods/default/a", None),
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn errors_keep_their_source() {
+        let Err(e) = Store::open(Some(Path::new("/nonexistent-kinet-dir/store.db"))) else {
+            panic!("opened a store in a missing directory");
+        };
+        assert!(matches!(e, StoreError::Db(_)), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::paths::{LabConfig, Paths};
 use anyhow::{Context, Result};
 use kinet_apiserver::exec::{ExecFailure, ExecSession, Reader, Resize, Writer};
 use kinet_apiserver::{ApiServer, NodeHooks, PortForwardFuture, pki::Pki};
-use kinet_controllers::{namespaces, objects, scheduler};
+use kinet_controllers::{namespaces, scheduler};
 use kinet_node::{agent, lab, plan};
 use kinet_store::Store;
 use serde_json::json;
@@ -397,7 +397,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         // volumes of pods that went while the daemon was down
         let live: std::collections::HashSet<String> = store
             .list(&kinet_model::resources::store_prefix(
-                objects::resource("", "pods"),
+                kinet_registry::resource("", "pods"),
                 None,
             ))
             .0
@@ -492,8 +492,9 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
 
 /// `default/kubernetes`: the Service in front of the API server, as every cluster has it.
 fn ensure_kubernetes_service(store: &Store, node1: Ipv4Addr) {
-    let svc = objects::resource("", "services");
-    let _ = objects::create(
+    use kinet_registry::{Registry, Subresource, WriteOpts, create, resource};
+    let svc = resource("", "services");
+    let created = create(
         store,
         svc,
         json!({
@@ -501,12 +502,29 @@ fn ensure_kubernetes_service(store: &Store, node1: Ipv4Addr) {
             "spec": {"type": "ClusterIP", "clusterIP": "10.152.183.1", "clusterIPs": ["10.152.183.1"],
                      "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",
                      "sessionAffinity": "None",
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": LAB_API_PORT}]},
-            "status": {"loadBalancer": {}}
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": LAB_API_PORT}]}
         }),
     );
-    let ep = objects::resource("", "endpoints");
-    let _ = objects::create(
+    match created {
+        // a create does not take a Service's status: it is the status subresource's
+        Ok(_) => {
+            let status = json!({"status": {"loadBalancer": {}}});
+            if let Err(e) = Registry::new(store).update(
+                svc,
+                Some("default"),
+                "kubernetes",
+                Some(Subresource::Status),
+                status,
+                WriteOpts::IN_PROCESS,
+            ) {
+                tracing::warn!("default/kubernetes service status not written: {e}");
+            }
+        }
+        Err(e) if e.reason == "AlreadyExists" => {}
+        Err(e) => tracing::warn!("default/kubernetes service not created: {e}"),
+    }
+    let ep = resource("", "endpoints");
+    let created = create(
         store,
         ep,
         json!({
@@ -514,4 +532,9 @@ fn ensure_kubernetes_service(store: &Store, node1: Ipv4Addr) {
             "subsets": [{"addresses": [{"ip": node1.to_string()}], "ports": [{"name": "https", "port": LAB_API_PORT, "protocol": "TCP"}]}]
         }),
     );
+    if let Err(e) = created
+        && e.reason != "AlreadyExists"
+    {
+        tracing::warn!("default/kubernetes endpoints not created: {e}");
+    }
 }

@@ -3,12 +3,12 @@
 //! the rate-limited FailedCreate event.
 
 use super::keys::{Kind, Obj};
-use crate::events::{self, Source};
-use crate::objects::{self, now};
 use kinet_model::json::{at, int_at, str_at};
 use kinet_model::pod::is_active;
 use kinet_model::resources::{self, Resource};
-use kinet_store::{Store, StoreError};
+use kinet_registry::events::{self, Source};
+use kinet_registry::now;
+use kinet_store::Store;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +78,7 @@ impl Ctx {
 
     /// Replaces the status of `o` unless it already is `st`.
     pub fn write_status(&self, r: &Resource, o: &Value, st: Value) {
-        let key = objects::key_of(r, o);
+        let key = kinet_registry::key_of(r, o);
         let _ = self.store.update_with(&key, |x| {
             if x["status"] == st {
                 return false;
@@ -88,19 +88,16 @@ impl Ctx {
         });
     }
 
-    /// A pod the API refused (ServiceAccount admission): a FailedCreate event on its
+    /// A pod the API refused (validation, admission): a FailedCreate event on its
     /// owner, at most every 10 s while it keeps failing.
     pub fn failed_create(
         &self,
         src: &Source,
         owner: &Value,
-        e: StoreError,
+        e: kinet_registry::ApiError,
         msg: impl Fn(&str) -> String,
     ) {
-        let why = match e {
-            StoreError::Db(m) => m,
-            other => other.to_string(),
-        };
+        let why = e.message;
         let uid = str_at(owner, "/metadata/uid").to_string();
         let now = Instant::now();
         {
@@ -169,7 +166,7 @@ pub fn revision_pod(owner: &Value, kind: &str, name: &str, revision: &str) -> Va
 
 /// Marks a pod for graceful deletion (or deletes it if no node runs it).
 pub fn delete_pod(store: &Store, pod: &Value) {
-    let key = objects::key_of(Kind::Pod.resource(), pod);
+    let key = kinet_registry::key_of(Kind::Pod.resource(), pod);
     let on_node = !str_at(pod, "/spec/nodeName").is_empty() && is_active(pod);
     if on_node {
         let grace = int_at(pod, "/spec/terminationGracePeriodSeconds").unwrap_or(30);

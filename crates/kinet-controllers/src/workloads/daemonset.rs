@@ -5,8 +5,8 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use crate::events::{self, Source};
-use crate::objects;
+use kinet_registry::events::{self, Source};
+
 use kinet_model::json::{at, name, namespace, str_at, string_map_at};
 use kinet_model::pod::{is_active, is_ready, is_terminating};
 use kinet_model::selector::labels_of;
@@ -131,9 +131,9 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
     for action in plan(&eligible, &placed, &revision, on_delete) {
         match action {
             Action::Create(node) => {
-                let pname = format!("{set_name}-{}", crate::random_suffix(5));
+                let pname = format!("{set_name}-{}", kinet_registry::random_suffix(5));
                 let pod = daemon_pod(&set, &pname, &revision, &node);
-                match objects::create(&ctx.store, Kind::Pod.resource(), pod) {
+                match kinet_registry::create(&ctx.store, Kind::Pod.resource(), pod) {
                     Ok(_) => events::record(
                         &ctx.store,
                         &src,

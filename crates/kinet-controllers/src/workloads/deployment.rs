@@ -6,10 +6,10 @@
 use super::common::{Ctx, Next, count, owner_ref};
 use super::keys::{Kind, Obj};
 use super::template::{same_template, template_hash};
-use crate::events::{self, Source};
-use crate::objects::{self, now};
 use kinet_model::json::{at, int_at, name, namespace, str_at};
 use kinet_model::pod::is_terminating;
+use kinet_registry::events::{self, Source};
+use kinet_registry::now;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -149,7 +149,7 @@ fn scale_rs(ctx: &Ctx, d: &Value, rs: &Value, to: i64, src: &Source) {
     if from == to {
         return;
     }
-    let key = objects::key_of(Kind::ReplicaSet.resource(), rs);
+    let key = kinet_registry::key_of(Kind::ReplicaSet.resource(), rs);
     let want = count(d, "/spec/replicas");
     let surge = max_surge(d, want);
     let scaled = ctx.store.update_with(&key, |o| {
@@ -206,7 +206,7 @@ fn create_rs(
         },
         "spec": {"replicas": initial, "minReadySeconds": at(d, "/spec/minReadySeconds").cloned().unwrap_or(json!(0)), "selector": selector, "template": t}
     });
-    let r = objects::create(&ctx.store, Kind::ReplicaSet.resource(), rs).ok()?;
+    let r = kinet_registry::create(&ctx.store, Kind::ReplicaSet.resource(), rs).ok()?;
     if initial > 0 {
         events::record(
             &ctx.store,
@@ -259,7 +259,7 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
     let new_name = name(&new_rs).to_string();
     // a ReplicaSet that becomes current again (rollout undo) takes the next revision
     let new_rs = if revision_of(&new_rs) < max_revision {
-        let key = objects::key_of(Kind::ReplicaSet.resource(), &new_rs);
+        let key = kinet_registry::key_of(Kind::ReplicaSet.resource(), &new_rs);
         ctx.store
             .update_with(&key, |o| {
                 o["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
@@ -304,9 +304,10 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
         .collect();
     if empty_olds.len() as i64 > limit {
         for r in empty_olds.iter().take(empty_olds.len() - limit as usize) {
-            let _ = ctx
-                .store
-                .delete(&objects::key_of(Kind::ReplicaSet.resource(), r), None);
+            let _ = ctx.store.delete(
+                &kinet_registry::key_of(Kind::ReplicaSet.resource(), r),
+                None,
+            );
         }
     }
     write_status(ctx, &d, &hash, &new_name);
@@ -335,7 +336,7 @@ fn write_status(ctx: &Ctx, d: &Value, hash: &str, new_rs_name: &str) {
         .and_then(Value::as_str)
         .unwrap_or("1")
         .to_string();
-    let key = objects::key_of(Kind::Deployment.resource(), d);
+    let key = kinet_registry::key_of(Kind::Deployment.resource(), d);
     let _ = ctx.store.update_with(&key, |o| {
         let t = now();
         let prev = o["status"]["conditions"].clone();

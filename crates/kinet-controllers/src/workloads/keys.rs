@@ -10,7 +10,6 @@
 //! nodes, labels; owners' dependents), kept from the watch events. It never reads
 //! the store: the controllers read the objects themselves when they run.
 
-use crate::objects;
 use kinet_model::json::{self, arr_at, str_at};
 use kinet_model::resources::{self, Resource};
 use serde_json::Value;
@@ -43,14 +42,14 @@ impl Kind {
 
     pub fn resource(self) -> &'static Resource {
         match self {
-            Kind::Pod => objects::resource("", "pods"),
-            Kind::ReplicaSet => objects::resource("apps", "replicasets"),
-            Kind::Deployment => objects::resource("apps", "deployments"),
-            Kind::StatefulSet => objects::resource("apps", "statefulsets"),
-            Kind::DaemonSet => objects::resource("apps", "daemonsets"),
-            Kind::Job => objects::resource("batch", "jobs"),
-            Kind::Node => objects::resource("", "nodes"),
-            Kind::ServiceAccount => objects::resource("", "serviceaccounts"),
+            Kind::Pod => kinet_registry::resource("", "pods"),
+            Kind::ReplicaSet => kinet_registry::resource("apps", "replicasets"),
+            Kind::Deployment => kinet_registry::resource("apps", "deployments"),
+            Kind::StatefulSet => kinet_registry::resource("apps", "statefulsets"),
+            Kind::DaemonSet => kinet_registry::resource("apps", "daemonsets"),
+            Kind::Job => kinet_registry::resource("batch", "jobs"),
+            Kind::Node => kinet_registry::resource("", "nodes"),
+            Kind::ServiceAccount => kinet_registry::resource("", "serviceaccounts"),
         }
     }
 

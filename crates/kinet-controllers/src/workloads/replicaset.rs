@@ -3,8 +3,8 @@
 
 use super::common::{Ctx, Next, delete_pod, pod_from_template};
 use super::keys::{Kind, Obj};
-use crate::events::{self, Source};
-use crate::objects;
+use kinet_registry::events::{self, Source};
+
 use kinet_model::json::{at, int_at, name, namespace, str_at};
 use kinet_model::pod::{is_active, is_ready, is_terminating};
 use kinet_model::selector::LabelSelector;
@@ -30,10 +30,10 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
     let mut next = Next::Done;
     if have < want {
         for _ in have..want {
-            let pname = format!("{rs_name}-{}", crate::random_suffix(5));
+            let pname = format!("{rs_name}-{}", kinet_registry::random_suffix(5));
             let mut pod = pod_from_template(&rs, "ReplicaSet", &pname);
             pod["metadata"]["generateName"] = json!(format!("{rs_name}-"));
-            match objects::create(&ctx.store, Kind::Pod.resource(), pod) {
+            match kinet_registry::create(&ctx.store, Kind::Pod.resource(), pod) {
                 Ok(_) => events::record(
                     &ctx.store,
                     &src,

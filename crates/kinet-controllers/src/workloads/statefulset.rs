@@ -6,8 +6,8 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use crate::events::{self, Source};
-use crate::objects;
+use kinet_registry::events::{self, Source};
+
 use kinet_model::json::{at, int_at, name, namespace, str_at};
 use kinet_model::pod::{is_active, is_ready, is_terminating};
 use serde_json::{Value, json};
@@ -133,7 +133,7 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
         if !service.is_empty() {
             pod["spec"]["subdomain"] = json!(service);
         }
-        match objects::create(&ctx.store, Kind::Pod.resource(), pod) {
+        match kinet_registry::create(&ctx.store, Kind::Pod.resource(), pod) {
             Ok(_) => events::record(
                 &ctx.store,
                 &src,

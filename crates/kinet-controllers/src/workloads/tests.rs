@@ -2,7 +2,7 @@
 //! step at a time, with a stand-in kubelet that runs, readies and removes pods.
 
 use super::*;
-use crate::objects;
+
 use kinet_model::json::{name, str_at};
 use serde_json::{Value, json};
 
@@ -31,11 +31,11 @@ impl Lab {
     }
 
     fn create(&self, group: &str, plural: &str, obj: Value) {
-        objects::create(&self.store, objects::resource(group, plural), obj).unwrap();
+        kinet_registry::create(&self.store, kinet_registry::resource(group, plural), obj).unwrap();
     }
 
     fn update(&self, group: &str, plural: &str, ns: &str, name: &str, f: impl FnOnce(&mut Value)) {
-        let r = objects::resource(group, plural);
+        let r = kinet_registry::resource(group, plural);
         let key = kinet_model::resources::store_key(r, Some(ns), name);
         self.store
             .update_with(&key, |o| {
@@ -74,7 +74,7 @@ impl Lab {
     fn kubelet(&self) -> bool {
         let mut changed = false;
         for p in self.list("/core/pods/") {
-            let key = objects::key_of(Kind::Pod.resource(), &p);
+            let key = kinet_registry::key_of(Kind::Pod.resource(), &p);
             if p.pointer("/metadata/deletionTimestamp").is_some() {
                 changed |= self.store.delete(&key, None).is_ok();
             } else if !kinet_model::pod::is_ready(&p) {

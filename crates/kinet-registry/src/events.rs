@@ -1,7 +1,9 @@
 //! The event recorder: core/v1 Events about objects, aggregated like client-go's
 //! recorder (same object, reason and message within ten minutes: count + 1).
+//! New events go through the registry's create path like any other object.
 
-use crate::objects::{self, now};
+use crate::{create, key_of, now, resource, strategy};
+use kinet_model::json as j;
 use kinet_model::resources;
 use kinet_store::Store;
 use serde_json::{Value, json};
@@ -31,19 +33,13 @@ pub fn record(
     reason: &str,
     message: &str,
 ) {
-    let r = objects::resource("", "events");
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let uid = obj
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let r = resource("", "events");
+    let ns = match j::namespace(obj) {
+        "" => "default",
+        n => n,
+    };
+    let name = j::name(obj);
+    let uid = j::str_at(obj, "/metadata/uid");
     let ts = now();
     // aggregate with an identical recent event
     let (existing, _) = store.list(&resources::store_prefix(r, Some(ns)));
@@ -55,11 +51,12 @@ pub fn record(
                 .and_then(Value::as_str)
                 == field_path
         {
-            let key = objects::key_of(r, &e);
+            let key = key_of(r, &e);
             let _ = store.update_with(&key, |ev| {
-                let c = ev["count"].as_i64().unwrap_or(1);
-                ev["count"] = json!(c + 1);
-                ev["lastTimestamp"] = json!(ts);
+                let ev = strategy::as_object(ev);
+                let c = ev.get("count").and_then(Value::as_i64).unwrap_or(1);
+                ev.insert("count".into(), json!(c + 1));
+                ev.insert("lastTimestamp".into(), json!(ts));
                 true
             });
             return;
@@ -98,7 +95,7 @@ pub fn record(
         "reportingComponent": src.component,
         "reportingInstance": src.host.clone().unwrap_or_default(),
     });
-    if let Err(e) = objects::create(store, r, ev) {
+    if let Err(e) = create(store, r, ev) {
         tracing::debug!("event not recorded: {e}");
     }
 }
