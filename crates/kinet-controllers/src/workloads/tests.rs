@@ -14,7 +14,14 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        Lab::on(Arc::new(Store::open(None).unwrap()))
+        let store = Arc::new(Store::open(None).unwrap());
+        // the namespace alone (no default ServiceAccount yet: the tests add it)
+        let ns = kinet_registry::resource("", "namespaces");
+        let key = kinet_model::resources::store_key(ns, None, "default");
+        let obj = json!({"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": {"name": "default"}, "status": {"phase": "Active"}});
+        store.create(&key, obj).unwrap();
+        Lab::on(store)
     }
 
     /// Controllers (just started) over `store`.
@@ -250,7 +257,7 @@ async fn statefulsets_start_in_order_and_daemonsets_follow_nodes() {
         json!({"metadata": {"name": "agent", "namespace": "default"},
                "spec": {"selector": {"matchLabels": {"app": "agent"}},
                         "template": {"metadata": {"labels": {"app": "agent"}},
-                                     "spec": {"nodeSelector": {"agent": "yes"}, "containers": [{"name": "c"}]}}}}),
+                                     "spec": {"nodeSelector": {"agent": "yes"}, "containers": [{"name": "c", "image": "busybox"}]}}}}),
     );
     lab.run_out().await;
     assert!(
@@ -293,8 +300,8 @@ async fn pods_of_owners_that_do_not_exist_are_collected() {
         "",
         "pods",
         json!({"metadata": {"name": "stray", "namespace": "default",
-               "ownerReferences": [{"kind": "ReplicaSet", "name": "gone", "uid": "nope", "controller": true}]},
-               "spec": {"containers": [{"name": "c"}]}}),
+               "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "gone", "uid": "nope", "controller": true}]},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
     );
     lab.settle().await;
     assert!(lab.list("/core/pods/").is_empty());
