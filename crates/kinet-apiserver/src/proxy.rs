@@ -99,15 +99,7 @@ pub fn service_backend(
             .ok()
         })
         .ok_or_else(|| format!("no endpoints available for service \"{name}\""))?;
-    let ready = |p: &Value| {
-        p.pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-            && p.pointer("/metadata/deletionTimestamp").is_none()
-    };
+    let ready = |p: &Value| kinet_model::pod::is_ready(p) && !kinet_model::pod::is_terminating(p);
     let pod = pods
         .iter()
         .find(|p| selector.matches_object(p) && ready(p))

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
+use kinet_model::json::str_at;
 use kinet_model::resources;
 use kinet_model::validation::Cause;
 use kinet_store::Store;
@@ -238,10 +239,6 @@ impl Claims {
         );
         Value::Object(m)
     }
-}
-
-fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
 }
 
 fn get(store: &Store, plural: &str, ns: Option<&str>, name: &str) -> Option<std::sync::Arc<Value>> {

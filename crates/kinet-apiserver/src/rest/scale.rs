@@ -11,23 +11,13 @@ use kinet_model::patch::{self, PatchType};
 use kinet_model::resources::Resource;
 use serde_json::{Value, json};
 
-/// The autoscaling/v1 Scale of a workload.
+/// The autoscaling/v1 Scale of a workload (`status.selector` as
+/// metav1.FormatLabelSelector renders it).
 fn scale_of(obj: &Value) -> Value {
     let selector = obj
         .pointer("/spec/selector")
-        .map(|sel| {
-            let mut parts: Vec<String> = sel
-                .get("matchLabels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                        .collect()
-                })
-                .unwrap_or_default();
-            parts.sort();
-            parts.join(",")
-        })
+        .and_then(|sel| kinet_model::selector::LabelSelector::from_object(sel).ok())
+        .map(|sel| sel.to_string())
         .unwrap_or_default();
     let meta = &obj["metadata"];
     json!({
