@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::field::{
-    Bad, Cause, bs, child, duplicate, forbidden, index, invalid, not_found, not_supported, required,
+    Bad, Cause, bs, child, duplicate, forbidden, index, invalid, non_negative, not_found,
+    not_supported, required,
 };
 use super::metadata::{validate_annotations, validate_labels};
 use super::names::{
@@ -326,6 +327,13 @@ fn validate_local_descending_path(p: &str, path: &str, errs: &mut Vec<Cause>) {
     }
 }
 
+/// The liveness, readiness and startup probes of the container `c` at `path`.
+fn validate_probes(c: &Value, path: &str, errs: &mut Vec<Cause>) {
+    for p in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        validate_probe(at(c, &format!("/{p}")), &child(path, p), errs);
+    }
+}
+
 fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     let Some(probe) = probe else { return };
     let success_must_be_one = path.ends_with("livenessProbe") || path.ends_with("startupProbe");
@@ -345,23 +353,18 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     if n == 0 {
         errs.push(required(path, "must specify a handler type"));
     }
-    for f in [
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
-    ] {
-        if let Some(v) = int_at(probe, &format!("/{f}"))
-            && v < 0
-        {
-            errs.push(invalid(
-                &child(path, f),
-                Bad::Int(v),
-                "must be greater than or equal to 0",
-            ));
-        }
-    }
+    non_negative(
+        probe,
+        path,
+        &[
+            "initialDelaySeconds",
+            "timeoutSeconds",
+            "periodSeconds",
+            "successThreshold",
+            "failureThreshold",
+        ],
+        errs,
+    );
     if success_must_be_one
         && let Some(v) = int_at(probe, "/successThreshold")
         && v != 1
@@ -466,13 +469,7 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &m
             if !names.insert(name.to_string()) {
                 errs.push(duplicate(&child(&idx, "name"), bs(name)));
             }
-            validate_probe(at(c, "/livenessProbe"), &child(&idx, "livenessProbe"), errs);
-            validate_probe(
-                at(c, "/readinessProbe"),
-                &child(&idx, "readinessProbe"),
-                errs,
-            );
-            validate_probe(at(c, "/startupProbe"), &child(&idx, "startupProbe"), errs);
+            validate_probes(c, &idx, errs);
             if at(c, "/restartPolicy").is_some() {
                 errs.push(forbidden(
                     &child(&idx, "restartPolicy"),
@@ -507,13 +504,7 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &m
         }
         check_host_ports(std::slice::from_ref(c), &ipath, errs);
         if restart == "Always" {
-            validate_probe(at(c, "/livenessProbe"), &child(&idx, "livenessProbe"), errs);
-            validate_probe(
-                at(c, "/readinessProbe"),
-                &child(&idx, "readinessProbe"),
-                errs,
-            );
-            validate_probe(at(c, "/startupProbe"), &child(&idx, "startupProbe"), errs);
+            validate_probes(c, &idx, errs);
         } else {
             for f in [
                 "lifecycle",
