@@ -3,7 +3,7 @@
 //! accounts here.
 
 use super::format::age_of;
-use super::{KindTable, age_col, col, name_col};
+use super::{AGE, KindTable, NAME, col};
 use crate::json::{arr_at, name, obj_at, str_at};
 use serde_json::{Value, json};
 
@@ -31,13 +31,11 @@ fn map_len(obj: &Value, path: &str) -> i64 {
 
 const NAMESPACE: KindTable = KindTable {
     kind: "Namespace",
-    columns: || {
-        vec![
-            name_col(),
-            col("Status", "string", "The status of the namespace"),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Status", "string", "The status of the namespace"),
+        AGE,
+    ],
     cells: |ns, now| {
         vec![
             json!(name(ns)),
@@ -49,7 +47,7 @@ const NAMESPACE: KindTable = KindTable {
 
 const CONFIG_MAP: KindTable = KindTable {
     kind: "ConfigMap",
-    columns: || vec![name_col(), col("Data", "string", D_CM_DATA), age_col()],
+    columns: &[NAME, col("Data", "string", D_CM_DATA), AGE],
     cells: |cm, now| {
         let n = map_len(cm, "/data") + map_len(cm, "/binaryData");
         vec![json!(name(cm)), json!(n), json!(age_of(cm, now))]
@@ -60,14 +58,12 @@ const D_CM_DATA: &str = "Data contains the configuration data. Each key must con
 
 const SECRET: KindTable = KindTable {
     kind: "Secret",
-    columns: || {
-        vec![
-            name_col(),
-            col("Type", "string", D_SECRET_TYPE),
-            col("Data", "string", D_SECRET_DATA),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Type", "string", D_SECRET_TYPE),
+        col("Data", "string", D_SECRET_DATA),
+        AGE,
+    ],
     cells: |secret, now| {
         vec![
             json!(name(secret)),
@@ -83,13 +79,7 @@ const D_SECRET_DATA: &str = "Data contains the secret data. Each key must consis
 
 const SERVICE_ACCOUNT: KindTable = KindTable {
     kind: "ServiceAccount",
-    columns: || {
-        vec![
-            name_col(),
-            col("Secrets", "string", D_SA_SECRETS),
-            age_col(),
-        ]
-    },
+    columns: &[NAME, col("Secrets", "string", D_SA_SECRETS), AGE],
     cells: |sa, now| {
         vec![
             json!(name(sa)),

@@ -2,26 +2,24 @@
 
 use crate::json::{arr_at, bool_at, name, obj_at, str_at};
 use crate::table::format::age_of;
-use crate::table::{KindTable, age_col, col, name_col, wide};
+use crate::table::{AGE, KindTable, NAME, col, wide};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub(super) const NODE: KindTable = KindTable {
     kind: "Node",
-    columns: || {
-        vec![
-            name_col(),
-            col("Status", "string", "The status of the node"),
-            col("Roles", "string", "The roles of the node"),
-            age_col(),
-            col("Version", "string", D_KUBELET_VERSION),
-            wide("Internal-IP", "string", D_NODE_ADDRESSES),
-            wide("External-IP", "string", D_NODE_ADDRESSES),
-            wide("OS-Image", "string", D_OS_IMAGE),
-            wide("Kernel-Version", "string", D_KERNEL),
-            wide("Container-Runtime", "string", D_CRI),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Status", "string", "The status of the node"),
+        col("Roles", "string", "The roles of the node"),
+        AGE,
+        col("Version", "string", D_KUBELET_VERSION),
+        wide("Internal-IP", "string", D_NODE_ADDRESSES),
+        wide("External-IP", "string", D_NODE_ADDRESSES),
+        wide("OS-Image", "string", D_OS_IMAGE),
+        wide("Kernel-Version", "string", D_KERNEL),
+        wide("Container-Runtime", "string", D_CRI),
+    ],
     cells: node_cells,
 };
 

@@ -2,23 +2,21 @@
 
 use crate::json::{arr_at, int_at, name, str_at};
 use crate::table::format::{age_of, format_labels, load_balancer_string};
-use crate::table::{KindTable, age_col, col, name_col, wide};
+use crate::table::{AGE, KindTable, NAME, col, wide};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub(super) const SERVICE: KindTable = KindTable {
     kind: "Service",
-    columns: || {
-        vec![
-            name_col(),
-            col("Type", "string", D_SVC_TYPE),
-            col("Cluster-IP", "string", D_SVC_CLUSTER_IP),
-            col("External-IP", "string", D_SVC_EXTERNAL_IPS),
-            col("Port(s)", "string", D_SVC_PORTS),
-            age_col(),
-            wide("Selector", "string", D_SVC_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Type", "string", D_SVC_TYPE),
+        col("Cluster-IP", "string", D_SVC_CLUSTER_IP),
+        col("External-IP", "string", D_SVC_EXTERNAL_IPS),
+        col("Port(s)", "string", D_SVC_PORTS),
+        AGE,
+        wide("Selector", "string", D_SVC_SELECTOR),
+    ],
     cells: service_cells,
 };
 
@@ -101,13 +99,7 @@ fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 pub(super) const ENDPOINTS: KindTable = KindTable {
     kind: "Endpoints",
-    columns: || {
-        vec![
-            name_col(),
-            col("Endpoints", "string", D_EP_SUBSETS),
-            age_col(),
-        ]
-    },
+    columns: &[NAME, col("Endpoints", "string", D_EP_SUBSETS), AGE],
     cells: |ep, now| {
         vec![
             json!(name(ep)),
