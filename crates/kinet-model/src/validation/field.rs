@@ -138,6 +138,23 @@ pub(super) fn non_negative(obj: &Value, path: &str, fields: &[&str], errs: &mut 
     }
 }
 
+/// A required name at `path`: `Required` when empty, else one `Invalid` for
+/// each message of `check`.
+pub(super) fn required_name(
+    name: &str,
+    path: &str,
+    check: impl Fn(&str) -> Vec<String>,
+    errs: &mut Vec<Cause>,
+) {
+    if name.is_empty() {
+        errs.push(required(path, ""));
+    } else {
+        for m in check(name) {
+            errs.push(invalid(path, bs(name), &m));
+        }
+    }
+}
+
 pub(super) fn duplicate(field: &str, bad: Bad) -> Cause {
     Cause {
         reason: "FieldValueDuplicate",

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::field::{
     Bad, Cause, bs, child, duplicate, forbidden, index, invalid, non_negative, not_found,
-    not_supported, required,
+    not_supported, required, required_name,
 };
 use super::metadata::{validate_annotations, validate_labels};
 use super::names::{
@@ -110,13 +110,7 @@ fn validate_volumes(volumes: &[Value], path: &str, errs: &mut Vec<Cause>) -> Has
         let mut el = Vec::new();
         validate_volume_source(vol, &idx, &mut el);
         let name = str_at(vol, "/name");
-        if name.is_empty() {
-            el.push(required(&name_path, ""));
-        } else {
-            for msg in is_dns1123_label(name) {
-                el.push(invalid(&name_path, bs(name), &msg));
-            }
-        }
+        required_name(name, &name_path, is_dns1123_label, &mut el);
         if names.contains(name) {
             el.push(duplicate(&name_path, bs(name)));
         }
@@ -173,13 +167,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
     for (i, e) in env.iter().enumerate() {
         let idx = index(path, i);
         let name = str_at(e, "/name");
-        if name.is_empty() {
-            errs.push(required(&child(&idx, "name"), ""));
-        } else {
-            for m in is_relaxed_env_var_name(name) {
-                errs.push(invalid(&child(&idx, "name"), bs(name), &m));
-            }
-        }
+        required_name(name, &child(&idx, "name"), is_relaxed_env_var_name, errs);
         if let Some(from) = at(e, "/valueFrom") {
             let vf = child(&idx, "valueFrom");
             let mut n = 0;
@@ -200,13 +188,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                         errs.push(invalid(&child(&sp, "name"), bs(n), &m));
                     }
                     let k = str_at(sel, "/key");
-                    if k.is_empty() {
-                        errs.push(required(&child(&sp, "key"), ""));
-                    } else {
-                        for m in is_config_map_key(k) {
-                            errs.push(invalid(&child(&sp, "key"), bs(k), &m));
-                        }
-                    }
+                    required_name(k, &child(&sp, "key"), is_config_map_key, errs);
                 } else if src == "fieldRef" && str_at(sel, "/fieldPath").is_empty() {
                     errs.push(required(&child(&sp, "fieldPath"), ""));
                 } else if src == "resourceFieldRef" && str_at(sel, "/resource").is_empty() {
@@ -253,13 +235,8 @@ fn validate_env_from(env_from: &[Value], path: &str, errs: &mut Vec<Cause>) {
             n += 1;
             let name = str_at(r, "/name");
             let np = child(&child(&idx, src), "name");
-            if name.is_empty() {
-                errs.push(required(&np, ""));
-            } else {
-                for m in name_errors(NameRule::Subdomain, name, true) {
-                    errs.push(invalid(&np, bs(name), &m));
-                }
-            }
+            let check = |n: &str| name_errors(NameRule::Subdomain, n, true);
+            required_name(name, &np, check, errs);
         }
         if n == 0 {
             errs.push(invalid(
@@ -397,13 +374,7 @@ fn validate_container_common(
 ) {
     let name = str_at(c, "/name");
     let name_path = child(path, "name");
-    if name.is_empty() {
-        errs.push(required(&name_path, ""));
-    } else {
-        for m in is_dns1123_label(name) {
-            errs.push(invalid(&name_path, bs(name), &m));
-        }
-    }
+    required_name(name, &name_path, is_dns1123_label, errs);
     if str_at(c, "/image").is_empty() {
         errs.push(required(&child(path, "image"), ""));
     }
