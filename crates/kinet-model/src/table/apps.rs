@@ -162,16 +162,7 @@ mod tests {
     fn deployment_cells() {
         assert_eq!(
             names("Deployment"),
-            vec![
-                ("Name", 0),
-                ("Ready", 0),
-                ("Up-to-date", 0),
-                ("Available", 0),
-                ("Age", 0),
-                ("Containers", 1),
-                ("Images", 1),
-                ("Selector", 1)
-            ]
+            "Name, Ready, Up-to-date, Available, Age, +Containers, +Images, +Selector"
         );
         let d = json!({
             "metadata": {"name": "web", "creationTimestamp": ago(30)},
@@ -213,13 +204,7 @@ mod tests {
 
         assert_eq!(
             names("StatefulSet"),
-            vec![
-                ("Name", 0),
-                ("Ready", 0),
-                ("Age", 0),
-                ("Containers", 1),
-                ("Images", 1)
-            ]
+            "Name, Ready, Age, +Containers, +Images"
         );
         let ss = json!({"metadata": {"name": "db"}, "spec": {"replicas": 3, "template": template(json!([{"name": "pg", "image": "postgres"}]))},
                         "status": {"readyReplicas": 3}});

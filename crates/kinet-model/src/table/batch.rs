@@ -141,16 +141,7 @@ mod tests {
     fn job_cells_variants() {
         assert_eq!(
             names("Job"),
-            vec![
-                ("Name", 0),
-                ("Status", 0),
-                ("Completions", 0),
-                ("Duration", 0),
-                ("Age", 0),
-                ("Containers", 1),
-                ("Images", 1),
-                ("Selector", 1)
-            ]
+            "Name, Status, Completions, Duration, Age, +Containers, +Images, +Selector"
         );
         let done = json!({"metadata": {"name": "pi", "creationTimestamp": ago(300)},
             "spec": {"completions": 1, "parallelism": 1, "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},

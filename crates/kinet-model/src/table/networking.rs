@@ -214,13 +214,7 @@ mod tests {
     fn endpoint_slice_cells() {
         assert_eq!(
             names("EndpointSlice"),
-            vec![
-                ("Name", 0),
-                ("AddressType", 0),
-                ("Ports", 0),
-                ("Endpoints", 0),
-                ("Age", 0)
-            ]
+            "Name, AddressType, Ports, Endpoints, Age"
         );
         let es = json!({"metadata": {"name": "web-abc"}, "addressType": "IPv4",
             "ports": [{"port": 80}, {"name": "metrics"}, {}, {"port": 9}],
@@ -243,17 +237,7 @@ mod tests {
 
     #[test]
     fn ingress_and_ingress_class() {
-        assert_eq!(
-            names("Ingress"),
-            vec![
-                ("Name", 0),
-                ("Class", 0),
-                ("Hosts", 0),
-                ("Address", 0),
-                ("Ports", 0),
-                ("Age", 0)
-            ]
-        );
+        assert_eq!(names("Ingress"), "Name, Class, Hosts, Address, Ports, Age");
         let ing = json!({"metadata": {"name": "web"}, "spec": {"ingressClassName": "nginx",
             "rules": [{"host": "a.com"}, {"host": "b.com"}, {}, {"host": "c.com"}, {"host": "d.com"}],
             "tls": [{"hosts": ["a.com"]}]},
@@ -291,10 +275,7 @@ mod tests {
 
     #[test]
     fn network_policy_cells() {
-        assert_eq!(
-            names("NetworkPolicy"),
-            vec![("Name", 0), ("Pod-Selector", 0), ("Age", 0)]
-        );
+        assert_eq!(names("NetworkPolicy"), "Name, Pod-Selector, Age");
         let np = json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}});
         assert_eq!(strs(&cells("NetworkPolicy", &np, now()))[1], "<none>");
         let np = json!({"metadata": {"name": "db"}, "spec": {"podSelector": {"matchLabels": {"role": "db"},

@@ -102,18 +102,7 @@ mod tests {
     fn event_columns_and_cells() {
         assert_eq!(
             names("Event"),
-            vec![
-                ("Last Seen", 0),
-                ("Type", 0),
-                ("Reason", 0),
-                ("Object", 0),
-                ("Subobject", 1),
-                ("Source", 1),
-                ("Message", 0),
-                ("First Seen", 1),
-                ("Count", 1),
-                ("Name", 1)
-            ]
+            "Last Seen, Type, Reason, Object, +Subobject, +Source, Message, +First Seen, +Count, +Name"
         );
         let ev = json!({
             "metadata": {"name": "web.17a", "creationTimestamp": ago(100)},

@@ -99,20 +99,14 @@ mod tests {
 
     #[test]
     fn namespace_configmap_secret_serviceaccount() {
-        assert_eq!(
-            names("Namespace"),
-            vec![("Name", 0), ("Status", 0), ("Age", 0)]
-        );
+        assert_eq!(names("Namespace"), "Name, Status, Age");
         let ns = json!({"metadata": {"name": "default", "creationTimestamp": ago(7200)}, "status": {"phase": "Active"}});
         assert_eq!(
             cells("Namespace", &ns, now()),
             vec![json!("default"), json!("Active"), json!("120m")]
         );
 
-        assert_eq!(
-            names("ConfigMap"),
-            vec![("Name", 0), ("Data", 0), ("Age", 0)]
-        );
+        assert_eq!(names("ConfigMap"), "Name, Data, Age");
         let cm = json!({"metadata": {"name": "c", "creationTimestamp": ago(1)}, "data": {"a": "1", "b": "2"},
                         "binaryData": {"c": "AA=="}});
         assert_eq!(
@@ -122,10 +116,7 @@ mod tests {
         let empty = json!({"metadata": {"name": "e", "creationTimestamp": ago(1)}});
         assert_eq!(cells("ConfigMap", &empty, now())[1], json!(0));
 
-        assert_eq!(
-            names("Secret"),
-            vec![("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]
-        );
+        assert_eq!(names("Secret"), "Name, Type, Data, Age");
         let sec = json!({"metadata": {"name": "s", "creationTimestamp": ago(61)}, "type": "Opaque",
                          "data": {"k": "dg=="}});
         assert_eq!(
@@ -133,10 +124,7 @@ mod tests {
             vec![json!("s"), json!("Opaque"), json!(1), json!("61s")]
         );
 
-        assert_eq!(
-            names("ServiceAccount"),
-            vec![("Name", 0), ("Secrets", 0), ("Age", 0)]
-        );
+        assert_eq!(names("ServiceAccount"), "Name, Secrets, Age");
         let sa = json!({"metadata": {"name": "default", "creationTimestamp": ago(3)}});
         assert_eq!(
             cells("ServiceAccount", &sa, now()),

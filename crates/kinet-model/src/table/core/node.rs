@@ -111,18 +111,7 @@ mod tests {
     fn node_columns_and_cells() {
         assert_eq!(
             names("Node"),
-            vec![
-                ("Name", 0),
-                ("Status", 0),
-                ("Roles", 0),
-                ("Age", 0),
-                ("Version", 0),
-                ("Internal-IP", 1),
-                ("External-IP", 1),
-                ("OS-Image", 1),
-                ("Kernel-Version", 1),
-                ("Container-Runtime", 1)
-            ]
+            "Name, Status, Roles, Age, Version, +Internal-IP, +External-IP, +OS-Image, +Kernel-Version, +Container-Runtime"
         );
         let node = json!({
             "metadata": {"name": "cp", "creationTimestamp": ago(5 * 86400),

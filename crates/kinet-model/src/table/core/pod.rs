@@ -246,17 +246,7 @@ mod tests {
     fn pod_columns() {
         assert_eq!(
             names("Pod"),
-            vec![
-                ("Name", 0),
-                ("Ready", 0),
-                ("Status", 0),
-                ("Restarts", 0),
-                ("Age", 0),
-                ("IP", 1),
-                ("Node", 1),
-                ("Nominated Node", 1),
-                ("Readiness Gates", 1)
-            ]
+            "Name, Ready, Status, Restarts, Age, +IP, +Node, +Nominated Node, +Readiness Gates"
         );
         assert_eq!(columns("Pod")[3].type_, "string");
     }

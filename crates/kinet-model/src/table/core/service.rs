@@ -175,15 +175,7 @@ mod tests {
     fn service_cells_by_type() {
         assert_eq!(
             names("Service"),
-            vec![
-                ("Name", 0),
-                ("Type", 0),
-                ("Cluster-IP", 0),
-                ("External-IP", 0),
-                ("Port(s)", 0),
-                ("Age", 0),
-                ("Selector", 1)
-            ]
+            "Name, Type, Cluster-IP, External-IP, Port(s), Age, +Selector"
         );
         let svc = json!({
             "metadata": {"name": "kubernetes", "creationTimestamp": ago(86400 * 3)},
@@ -231,10 +223,7 @@ mod tests {
 
     #[test]
     fn endpoints_truncation() {
-        assert_eq!(
-            names("Endpoints"),
-            vec![("Name", 0), ("Endpoints", 0), ("Age", 0)]
-        );
+        assert_eq!(names("Endpoints"), "Name, Endpoints, Age");
         let none = json!({"metadata": {"name": "e"}});
         assert_eq!(strs(&cells("Endpoints", &none, now()))[1], "<none>");
         let ep = json!({"metadata": {"name": "e"}, "subsets": [{
