@@ -61,6 +61,17 @@ const CREATE_ONLY: &[&str] = &["create"];
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
+const POD_SUBRESOURCES: &[&str] = &[
+    "attach",
+    "binding",
+    "ephemeralcontainers",
+    "eviction",
+    "exec",
+    "log",
+    "portforward",
+    "proxy",
+    "status",
+];
 
 macro_rules! res {
     ($g:expr, $v:expr, $plural:expr, $singular:expr, $kind:expr, $ns:expr, $short:expr, $cat:expr, $sub:expr) => {
@@ -84,253 +95,33 @@ macro_rules! res {
     };
 }
 
-/// Every resource served, in discovery order.
+/// Every resource served, in discovery order: group, version, plural,
+/// singular, kind, namespaced, short names, categories, subresources (and
+/// verbs when not the full set).
+#[rustfmt::skip]
 pub static RESOURCES: &[Resource] = &[
-    res!(
-        "",
-        "v1",
-        "bindings",
-        "binding",
-        "Binding",
-        true,
-        NONE,
-        NONE,
-        NONE,
-        CREATE_ONLY
-    ),
-    res!(
-        "",
-        "v1",
-        "configmaps",
-        "configmap",
-        "ConfigMap",
-        true,
-        &["cm"],
-        NONE,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "endpoints",
-        "endpoints",
-        "Endpoints",
-        true,
-        &["ep"],
-        NONE,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "events",
-        "event",
-        "Event",
-        true,
-        &["ev"],
-        NONE,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "namespaces",
-        "namespace",
-        "Namespace",
-        false,
-        &["ns"],
-        NONE,
-        &["status", "finalize"]
-    ),
-    res!(
-        "",
-        "v1",
-        "nodes",
-        "node",
-        "Node",
-        false,
-        &["no"],
-        NONE,
-        &["status", "proxy"]
-    ),
-    res!(
-        "",
-        "v1",
-        "pods",
-        "pod",
-        "Pod",
-        true,
-        &["po"],
-        ALL,
-        &[
-            "attach",
-            "binding",
-            "ephemeralcontainers",
-            "eviction",
-            "exec",
-            "log",
-            "portforward",
-            "proxy",
-            "status"
-        ]
-    ),
-    res!(
-        "", "v1", "secrets", "secret", "Secret", true, NONE, NONE, NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "serviceaccounts",
-        "serviceaccount",
-        "ServiceAccount",
-        true,
-        &["sa"],
-        NONE,
-        &["token"]
-    ),
-    res!(
-        "",
-        "v1",
-        "services",
-        "service",
-        "Service",
-        true,
-        &["svc"],
-        ALL,
-        &["proxy", "status"]
-    ),
-    res!(
-        "apps",
-        "v1",
-        "daemonsets",
-        "daemonset",
-        "DaemonSet",
-        true,
-        &["ds"],
-        ALL,
-        &["status"]
-    ),
-    res!(
-        "apps",
-        "v1",
-        "deployments",
-        "deployment",
-        "Deployment",
-        true,
-        &["deploy"],
-        ALL,
-        &["scale", "status"]
-    ),
-    res!(
-        "apps",
-        "v1",
-        "replicasets",
-        "replicaset",
-        "ReplicaSet",
-        true,
-        &["rs"],
-        ALL,
-        &["scale", "status"]
-    ),
-    res!(
-        "apps",
-        "v1",
-        "statefulsets",
-        "statefulset",
-        "StatefulSet",
-        true,
-        &["sts"],
-        ALL,
-        &["scale", "status"]
-    ),
-    res!(
-        "apps",
-        "v1",
-        "controllerrevisions",
-        "controllerrevision",
-        "ControllerRevision",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    res!(
-        "batch",
-        "v1",
-        "jobs",
-        "job",
-        "Job",
-        true,
-        NONE,
-        ALL,
-        &["status"]
-    ),
-    res!(
-        "batch",
-        "v1",
-        "cronjobs",
-        "cronjob",
-        "CronJob",
-        true,
-        &["cj"],
-        ALL,
-        &["status"]
-    ),
-    res!(
-        "coordination.k8s.io",
-        "v1",
-        "leases",
-        "lease",
-        "Lease",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    res!(
-        "discovery.k8s.io",
-        "v1",
-        "endpointslices",
-        "endpointslice",
-        "EndpointSlice",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    res!(
-        "networking.k8s.io",
-        "v1",
-        "ingressclasses",
-        "ingressclass",
-        "IngressClass",
-        false,
-        NONE,
-        NONE,
-        NONE
-    ),
-    res!(
-        "networking.k8s.io",
-        "v1",
-        "ingresses",
-        "ingress",
-        "Ingress",
-        true,
-        &["ing"],
-        NONE,
-        &["status"]
-    ),
-    res!(
-        "networking.k8s.io",
-        "v1",
-        "networkpolicies",
-        "networkpolicy",
-        "NetworkPolicy",
-        true,
-        &["netpol"],
-        NONE,
-        NONE
-    ),
+    res!("", "v1", "bindings", "binding", "Binding", true, NONE, NONE, NONE, CREATE_ONLY),
+    res!("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], NONE, NONE),
+    res!("", "v1", "endpoints", "endpoints", "Endpoints", true, &["ep"], NONE, NONE),
+    res!("", "v1", "events", "event", "Event", true, &["ev"], NONE, NONE),
+    res!("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], NONE, &["status", "finalize"]),
+    res!("", "v1", "nodes", "node", "Node", false, &["no"], NONE, &["status", "proxy"]),
+    res!("", "v1", "pods", "pod", "Pod", true, &["po"], ALL, POD_SUBRESOURCES),
+    res!("", "v1", "secrets", "secret", "Secret", true, NONE, NONE, NONE),
+    res!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], NONE, &["token"]),
+    res!("", "v1", "services", "service", "Service", true, &["svc"], ALL, &["proxy", "status"]),
+    res!("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], ALL, &["status"]),
+    res!("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], ALL, &["scale", "status"]),
+    res!("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], ALL, &["scale", "status"]),
+    res!("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, &["sts"], ALL, &["scale", "status"]),
+    res!("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, NONE, NONE, NONE),
+    res!("batch", "v1", "jobs", "job", "Job", true, NONE, ALL, &["status"]),
+    res!("batch", "v1", "cronjobs", "cronjob", "CronJob", true, &["cj"], ALL, &["status"]),
+    res!("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, NONE, NONE, NONE),
+    res!("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, NONE, NONE, NONE),
+    res!("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", false, NONE, NONE, NONE),
+    res!("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, &["ing"], NONE, &["status"]),
+    res!("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, &["netpol"], NONE, NONE),
 ];
 
 /// Resources of one group/version.

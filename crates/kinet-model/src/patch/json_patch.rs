@@ -81,7 +81,7 @@ fn apply(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
             let from = string_field(fields, "from", kind)?;
             let from_tokens = parse_pointer(from)?;
             if from_tokens == tokens {
-                return match get(doc, &from_tokens)? {
+                return match get_mut(doc, &from_tokens)? {
                     Some(_) => Ok(()),
                     None => Err(missing_from(kind, from)),
                 };
@@ -97,7 +97,7 @@ fn apply(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         "copy" => {
             let from = string_field(fields, "from", kind)?;
             let from_tokens = parse_pointer(from)?;
-            let value = get(doc, &from_tokens)?
+            let value = get_mut(doc, &from_tokens)?
                 .cloned()
                 .ok_or_else(|| missing_from(kind, from))?;
             add(doc, &tokens, path, value)
@@ -105,7 +105,7 @@ fn apply(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         "test" => {
             let want = value_field(fields, kind)?;
             // Like the API server, a test for null passes when the member is absent.
-            let passed = match get(doc, &tokens)? {
+            let passed = match get_mut(doc, &tokens)? {
                 Some(actual) => json_eq(actual, want),
                 None => want.is_null(),
             };
@@ -197,28 +197,8 @@ fn invalid_index(token: &str) -> PatchError {
     ))
 }
 
-/// The value a pointer refers to; `Ok(None)` when it does not exist.
-fn get<'a>(doc: &'a Value, tokens: &[String]) -> Result<Option<&'a Value>, PatchError> {
-    let mut cur = doc;
-    for token in tokens {
-        cur = match cur {
-            Value::Object(map) => match map.get(token) {
-                Some(v) => v,
-                None => return Ok(None),
-            },
-            Value::Array(items) => {
-                let idx = parse_index(token).ok_or_else(|| invalid_index(token))?;
-                match items.get(idx) {
-                    Some(v) => v,
-                    None => return Ok(None),
-                }
-            }
-            _ => return Ok(None),
-        };
-    }
-    Ok(Some(cur))
-}
-
+/// The value a pointer refers to; `Ok(None)` when it does not exist. Reads
+/// take it through the same walk as writes (the document is mutable here).
 fn get_mut<'a>(doc: &'a mut Value, tokens: &[String]) -> Result<Option<&'a mut Value>, PatchError> {
     let mut cur = doc;
     for token in tokens {

@@ -3,7 +3,7 @@
 use super::format::{
     age_of, format_label_selector, format_labels, layout_containers, selector_string,
 };
-use super::{D_CONTAINERS, D_IMAGES, KindTable, age_col, col, name_col, wide};
+use super::{AGE, CONTAINERS, IMAGES, KindTable, NAME, col, wide};
 use crate::json::{at, int_at, name};
 use serde_json::{Value, json};
 
@@ -23,18 +23,16 @@ fn status(obj: &Value, field: &str) -> i64 {
 
 const DEPLOYMENT: KindTable = KindTable {
     kind: "Deployment",
-    columns: || {
-        vec![
-            name_col(),
-            col("Ready", "string", "Number of the pod with ready state"),
-            col("Up-to-date", "string", D_DEP_UPDATED),
-            col("Available", "string", D_DEP_AVAILABLE),
-            age_col(),
-            wide("Containers", "string", D_CONTAINERS),
-            wide("Images", "string", D_IMAGES),
-            wide("Selector", "string", D_DEP_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Ready", "string", "Number of the pod with ready state"),
+        col("Up-to-date", "string", D_DEP_UPDATED),
+        col("Available", "string", D_DEP_AVAILABLE),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        wide("Selector", "string", D_DEP_SELECTOR),
+    ],
     cells: |d, now| {
         let (names, images) = layout_containers(d, TEMPLATE_CONTAINERS);
         // printDeployment formats the selector itself: "" when absent.
@@ -61,18 +59,16 @@ const D_DEP_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whos
 
 const REPLICA_SET: KindTable = KindTable {
     kind: "ReplicaSet",
-    columns: || {
-        vec![
-            name_col(),
-            col("Desired", "integer", D_RS_SPEC_REPLICAS),
-            col("Current", "integer", D_RS_STATUS_REPLICAS),
-            col("Ready", "integer", D_RS_READY),
-            age_col(),
-            wide("Containers", "string", D_CONTAINERS),
-            wide("Images", "string", D_IMAGES),
-            wide("Selector", "string", D_RS_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Desired", "integer", D_RS_SPEC_REPLICAS),
+        col("Current", "integer", D_RS_STATUS_REPLICAS),
+        col("Ready", "integer", D_RS_READY),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        wide("Selector", "string", D_RS_SELECTOR),
+    ],
     cells: |rs, now| {
         let (names, images) = layout_containers(rs, TEMPLATE_CONTAINERS);
         vec![
@@ -96,15 +92,13 @@ const D_RS_SELECTOR: &str = "Selector is a label query over pods that should mat
 
 const STATEFUL_SET: KindTable = KindTable {
     kind: "StatefulSet",
-    columns: || {
-        vec![
-            name_col(),
-            col("Ready", "string", "Number of the pod with ready state"),
-            age_col(),
-            wide("Containers", "string", D_CONTAINERS),
-            wide("Images", "string", D_IMAGES),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Ready", "string", "Number of the pod with ready state"),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+    ],
     cells: |ss, now| {
         let (names, images) = layout_containers(ss, TEMPLATE_CONTAINERS);
         vec![
@@ -119,21 +113,19 @@ const STATEFUL_SET: KindTable = KindTable {
 
 const DAEMON_SET: KindTable = KindTable {
     kind: "DaemonSet",
-    columns: || {
-        vec![
-            name_col(),
-            col("Desired", "integer", D_DS_DESIRED),
-            col("Current", "integer", D_DS_CURRENT),
-            col("Ready", "integer", D_DS_READY),
-            col("Up-to-date", "integer", D_DS_UPDATED),
-            col("Available", "integer", D_DS_AVAILABLE),
-            col("Node Selector", "string", D_NODE_SELECTOR),
-            age_col(),
-            wide("Containers", "string", D_CONTAINERS),
-            wide("Images", "string", D_IMAGES),
-            wide("Selector", "string", D_DS_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Desired", "integer", D_DS_DESIRED),
+        col("Current", "integer", D_DS_CURRENT),
+        col("Ready", "integer", D_DS_READY),
+        col("Up-to-date", "integer", D_DS_UPDATED),
+        col("Available", "integer", D_DS_AVAILABLE),
+        col("Node Selector", "string", D_NODE_SELECTOR),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        wide("Selector", "string", D_DS_SELECTOR),
+    ],
     cells: |ds, now| {
         let (names, images) = layout_containers(ds, TEMPLATE_CONTAINERS);
         vec![
@@ -170,16 +162,7 @@ mod tests {
     fn deployment_cells() {
         assert_eq!(
             names("Deployment"),
-            vec![
-                ("Name", 0),
-                ("Ready", 0),
-                ("Up-to-date", 0),
-                ("Available", 0),
-                ("Age", 0),
-                ("Containers", 1),
-                ("Images", 1),
-                ("Selector", 1)
-            ]
+            "Name, Ready, Up-to-date, Available, Age, +Containers, +Images, +Selector"
         );
         let d = json!({
             "metadata": {"name": "web", "creationTimestamp": ago(30)},
@@ -221,13 +204,7 @@ mod tests {
 
         assert_eq!(
             names("StatefulSet"),
-            vec![
-                ("Name", 0),
-                ("Ready", 0),
-                ("Age", 0),
-                ("Containers", 1),
-                ("Images", 1)
-            ]
+            "Name, Ready, Age, +Containers, +Images"
         );
         let ss = json!({"metadata": {"name": "db"}, "spec": {"replicas": 3, "template": template(json!([{"name": "pg", "image": "postgres"}]))},
                         "status": {"readyReplicas": 3}});

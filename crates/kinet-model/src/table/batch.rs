@@ -4,7 +4,7 @@ use super::format::{
     age_of, first_condition_true, format_label_selector, human_duration, layout_containers, since,
     time_at,
 };
-use super::{D_CONTAINERS, D_IMAGES, KindTable, age_col, col, name_col, wide};
+use super::{AGE, CONTAINERS, IMAGES, KindTable, NAME, col, wide};
 use crate::json::{arr_at, at, int_at, name, str_at};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -15,18 +15,16 @@ const D_JOB_SELECTOR: &str = "A label query over pods that should match the pod 
 
 const JOB: KindTable = KindTable {
     kind: "Job",
-    columns: || {
-        vec![
-            name_col(),
-            col("Status", "string", "Status of the job."),
-            col("Completions", "string", D_JOB_SUCCEEDED),
-            col("Duration", "string", "Time required to complete the job."),
-            age_col(),
-            wide("Containers", "string", D_CONTAINERS),
-            wide("Images", "string", D_IMAGES),
-            wide("Selector", "string", D_JOB_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Status", "string", "Status of the job."),
+        col("Completions", "string", D_JOB_SUCCEEDED),
+        col("Duration", "string", "Time required to complete the job."),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        wide("Selector", "string", D_JOB_SELECTOR),
+    ],
     cells: job_cells,
 };
 
@@ -81,20 +79,18 @@ fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 const CRON_JOB: KindTable = KindTable {
     kind: "CronJob",
-    columns: || {
-        vec![
-            name_col(),
-            col("Schedule", "string", D_CJ_SCHEDULE),
-            col("Timezone", "string", D_CJ_TIMEZONE),
-            col("Suspend", "boolean", D_CJ_SUSPEND),
-            col("Active", "integer", D_CJ_ACTIVE),
-            col("Last Schedule", "string", D_CJ_LAST),
-            age_col(),
-            wide("Containers", "string", D_CONTAINERS),
-            wide("Images", "string", D_IMAGES),
-            wide("Selector", "string", D_JOB_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Schedule", "string", D_CJ_SCHEDULE),
+        col("Timezone", "string", D_CJ_TIMEZONE),
+        col("Suspend", "boolean", D_CJ_SUSPEND),
+        col("Active", "integer", D_CJ_ACTIVE),
+        col("Last Schedule", "string", D_CJ_LAST),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        wide("Selector", "string", D_JOB_SELECTOR),
+    ],
     cells: cron_job_cells,
 };
 
@@ -145,16 +141,7 @@ mod tests {
     fn job_cells_variants() {
         assert_eq!(
             names("Job"),
-            vec![
-                ("Name", 0),
-                ("Status", 0),
-                ("Completions", 0),
-                ("Duration", 0),
-                ("Age", 0),
-                ("Containers", 1),
-                ("Images", 1),
-                ("Selector", 1)
-            ]
+            "Name, Status, Completions, Duration, Age, +Containers, +Images, +Selector"
         );
         let done = json!({"metadata": {"name": "pi", "creationTimestamp": ago(300)},
             "spec": {"completions": 1, "parallelism": 1, "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},

@@ -59,7 +59,7 @@ impl Column {
 /// ones included), with ages measured against the time it is given.
 struct KindTable {
     kind: &'static str,
-    columns: fn() -> Vec<Column>,
+    columns: &'static [Column],
     cells: fn(&Value, DateTime<Utc>) -> Vec<Value>,
 }
 
@@ -76,13 +76,13 @@ fn table_of(kind: &str) -> Option<&'static KindTable> {
     AREAS.iter().flat_map(|a| a.iter()).find(|t| t.kind == kind)
 }
 
+/// The apiserver's default table, for kinds without a printer.
+const DEFAULT_COLUMNS: &[Column] = &[NAME, col("Created At", "date", D_AGE)];
+
 /// The column definitions upstream registers for `kind`. Kinds without a
 /// printer get the apiserver's default table (`Name`, `Created At`).
-pub fn columns(kind: &str) -> Vec<Column> {
-    match table_of(kind) {
-        Some(t) => (t.columns)(),
-        None => vec![name_col(), col("Created At", "date", D_AGE)],
-    }
+pub fn columns(kind: &str) -> &'static [Column] {
+    table_of(kind).map_or(DEFAULT_COLUMNS, |t| t.columns)
 }
 
 /// The row cells for `obj` (all columns of [`columns`], wide ones included),
@@ -133,19 +133,17 @@ const fn wide(name: &'static str, type_: &'static str, description: &'static str
     }
 }
 
-const fn name_col() -> Column {
-    Column {
-        name: "Name",
-        type_: "string",
-        format: "name",
-        description: D_NAME,
-        priority: 0,
-    }
-}
-
-const fn age_col() -> Column {
-    col("Age", "string", D_AGE)
-}
+const NAME: Column = Column {
+    name: "Name",
+    type_: "string",
+    format: "name",
+    description: D_NAME,
+    priority: 0,
+};
+const AGE: Column = col("Age", "string", D_AGE);
+/// The wide Containers and Images columns of the kinds with a pod template.
+const CONTAINERS: Column = wide("Containers", "string", D_CONTAINERS);
+const IMAGES: Column = wide("Images", "string", D_IMAGES);
 
 const D_NAME: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 const D_AGE: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";

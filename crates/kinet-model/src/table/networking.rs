@@ -2,7 +2,7 @@
 //! Ingress, IngressClass and NetworkPolicy (`networking.k8s.io`).
 
 use super::format::{age_of, format_label_selector, load_balancer_string};
-use super::{KindTable, age_col, col, name_col};
+use super::{AGE, KindTable, NAME, col};
 use crate::json::{arr_at, at, int_at, name, str_at};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -11,15 +11,13 @@ pub(super) const TABLES: &[KindTable] = &[ENDPOINT_SLICE, INGRESS, INGRESS_CLASS
 
 const ENDPOINT_SLICE: KindTable = KindTable {
     kind: "EndpointSlice",
-    columns: || {
-        vec![
-            name_col(),
-            col("AddressType", "string", D_ES_ADDRESS_TYPE),
-            col("Ports", "string", D_ES_PORTS),
-            col("Endpoints", "string", D_ES_ENDPOINTS),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("AddressType", "string", D_ES_ADDRESS_TYPE),
+        col("Ports", "string", D_ES_PORTS),
+        col("Endpoints", "string", D_ES_ENDPOINTS),
+        AGE,
+    ],
     cells: |es, now| {
         vec![
             json!(name(es)),
@@ -84,28 +82,26 @@ fn format_discovery_endpoints(endpoints: &[Value]) -> String {
 
 const INGRESS: KindTable = KindTable {
     kind: "Ingress",
-    columns: || {
-        vec![
-            name_col(),
-            col(
-                "Class",
-                "string",
-                "The name of the IngressClass resource that should be used for additional configuration",
-            ),
-            col(
-                "Hosts",
-                "string",
-                "Hosts that incoming requests are matched against before the ingress rule",
-            ),
-            col(
-                "Address",
-                "string",
-                "Address is a list containing ingress points for the load-balancer",
-            ),
-            col("Ports", "string", "Ports of TLS configurations that open"),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col(
+            "Class",
+            "string",
+            "The name of the IngressClass resource that should be used for additional configuration",
+        ),
+        col(
+            "Hosts",
+            "string",
+            "Hosts that incoming requests are matched against before the ingress rule",
+        ),
+        col(
+            "Address",
+            "string",
+            "Address is a list containing ingress points for the load-balancer",
+        ),
+        col("Ports", "string", "Ports of TLS configurations that open"),
+        AGE,
+    ],
     cells: ingress_cells,
 };
 
@@ -157,22 +153,20 @@ fn format_hosts(rules: &[Value]) -> String {
 
 const INGRESS_CLASS: KindTable = KindTable {
     kind: "IngressClass",
-    columns: || {
-        vec![
-            name_col(),
-            col(
-                "Controller",
-                "string",
-                "Controller that is responsible for handling this class",
-            ),
-            col(
-                "Parameters",
-                "string",
-                "A reference to a resource with additional parameters",
-            ),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col(
+            "Controller",
+            "string",
+            "Controller that is responsible for handling this class",
+        ),
+        col(
+            "Parameters",
+            "string",
+            "A reference to a resource with additional parameters",
+        ),
+        AGE,
+    ],
     cells: |ic, now| {
         let params = match at(ic, "/spec/parameters").filter(|p| p.is_object()) {
             Some(p) => {
@@ -195,13 +189,7 @@ const INGRESS_CLASS: KindTable = KindTable {
 
 const NETWORK_POLICY: KindTable = KindTable {
     kind: "NetworkPolicy",
-    columns: || {
-        vec![
-            name_col(),
-            col("Pod-Selector", "string", D_NP_POD_SELECTOR),
-            age_col(),
-        ]
-    },
+    columns: &[NAME, col("Pod-Selector", "string", D_NP_POD_SELECTOR), AGE],
     cells: |np, now| {
         // The internal type holds a non-pointer selector: absent means empty.
         let empty = json!({});
@@ -226,13 +214,7 @@ mod tests {
     fn endpoint_slice_cells() {
         assert_eq!(
             names("EndpointSlice"),
-            vec![
-                ("Name", 0),
-                ("AddressType", 0),
-                ("Ports", 0),
-                ("Endpoints", 0),
-                ("Age", 0)
-            ]
+            "Name, AddressType, Ports, Endpoints, Age"
         );
         let es = json!({"metadata": {"name": "web-abc"}, "addressType": "IPv4",
             "ports": [{"port": 80}, {"name": "metrics"}, {}, {"port": 9}],
@@ -255,17 +237,7 @@ mod tests {
 
     #[test]
     fn ingress_and_ingress_class() {
-        assert_eq!(
-            names("Ingress"),
-            vec![
-                ("Name", 0),
-                ("Class", 0),
-                ("Hosts", 0),
-                ("Address", 0),
-                ("Ports", 0),
-                ("Age", 0)
-            ]
-        );
+        assert_eq!(names("Ingress"), "Name, Class, Hosts, Address, Ports, Age");
         let ing = json!({"metadata": {"name": "web"}, "spec": {"ingressClassName": "nginx",
             "rules": [{"host": "a.com"}, {"host": "b.com"}, {}, {"host": "c.com"}, {"host": "d.com"}],
             "tls": [{"hosts": ["a.com"]}]},
@@ -303,10 +275,7 @@ mod tests {
 
     #[test]
     fn network_policy_cells() {
-        assert_eq!(
-            names("NetworkPolicy"),
-            vec![("Name", 0), ("Pod-Selector", 0), ("Age", 0)]
-        );
+        assert_eq!(names("NetworkPolicy"), "Name, Pod-Selector, Age");
         let np = json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}});
         assert_eq!(strs(&cells("NetworkPolicy", &np, now()))[1], "<none>");
         let np = json!({"metadata": {"name": "db"}, "spec": {"podSelector": {"matchLabels": {"role": "db"},

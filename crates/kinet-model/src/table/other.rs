@@ -2,7 +2,7 @@
 //! (`rbac.authorization.k8s.io`), Lease (`coordination.k8s.io`).
 
 use super::format::age_of;
-use super::{Column, KindTable, age_col, col, name_col, wide};
+use super::{AGE, Column, KindTable, NAME, col, wide};
 use crate::json::{arr_at, name, str_at};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -11,35 +11,31 @@ pub(super) const TABLES: &[KindTable] = &[ROLE_BINDING, CLUSTER_ROLE_BINDING, LE
 
 const ROLE_BINDING: KindTable = KindTable {
     kind: "RoleBinding",
-    columns: || {
-        binding_columns([
-            "Users in the roleBinding",
-            "Groups in the roleBinding",
-            "ServiceAccounts in the roleBinding",
-        ])
-    },
+    columns: &binding_columns([
+        "Users in the roleBinding",
+        "Groups in the roleBinding",
+        "ServiceAccounts in the roleBinding",
+    ]),
     cells: binding_cells,
 };
 
 const CLUSTER_ROLE_BINDING: KindTable = KindTable {
     kind: "ClusterRoleBinding",
-    columns: || {
-        binding_columns([
-            "Users in the clusterRoleBinding",
-            "Groups in the clusterRoleBinding",
-            "ServiceAccounts in the clusterRoleBinding",
-        ])
-    },
+    columns: &binding_columns([
+        "Users in the clusterRoleBinding",
+        "Groups in the clusterRoleBinding",
+        "ServiceAccounts in the clusterRoleBinding",
+    ]),
     cells: binding_cells,
 };
 
 /// The columns of both bindings, with the descriptions of the Users, Groups
 /// and ServiceAccounts columns, which name the kind.
-fn binding_columns([users, groups, sas]: [&'static str; 3]) -> Vec<Column> {
-    vec![
-        name_col(),
+const fn binding_columns([users, groups, sas]: [&'static str; 3]) -> [Column; 6] {
+    [
+        NAME,
         col("Role", "string", D_ROLE_REF),
-        age_col(),
+        AGE,
         wide("Users", "string", users),
         wide("Groups", "string", groups),
         wide("ServiceAccounts", "string", sas),
@@ -76,13 +72,7 @@ fn binding_cells(rb: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 const LEASE: KindTable = KindTable {
     kind: "Lease",
-    columns: || {
-        vec![
-            name_col(),
-            col("Holder", "string", D_LEASE_HOLDER),
-            age_col(),
-        ]
-    },
+    columns: &[NAME, col("Holder", "string", D_LEASE_HOLDER), AGE],
     cells: |lease, now| {
         vec![
             json!(name(lease)),

@@ -14,9 +14,18 @@ pub(super) fn ago(secs: i64) -> String {
         .to_string()
 }
 
-/// The columns of `kind` as (name, priority).
-pub(super) fn names(kind: &str) -> Vec<(&'static str, i32)> {
-    columns(kind).iter().map(|c| (c.name, c.priority)).collect()
+/// The column names of `kind`, comma-separated, the wide (priority 1) ones
+/// marked with a leading `+`.
+pub(super) fn names(kind: &str) -> String {
+    let names: Vec<String> = columns(kind)
+        .iter()
+        .map(|c| match c.priority {
+            0 => c.name.to_string(),
+            1 => format!("+{}", c.name),
+            p => format!("{}({p})", c.name),
+        })
+        .collect();
+    names.join(", ")
 }
 
 /// Cells as strings (numbers and booleans in their JSON form).

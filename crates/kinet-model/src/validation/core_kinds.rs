@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::field::{
-    Bad, Cause, bs, child, duplicate, index, invalid, key, not_supported, required, too_long,
+    Bad, Cause, bs, child, duplicate, index, invalid, key, not_supported, required, required_name,
+    too_long,
 };
 use super::metadata::validate_labels;
 use super::names::{
@@ -33,13 +34,7 @@ pub(super) fn validate_service(svc: &Value, errs: &mut Vec<Cause>) {
     }
     if ty == "ExternalName" {
         let cname = str_at(spec, "/externalName").trim_end_matches('.');
-        if cname.is_empty() {
-            errs.push(required("spec.externalName", ""));
-        } else {
-            for m in is_dns1123_subdomain(cname) {
-                errs.push(invalid("spec.externalName", bs(cname), &m));
-            }
-        }
+        required_name(cname, "spec.externalName", is_dns1123_subdomain, errs);
     }
     let mut names = HashSet::new();
     for (i, p) in ports.iter().enumerate() {

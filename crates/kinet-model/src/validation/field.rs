@@ -3,6 +3,9 @@
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
+use crate::json::int_at;
 use crate::quote::go_quote;
 
 /// One `metav1.StatusCause` of an Invalid status.
@@ -116,6 +119,39 @@ pub(super) fn invalid(field: &str, bad: Bad, detail: &str) -> Cause {
         reason: "FieldValueInvalid",
         field: field.to_string(),
         message: with_detail(format!("Invalid value: {}", bad.render()), detail),
+    }
+}
+
+/// `ValidateNonnegativeField` of each integer field of `obj` named in
+/// `fields` (absent ones pass), each reported at `path.<field>`.
+pub(super) fn non_negative(obj: &Value, path: &str, fields: &[&str], errs: &mut Vec<Cause>) {
+    for f in fields {
+        if let Some(v) = int_at(obj, &format!("/{f}"))
+            && v < 0
+        {
+            errs.push(invalid(
+                &child(path, f),
+                Bad::Int(v),
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+}
+
+/// A required name at `path`: `Required` when empty, else one `Invalid` for
+/// each message of `check`.
+pub(super) fn required_name(
+    name: &str,
+    path: &str,
+    check: impl Fn(&str) -> Vec<String>,
+    errs: &mut Vec<Cause>,
+) {
+    if name.is_empty() {
+        errs.push(required(path, ""));
+    } else {
+        for m in check(name) {
+            errs.push(invalid(path, bs(name), &m));
+        }
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::field::{Bad, Cause, bs, child, forbidden, index, invalid, required, too_long};
+use super::field::{
+    Bad, Cause, bs, child, forbidden, index, invalid, non_negative, required, too_long,
+};
 use super::names::{NameRule, is_qualified_name, is_valid_label_value, name_errors};
 use crate::json::{arr_at, at, bool_at, int_at, str_at, string_map_at};
 use crate::quote::{go_quote, go_strings};
@@ -66,15 +68,7 @@ fn validate_meta_common(meta: &Value, path: &str, namespaced: bool, errs: &mut V
             }
         }
     }
-    if let Some(g) = int_at(meta, "/generation")
-        && g < 0
-    {
-        errs.push(invalid(
-            &child(path, "generation"),
-            Bad::Int(g),
-            "must be greater than or equal to 0",
-        ));
-    }
+    non_negative(meta, path, &["generation"], errs);
     validate_labels(
         &string_map_at(meta, "/labels"),
         &child(path, "labels"),

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::field::{
-    Bad, Cause, bs, child, duplicate, forbidden, index, invalid, not_found, not_supported, required,
+    Bad, Cause, bs, child, duplicate, forbidden, index, invalid, non_negative, not_found,
+    not_supported, required, required_name,
 };
 use super::metadata::{validate_annotations, validate_labels};
 use super::names::{
@@ -109,13 +110,7 @@ fn validate_volumes(volumes: &[Value], path: &str, errs: &mut Vec<Cause>) -> Has
         let mut el = Vec::new();
         validate_volume_source(vol, &idx, &mut el);
         let name = str_at(vol, "/name");
-        if name.is_empty() {
-            el.push(required(&name_path, ""));
-        } else {
-            for msg in is_dns1123_label(name) {
-                el.push(invalid(&name_path, bs(name), &msg));
-            }
-        }
+        required_name(name, &name_path, is_dns1123_label, &mut el);
         if names.contains(name) {
             el.push(duplicate(&name_path, bs(name)));
         }
@@ -172,13 +167,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
     for (i, e) in env.iter().enumerate() {
         let idx = index(path, i);
         let name = str_at(e, "/name");
-        if name.is_empty() {
-            errs.push(required(&child(&idx, "name"), ""));
-        } else {
-            for m in is_relaxed_env_var_name(name) {
-                errs.push(invalid(&child(&idx, "name"), bs(name), &m));
-            }
-        }
+        required_name(name, &child(&idx, "name"), is_relaxed_env_var_name, errs);
         if let Some(from) = at(e, "/valueFrom") {
             let vf = child(&idx, "valueFrom");
             let mut n = 0;
@@ -199,13 +188,7 @@ fn validate_env(env: &[Value], path: &str, errs: &mut Vec<Cause>) {
                         errs.push(invalid(&child(&sp, "name"), bs(n), &m));
                     }
                     let k = str_at(sel, "/key");
-                    if k.is_empty() {
-                        errs.push(required(&child(&sp, "key"), ""));
-                    } else {
-                        for m in is_config_map_key(k) {
-                            errs.push(invalid(&child(&sp, "key"), bs(k), &m));
-                        }
-                    }
+                    required_name(k, &child(&sp, "key"), is_config_map_key, errs);
                 } else if src == "fieldRef" && str_at(sel, "/fieldPath").is_empty() {
                     errs.push(required(&child(&sp, "fieldPath"), ""));
                 } else if src == "resourceFieldRef" && str_at(sel, "/resource").is_empty() {
@@ -252,13 +235,8 @@ fn validate_env_from(env_from: &[Value], path: &str, errs: &mut Vec<Cause>) {
             n += 1;
             let name = str_at(r, "/name");
             let np = child(&child(&idx, src), "name");
-            if name.is_empty() {
-                errs.push(required(&np, ""));
-            } else {
-                for m in name_errors(NameRule::Subdomain, name, true) {
-                    errs.push(invalid(&np, bs(name), &m));
-                }
-            }
+            let check = |n: &str| name_errors(NameRule::Subdomain, n, true);
+            required_name(name, &np, check, errs);
         }
         if n == 0 {
             errs.push(invalid(
@@ -326,6 +304,13 @@ fn validate_local_descending_path(p: &str, path: &str, errs: &mut Vec<Cause>) {
     }
 }
 
+/// The liveness, readiness and startup probes of the container `c` at `path`.
+fn validate_probes(c: &Value, path: &str, errs: &mut Vec<Cause>) {
+    for p in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        validate_probe(at(c, &format!("/{p}")), &child(path, p), errs);
+    }
+}
+
 fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     let Some(probe) = probe else { return };
     let success_must_be_one = path.ends_with("livenessProbe") || path.ends_with("startupProbe");
@@ -345,23 +330,18 @@ fn validate_probe(probe: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     if n == 0 {
         errs.push(required(path, "must specify a handler type"));
     }
-    for f in [
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
-    ] {
-        if let Some(v) = int_at(probe, &format!("/{f}"))
-            && v < 0
-        {
-            errs.push(invalid(
-                &child(path, f),
-                Bad::Int(v),
-                "must be greater than or equal to 0",
-            ));
-        }
-    }
+    non_negative(
+        probe,
+        path,
+        &[
+            "initialDelaySeconds",
+            "timeoutSeconds",
+            "periodSeconds",
+            "successThreshold",
+            "failureThreshold",
+        ],
+        errs,
+    );
     if success_must_be_one
         && let Some(v) = int_at(probe, "/successThreshold")
         && v != 1
@@ -394,13 +374,7 @@ fn validate_container_common(
 ) {
     let name = str_at(c, "/name");
     let name_path = child(path, "name");
-    if name.is_empty() {
-        errs.push(required(&name_path, ""));
-    } else {
-        for m in is_dns1123_label(name) {
-            errs.push(invalid(&name_path, bs(name), &m));
-        }
-    }
+    required_name(name, &name_path, is_dns1123_label, errs);
     if str_at(c, "/image").is_empty() {
         errs.push(required(&child(path, "image"), ""));
     }
@@ -466,13 +440,7 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &m
             if !names.insert(name.to_string()) {
                 errs.push(duplicate(&child(&idx, "name"), bs(name)));
             }
-            validate_probe(at(c, "/livenessProbe"), &child(&idx, "livenessProbe"), errs);
-            validate_probe(
-                at(c, "/readinessProbe"),
-                &child(&idx, "readinessProbe"),
-                errs,
-            );
-            validate_probe(at(c, "/startupProbe"), &child(&idx, "startupProbe"), errs);
+            validate_probes(c, &idx, errs);
             if at(c, "/restartPolicy").is_some() {
                 errs.push(forbidden(
                     &child(&idx, "restartPolicy"),
@@ -507,13 +475,7 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, is_pod: bool, errs: &m
         }
         check_host_ports(std::slice::from_ref(c), &ipath, errs);
         if restart == "Always" {
-            validate_probe(at(c, "/livenessProbe"), &child(&idx, "livenessProbe"), errs);
-            validate_probe(
-                at(c, "/readinessProbe"),
-                &child(&idx, "readinessProbe"),
-                errs,
-            );
-            validate_probe(at(c, "/startupProbe"), &child(&idx, "startupProbe"), errs);
+            validate_probes(c, &idx, errs);
         } else {
             for f in [
                 "lifecycle",

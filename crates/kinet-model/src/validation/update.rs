@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::core_kinds::validate_node_taints;
 use super::field::{
-    Bad, Cause, bs, child, duplicate, forbidden, index, invalid, not_found, required,
+    Bad, Cause, bs, child, duplicate, forbidden, index, invalid, not_found, required, required_name,
 };
 use super::names::{inclusive_range_error, is_dns1123_label};
 use super::pod_spec::validate_tolerations;
@@ -247,15 +247,9 @@ pub fn validate_ephemeral_update(old: &Value, new: &Value) -> Vec<Cause> {
     for (i, c) in ne.iter().enumerate() {
         let p = index(path, i);
         let name = str_at(c, "/name");
-        if name.is_empty() {
-            errs.push(required(&child(&p, "name"), ""));
-        } else {
-            for m in is_dns1123_label(name) {
-                errs.push(invalid(&child(&p, "name"), bs(name), &m));
-            }
-            if !names.insert(name.to_string()) {
-                errs.push(duplicate(&child(&p, "name"), bs(name)));
-            }
+        required_name(name, &child(&p, "name"), is_dns1123_label, &mut errs);
+        if !name.is_empty() && !names.insert(name.to_string()) {
+            errs.push(duplicate(&child(&p, "name"), bs(name)));
         }
         if str_at(c, "/image").is_empty() {
             errs.push(required(&child(&p, "image"), ""));

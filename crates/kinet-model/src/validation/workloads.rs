@@ -3,11 +3,13 @@
 
 use serde_json::Value;
 
-use super::field::{Bad, Cause, bs, child, forbidden, index, invalid, not_supported, required};
+use super::field::{
+    Bad, Cause, bs, child, forbidden, index, invalid, non_negative, not_supported, required,
+};
 use super::metadata::validate_labels;
 use super::names::{is_qualified_name, is_valid_label_value};
 use super::pod_spec::validate_pod_template;
-use crate::json::{arr_at, at, int_at, str_at, string_map_at};
+use crate::json::{arr_at, at, str_at, string_map_at};
 use crate::quote::go_map;
 use crate::selector::{LabelSelector, labels_of};
 
@@ -95,15 +97,7 @@ pub(super) fn validate_controller_spec(
 ) {
     let empty = Value::Object(Default::default());
     let spec = at(obj, "/spec").unwrap_or(&empty);
-    if let Some(r) = int_at(spec, "/replicas")
-        && r < 0
-    {
-        errs.push(invalid(
-            "spec.replicas",
-            Bad::Int(r),
-            "must be greater than or equal to 0",
-        ));
-    }
+    non_negative(spec, "spec", &["replicas"], errs);
     let template = at(spec, "/template");
     let selector = at(spec, "/selector");
     if selector.is_none() && kind_word != "daemonset" {
@@ -183,22 +177,17 @@ pub(super) fn validate_controller_spec(
 pub(super) fn validate_job_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     let empty = Value::Object(Default::default());
     let spec = spec.unwrap_or(&empty);
-    for f in [
-        "parallelism",
-        "completions",
-        "activeDeadlineSeconds",
-        "backoffLimit",
-    ] {
-        if let Some(v) = int_at(spec, &format!("/{f}"))
-            && v < 0
-        {
-            errs.push(invalid(
-                &child(path, f),
-                Bad::Int(v),
-                "must be greater than or equal to 0",
-            ));
-        }
-    }
+    non_negative(
+        spec,
+        path,
+        &[
+            "parallelism",
+            "completions",
+            "activeDeadlineSeconds",
+            "backoffLimit",
+        ],
+        errs,
+    );
     let tpath = child(path, "template");
     validate_pod_template(at(spec, "/template"), &tpath, errs);
     let tspec = at(spec, "/template")

@@ -280,11 +280,16 @@ fn kubectl_set_image_merges_by_container_name() {
     assert_eq!(out["status"], deployment(json!([]))["status"]);
 }
 
+/// A deployment whose one container `app` has the env vars A=1 and B=2.
+fn app_with_env_a_b() -> Value {
+    deployment(
+        json!([{"name": "app", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]),
+    )
+}
+
 #[test]
 fn kubectl_set_env_adds_with_element_order() {
-    let target = deployment(
-        json!([{"name": "app", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]),
-    );
+    let target = app_with_env_a_b();
     let patch = json!({"spec": {"template": {"spec": {
         "$setElementOrder/containers": [{"name": "app"}],
         "containers": [{
@@ -304,9 +309,7 @@ fn kubectl_set_env_adds_with_element_order() {
 
 #[test]
 fn env_changes_merge_in_place() {
-    let target = deployment(
-        json!([{"name": "app", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]),
-    );
+    let target = app_with_env_a_b();
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "3"}]}]}}}});
     let out = smp("Deployment", target, patch);
     assert_eq!(
@@ -317,9 +320,7 @@ fn env_changes_merge_in_place() {
 
 #[test]
 fn kubectl_edit_deletes_an_env_var() {
-    let target = deployment(
-        json!([{"name": "app", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]),
-    );
+    let target = app_with_env_a_b();
     let patch = json!({"spec": {"template": {"spec": {
         "$setElementOrder/containers": [{"name": "app"}],
         "containers": [{"$setElementOrder/env": [{"name": "A"}], "env": [{"$patch": "delete", "name": "B"}], "name": "app"}]

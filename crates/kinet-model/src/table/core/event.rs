@@ -3,32 +3,27 @@
 
 use crate::json::{at, int_at, name, str_at};
 use crate::table::format::{human_duration, is_zero_time, since_at, time_at};
-use crate::table::{Column, D_NAME, KindTable, col, wide};
+use crate::table::{Column, KindTable, NAME, col, wide};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub(super) const EVENT: KindTable = KindTable {
     kind: "Event",
-    columns: || {
-        vec![
-            col("Last Seen", "string", D_EV_LAST),
-            col("Type", "string", D_EV_TYPE),
-            col("Reason", "string", D_EV_REASON),
-            col("Object", "string", D_EV_OBJECT),
-            wide("Subobject", "string", D_EV_SUBOBJECT),
-            wide("Source", "string", D_EV_SOURCE),
-            col("Message", "string", D_EV_MESSAGE),
-            wide("First Seen", "string", D_EV_FIRST),
-            wide("Count", "string", D_EV_COUNT),
-            Column {
-                name: "Name",
-                type_: "string",
-                format: "name",
-                description: D_NAME,
-                priority: 1,
-            },
-        ]
-    },
+    columns: &[
+        col("Last Seen", "string", D_EV_LAST),
+        col("Type", "string", D_EV_TYPE),
+        col("Reason", "string", D_EV_REASON),
+        col("Object", "string", D_EV_OBJECT),
+        wide("Subobject", "string", D_EV_SUBOBJECT),
+        wide("Source", "string", D_EV_SOURCE),
+        col("Message", "string", D_EV_MESSAGE),
+        wide("First Seen", "string", D_EV_FIRST),
+        wide("Count", "string", D_EV_COUNT),
+        Column {
+            priority: 1,
+            ..NAME
+        },
+    ],
     cells: event_cells,
 };
 
@@ -107,18 +102,7 @@ mod tests {
     fn event_columns_and_cells() {
         assert_eq!(
             names("Event"),
-            vec![
-                ("Last Seen", 0),
-                ("Type", 0),
-                ("Reason", 0),
-                ("Object", 0),
-                ("Subobject", 1),
-                ("Source", 1),
-                ("Message", 0),
-                ("First Seen", 1),
-                ("Count", 1),
-                ("Name", 1)
-            ]
+            "Last Seen, Type, Reason, Object, +Subobject, +Source, Message, +First Seen, +Count, +Name"
         );
         let ev = json!({
             "metadata": {"name": "web.17a", "creationTimestamp": ago(100)},

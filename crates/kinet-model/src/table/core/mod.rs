@@ -3,7 +3,7 @@
 //! accounts here.
 
 use super::format::age_of;
-use super::{KindTable, age_col, col, name_col};
+use super::{AGE, KindTable, NAME, col};
 use crate::json::{arr_at, name, obj_at, str_at};
 use serde_json::{Value, json};
 
@@ -31,13 +31,11 @@ fn map_len(obj: &Value, path: &str) -> i64 {
 
 const NAMESPACE: KindTable = KindTable {
     kind: "Namespace",
-    columns: || {
-        vec![
-            name_col(),
-            col("Status", "string", "The status of the namespace"),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Status", "string", "The status of the namespace"),
+        AGE,
+    ],
     cells: |ns, now| {
         vec![
             json!(name(ns)),
@@ -49,7 +47,7 @@ const NAMESPACE: KindTable = KindTable {
 
 const CONFIG_MAP: KindTable = KindTable {
     kind: "ConfigMap",
-    columns: || vec![name_col(), col("Data", "string", D_CM_DATA), age_col()],
+    columns: &[NAME, col("Data", "string", D_CM_DATA), AGE],
     cells: |cm, now| {
         let n = map_len(cm, "/data") + map_len(cm, "/binaryData");
         vec![json!(name(cm)), json!(n), json!(age_of(cm, now))]
@@ -60,14 +58,12 @@ const D_CM_DATA: &str = "Data contains the configuration data. Each key must con
 
 const SECRET: KindTable = KindTable {
     kind: "Secret",
-    columns: || {
-        vec![
-            name_col(),
-            col("Type", "string", D_SECRET_TYPE),
-            col("Data", "string", D_SECRET_DATA),
-            age_col(),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Type", "string", D_SECRET_TYPE),
+        col("Data", "string", D_SECRET_DATA),
+        AGE,
+    ],
     cells: |secret, now| {
         vec![
             json!(name(secret)),
@@ -83,13 +79,7 @@ const D_SECRET_DATA: &str = "Data contains the secret data. Each key must consis
 
 const SERVICE_ACCOUNT: KindTable = KindTable {
     kind: "ServiceAccount",
-    columns: || {
-        vec![
-            name_col(),
-            col("Secrets", "string", D_SA_SECRETS),
-            age_col(),
-        ]
-    },
+    columns: &[NAME, col("Secrets", "string", D_SA_SECRETS), AGE],
     cells: |sa, now| {
         vec![
             json!(name(sa)),
@@ -109,20 +99,14 @@ mod tests {
 
     #[test]
     fn namespace_configmap_secret_serviceaccount() {
-        assert_eq!(
-            names("Namespace"),
-            vec![("Name", 0), ("Status", 0), ("Age", 0)]
-        );
+        assert_eq!(names("Namespace"), "Name, Status, Age");
         let ns = json!({"metadata": {"name": "default", "creationTimestamp": ago(7200)}, "status": {"phase": "Active"}});
         assert_eq!(
             cells("Namespace", &ns, now()),
             vec![json!("default"), json!("Active"), json!("120m")]
         );
 
-        assert_eq!(
-            names("ConfigMap"),
-            vec![("Name", 0), ("Data", 0), ("Age", 0)]
-        );
+        assert_eq!(names("ConfigMap"), "Name, Data, Age");
         let cm = json!({"metadata": {"name": "c", "creationTimestamp": ago(1)}, "data": {"a": "1", "b": "2"},
                         "binaryData": {"c": "AA=="}});
         assert_eq!(
@@ -132,10 +116,7 @@ mod tests {
         let empty = json!({"metadata": {"name": "e", "creationTimestamp": ago(1)}});
         assert_eq!(cells("ConfigMap", &empty, now())[1], json!(0));
 
-        assert_eq!(
-            names("Secret"),
-            vec![("Name", 0), ("Type", 0), ("Data", 0), ("Age", 0)]
-        );
+        assert_eq!(names("Secret"), "Name, Type, Data, Age");
         let sec = json!({"metadata": {"name": "s", "creationTimestamp": ago(61)}, "type": "Opaque",
                          "data": {"k": "dg=="}});
         assert_eq!(
@@ -143,10 +124,7 @@ mod tests {
             vec![json!("s"), json!("Opaque"), json!(1), json!("61s")]
         );
 
-        assert_eq!(
-            names("ServiceAccount"),
-            vec![("Name", 0), ("Secrets", 0), ("Age", 0)]
-        );
+        assert_eq!(names("ServiceAccount"), "Name, Secrets, Age");
         let sa = json!({"metadata": {"name": "default", "creationTimestamp": ago(3)}});
         assert_eq!(
             cells("ServiceAccount", &sa, now()),

@@ -2,26 +2,24 @@
 
 use crate::json::{arr_at, bool_at, name, obj_at, str_at};
 use crate::table::format::age_of;
-use crate::table::{KindTable, age_col, col, name_col, wide};
+use crate::table::{AGE, KindTable, NAME, col, wide};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub(super) const NODE: KindTable = KindTable {
     kind: "Node",
-    columns: || {
-        vec![
-            name_col(),
-            col("Status", "string", "The status of the node"),
-            col("Roles", "string", "The roles of the node"),
-            age_col(),
-            col("Version", "string", D_KUBELET_VERSION),
-            wide("Internal-IP", "string", D_NODE_ADDRESSES),
-            wide("External-IP", "string", D_NODE_ADDRESSES),
-            wide("OS-Image", "string", D_OS_IMAGE),
-            wide("Kernel-Version", "string", D_KERNEL),
-            wide("Container-Runtime", "string", D_CRI),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Status", "string", "The status of the node"),
+        col("Roles", "string", "The roles of the node"),
+        AGE,
+        col("Version", "string", D_KUBELET_VERSION),
+        wide("Internal-IP", "string", D_NODE_ADDRESSES),
+        wide("External-IP", "string", D_NODE_ADDRESSES),
+        wide("OS-Image", "string", D_OS_IMAGE),
+        wide("Kernel-Version", "string", D_KERNEL),
+        wide("Container-Runtime", "string", D_CRI),
+    ],
     cells: node_cells,
 };
 
@@ -113,18 +111,7 @@ mod tests {
     fn node_columns_and_cells() {
         assert_eq!(
             names("Node"),
-            vec![
-                ("Name", 0),
-                ("Status", 0),
-                ("Roles", 0),
-                ("Age", 0),
-                ("Version", 0),
-                ("Internal-IP", 1),
-                ("External-IP", 1),
-                ("OS-Image", 1),
-                ("Kernel-Version", 1),
-                ("Container-Runtime", 1)
-            ]
+            "Name, Status, Roles, Age, Version, +Internal-IP, +External-IP, +OS-Image, +Kernel-Version, +Container-Runtime"
         );
         let node = json!({
             "metadata": {"name": "cp", "creationTimestamp": ago(5 * 86400),

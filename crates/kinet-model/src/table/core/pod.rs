@@ -3,37 +3,35 @@
 use crate::json::{arr_at, at, bool_at, int_at, name, str_at};
 use crate::pod;
 use crate::table::format::{age_of, first_condition_true, human_duration, is_zero_time, time_at};
-use crate::table::{KindTable, age_col, col, name_col, wide};
+use crate::table::{AGE, KindTable, NAME, col, wide};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub(super) const POD: KindTable = KindTable {
     kind: "Pod",
-    columns: || {
-        vec![
-            name_col(),
-            col(
-                "Ready",
-                "string",
-                "The aggregate readiness state of this pod for accepting traffic.",
-            ),
-            col(
-                "Status",
-                "string",
-                "The aggregate status of the containers in this pod.",
-            ),
-            col(
-                "Restarts",
-                "string",
-                "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
-            ),
-            age_col(),
-            wide("IP", "string", D_POD_IP),
-            wide("Node", "string", D_NODE_NAME),
-            wide("Nominated Node", "string", D_NOMINATED),
-            wide("Readiness Gates", "string", D_READINESS_GATES),
-        ]
-    },
+    columns: &[
+        NAME,
+        col(
+            "Ready",
+            "string",
+            "The aggregate readiness state of this pod for accepting traffic.",
+        ),
+        col(
+            "Status",
+            "string",
+            "The aggregate status of the containers in this pod.",
+        ),
+        col(
+            "Restarts",
+            "string",
+            "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+        ),
+        AGE,
+        wide("IP", "string", D_POD_IP),
+        wide("Node", "string", D_NODE_NAME),
+        wide("Nominated Node", "string", D_NOMINATED),
+        wide("Readiness Gates", "string", D_READINESS_GATES),
+    ],
     cells: pod_cells,
 };
 
@@ -248,17 +246,7 @@ mod tests {
     fn pod_columns() {
         assert_eq!(
             names("Pod"),
-            vec![
-                ("Name", 0),
-                ("Ready", 0),
-                ("Status", 0),
-                ("Restarts", 0),
-                ("Age", 0),
-                ("IP", 1),
-                ("Node", 1),
-                ("Nominated Node", 1),
-                ("Readiness Gates", 1)
-            ]
+            "Name, Ready, Status, Restarts, Age, +IP, +Node, +Nominated Node, +Readiness Gates"
         );
         assert_eq!(columns("Pod")[3].type_, "string");
     }

@@ -2,23 +2,21 @@
 
 use crate::json::{arr_at, int_at, name, str_at};
 use crate::table::format::{age_of, format_labels, load_balancer_string};
-use crate::table::{KindTable, age_col, col, name_col, wide};
+use crate::table::{AGE, KindTable, NAME, col, wide};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub(super) const SERVICE: KindTable = KindTable {
     kind: "Service",
-    columns: || {
-        vec![
-            name_col(),
-            col("Type", "string", D_SVC_TYPE),
-            col("Cluster-IP", "string", D_SVC_CLUSTER_IP),
-            col("External-IP", "string", D_SVC_EXTERNAL_IPS),
-            col("Port(s)", "string", D_SVC_PORTS),
-            age_col(),
-            wide("Selector", "string", D_SVC_SELECTOR),
-        ]
-    },
+    columns: &[
+        NAME,
+        col("Type", "string", D_SVC_TYPE),
+        col("Cluster-IP", "string", D_SVC_CLUSTER_IP),
+        col("External-IP", "string", D_SVC_EXTERNAL_IPS),
+        col("Port(s)", "string", D_SVC_PORTS),
+        AGE,
+        wide("Selector", "string", D_SVC_SELECTOR),
+    ],
     cells: service_cells,
 };
 
@@ -101,13 +99,7 @@ fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 pub(super) const ENDPOINTS: KindTable = KindTable {
     kind: "Endpoints",
-    columns: || {
-        vec![
-            name_col(),
-            col("Endpoints", "string", D_EP_SUBSETS),
-            age_col(),
-        ]
-    },
+    columns: &[NAME, col("Endpoints", "string", D_EP_SUBSETS), AGE],
     cells: |ep, now| {
         vec![
             json!(name(ep)),
@@ -183,15 +175,7 @@ mod tests {
     fn service_cells_by_type() {
         assert_eq!(
             names("Service"),
-            vec![
-                ("Name", 0),
-                ("Type", 0),
-                ("Cluster-IP", 0),
-                ("External-IP", 0),
-                ("Port(s)", 0),
-                ("Age", 0),
-                ("Selector", 1)
-            ]
+            "Name, Type, Cluster-IP, External-IP, Port(s), Age, +Selector"
         );
         let svc = json!({
             "metadata": {"name": "kubernetes", "creationTimestamp": ago(86400 * 3)},
@@ -239,10 +223,7 @@ mod tests {
 
     #[test]
     fn endpoints_truncation() {
-        assert_eq!(
-            names("Endpoints"),
-            vec![("Name", 0), ("Endpoints", 0), ("Age", 0)]
-        );
+        assert_eq!(names("Endpoints"), "Name, Endpoints, Age");
         let none = json!({"metadata": {"name": "e"}});
         assert_eq!(strs(&cells("Endpoints", &none, now()))[1], "<none>");
         let ep = json!({"metadata": {"name": "e"}, "subsets": [{
