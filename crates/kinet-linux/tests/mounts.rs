@@ -11,6 +11,8 @@ use std::time::Duration;
 use kinet_linux::mounts::{Bind, ContainerMounts};
 use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
 
+mod common;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique() -> String {
@@ -110,16 +112,7 @@ impl Pod {
 
     /// Runs `script` inside the namespaces of `pid` (as kubectl exec does).
     fn exec(&self, pid: u32, script: &str) -> String {
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.args(["-c", script]);
-        sandbox::join_std(&mut cmd, pid, None).unwrap();
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::joined_output(pid, &["/bin/sh", "-c", script], None)
     }
 }
 
