@@ -380,16 +380,16 @@ pub fn prepare_host_path(path: &Path, kind: &str) -> Result<(), String> {
     let p = path.display();
     let meta = std::fs::metadata(path);
     let fail = |what: &str| Err(format!("hostPath type check failed: {p} is not a {what}"));
+    // `…OrCreate` of a missing path: chmod what `made` made to `mode`.
+    let create = |made: std::io::Result<()>, mode: u32| {
+        made.and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+            .map_err(|e| format!("hostPath type check failed: {p}: {e}"))
+    };
     match kind {
         "" => Ok(()),
         "DirectoryOrCreate" => {
             if meta.is_err() {
-                std::fs::create_dir_all(path)
-                    .and_then(|_| {
-                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-                    })
-                    .map_err(|e| format!("hostPath type check failed: {p}: {e}"))?;
-                return Ok(());
+                return create(std::fs::create_dir_all(path), 0o755);
             }
             if meta.is_ok_and(|m| m.is_dir()) {
                 Ok(())
@@ -406,16 +406,13 @@ pub fn prepare_host_path(path: &Path, kind: &str) -> Result<(), String> {
         },
         "FileOrCreate" => {
             if meta.is_err() {
-                std::fs::OpenOptions::new()
+                let touched = std::fs::OpenOptions::new()
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .open(path)
-                    .and_then(|_| {
-                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-                    })
-                    .map_err(|e| format!("hostPath type check failed: {p}: {e}"))?;
-                return Ok(());
+                    .map(drop);
+                return create(touched, 0o644);
             }
             if meta.is_ok_and(|m| m.is_file()) {
                 Ok(())
