@@ -5,10 +5,9 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use crate::events::{self, Source};
-use crate::objects;
+use crate::events::Source;
 use kinet_model::json::{at, name, namespace, str_at, string_map_at};
-use kinet_model::pod::{is_active, is_ready, is_terminating};
+use kinet_model::pod::{is_active, is_ready};
 use kinet_model::selector::labels_of;
 use serde_json::{Value, json};
 
@@ -98,12 +97,9 @@ fn daemon_pod(set: &Value, pname: &str, revision: &str, node: &str) -> Value {
 }
 
 pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
-    let Some(set) = ctx.get(o) else {
+    let Some(set) = ctx.live(o) else {
         return Next::Done;
     };
-    if is_terminating(&set) {
-        return Next::Done;
-    }
     let src = Source::new("daemonset-controller", None);
     let (ns, set_name) = (namespace(&set), name(&set));
     let revision = template_hash(at(&set, "/spec/template").unwrap_or(&Value::Null), 0);
@@ -133,20 +129,11 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
             Action::Create(node) => {
                 let pname = format!("{set_name}-{}", crate::random_suffix(5));
                 let pod = daemon_pod(&set, &pname, &revision, &node);
-                match objects::create(&ctx.store, Kind::Pod.resource(), pod) {
-                    Ok(_) => events::record(
-                        &ctx.store,
-                        &src,
-                        &set,
-                        None,
-                        "Normal",
-                        "SuccessfulCreate",
-                        &format!("Created pod: {pname}"),
-                    ),
-                    Err(e) => {
-                        ctx.failed_create(&src, &set, e, |w| format!("Error creating: {w}"));
-                        next = Next::Retry;
-                    }
+                let created = format!("Created pod: {pname}");
+                if !ctx.create_pod(&src, &set, pod, &created, |w| {
+                    format!("Error creating: {w}")
+                }) {
+                    next = Next::Retry;
                 }
             }
             Action::Delete(x) => delete_pod(&ctx.store, &pods[x]),
