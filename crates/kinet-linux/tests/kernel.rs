@@ -7,7 +7,6 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
@@ -16,14 +15,8 @@ use kinet_linux::{Netlink, Route, netns, sysctl_get, sysctl_set};
 mod common;
 use common::joined_output;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
 fn unique() -> String {
-    format!(
-        "kltest{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    common::unique("kltest")
 }
 
 fn require_root() {

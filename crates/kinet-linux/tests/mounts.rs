@@ -5,7 +5,6 @@
 //! filesystem are as they were (containers' mounts live in their own namespaces).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kinet_linux::mounts::{Bind, ContainerMounts};
@@ -13,14 +12,8 @@ use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
 
 mod common;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
 fn unique() -> String {
-    format!(
-        "kltestm{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    common::unique("kltestm")
 }
 
 /// A pod (holder) with a directory of its own; removed on drop.

@@ -1,6 +1,7 @@
 //! Helpers shared by the kernel test binaries.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use kinet_linux::sandbox;
 
@@ -17,4 +18,15 @@ pub fn joined_output(pid: u32, argv: &[&str], workdir: Option<&Path>) -> String 
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test (of this or another run) uses: `prefix`, the pid and a counter.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
