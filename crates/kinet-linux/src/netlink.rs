@@ -676,24 +676,27 @@ impl Netlink {
         m.header.address_family = AddressFamily::Inet;
         m.header.destination_prefix_length = r.prefix;
         m.header.table = RouteHeader::RT_TABLE_MAIN;
-        if delete {
-            // Like iproute2: match any protocol, scope and type unless given.
-            m.header.protocol = RouteProtocol::Unspec;
-            m.header.scope = if r.scope_link {
-                RouteScope::Link
-            } else {
-                RouteScope::NoWhere
-            };
-            m.header.kind = RouteType::Unspec;
+        // Like iproute2, a delete matches any protocol, scope and type unless given.
+        let (protocol, scope, kind) = if delete {
+            (
+                RouteProtocol::Unspec,
+                RouteScope::NoWhere,
+                RouteType::Unspec,
+            )
         } else {
-            m.header.protocol = RouteProtocol::Static;
-            m.header.scope = if r.scope_link {
-                RouteScope::Link
-            } else {
-                RouteScope::Universe
-            };
-            m.header.kind = RouteType::Unicast;
-        }
+            (
+                RouteProtocol::Static,
+                RouteScope::Universe,
+                RouteType::Unicast,
+            )
+        };
+        m.header.protocol = protocol;
+        m.header.scope = if r.scope_link {
+            RouteScope::Link
+        } else {
+            scope
+        };
+        m.header.kind = kind;
         if r.onlink {
             m.header.flags = RouteFlags::Onlink;
         }

@@ -504,15 +504,7 @@ pub fn join(
     pid: u32,
     workdir: Option<&Path>,
 ) -> anyhow::Result<()> {
-    join_with(
-        cmd,
-        pid,
-        &JoinOptions {
-            workdir: workdir.map(Path::to_path_buf),
-            setsid: false,
-            mounts: None,
-        },
-    )
+    join_std(cmd.as_std_mut(), pid, workdir)
 }
 
 /// [`join`] with options.
@@ -521,12 +513,7 @@ pub fn join_with(
     pid: u32,
     opts: &JoinOptions,
 ) -> anyhow::Result<()> {
-    let mut j = Joiner::new(pid, opts, None)?;
-    // SAFETY: Joiner::enter only makes async-signal-safe system calls.
-    unsafe {
-        cmd.pre_exec(move || j.enter());
-    }
-    Ok(())
+    join_std_with(cmd.as_std_mut(), pid, opts)
 }
 
 /// [`join_with`] for a container with its own mounts: the returned [`Report`] turns a
@@ -537,14 +524,11 @@ pub fn join_container(
     opts: &JoinOptions,
 ) -> anyhow::Result<Report> {
     let (mut report, sink) = Report::pipe()?;
-    let mut j = Joiner::new(pid, opts, Some(sink))?;
+    let j = Joiner::new(pid, opts, Some(sink))?;
     if let Some(p) = &j.mounts {
         report.set_descriptions(p);
     }
-    // SAFETY: Joiner::enter only makes async-signal-safe system calls.
-    unsafe {
-        cmd.pre_exec(move || j.enter());
-    }
+    install(cmd.as_std_mut(), j);
     Ok(report)
 }
 
@@ -554,15 +538,11 @@ pub fn join_std(
     pid: u32,
     workdir: Option<&Path>,
 ) -> anyhow::Result<()> {
-    join_std_with(
-        cmd,
-        pid,
-        &JoinOptions {
-            workdir: workdir.map(Path::to_path_buf),
-            setsid: false,
-            mounts: None,
-        },
-    )
+    let opts = JoinOptions {
+        workdir: workdir.map(Path::to_path_buf),
+        ..JoinOptions::default()
+    };
+    join_std_with(cmd, pid, &opts)
 }
 
 /// [`join_std`] with options.
@@ -571,13 +551,18 @@ pub fn join_std_with(
     pid: u32,
     opts: &JoinOptions,
 ) -> anyhow::Result<()> {
+    let j = Joiner::new(pid, opts, None)?;
+    install(cmd, j);
+    Ok(())
+}
+
+/// Run `j.enter()` in `cmd`'s forked child before it execs.
+fn install(cmd: &mut std::process::Command, mut j: Joiner) {
     use std::os::unix::process::CommandExt;
-    let mut j = Joiner::new(pid, opts, None)?;
     // SAFETY: Joiner::enter only makes async-signal-safe system calls.
     unsafe {
         cmd.pre_exec(move || j.enter());
     }
-    Ok(())
 }
 
 /// A signal for [`kill`].

@@ -7,20 +7,16 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
 use kinet_linux::{Netlink, Route, netns, sysctl_get, sysctl_set};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+mod common;
+use common::joined_output;
 
 fn unique() -> String {
-    format!(
-        "kltest{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    common::unique("kltest")
 }
 
 fn require_root() {
@@ -518,19 +514,6 @@ fn calico_style_pod_wiring() {
 }
 
 // ---------------------------------------------------------------- sandboxes
-
-fn joined_output(pid: u32, argv: &[&str], workdir: Option<&Path>) -> String {
-    let mut cmd = std::process::Command::new(argv[0]);
-    cmd.args(&argv[1..]);
-    sandbox::join_std(&mut cmd, pid, workdir).unwrap();
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{argv:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Field `n` (1-based, as in proc(5)) of /proc/PID/stat.
 fn stat_field(pid: u32, n: usize) -> String {

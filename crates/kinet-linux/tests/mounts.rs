@@ -5,20 +5,15 @@
 //! filesystem are as they were (containers' mounts live in their own namespaces).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kinet_linux::mounts::{Bind, ContainerMounts};
 use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+mod common;
 
 fn unique() -> String {
-    format!(
-        "kltestm{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    common::unique("kltestm")
 }
 
 /// A pod (holder) with a directory of its own; removed on drop.
@@ -110,16 +105,7 @@ impl Pod {
 
     /// Runs `script` inside the namespaces of `pid` (as kubectl exec does).
     fn exec(&self, pid: u32, script: &str) -> String {
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.args(["-c", script]);
-        sandbox::join_std(&mut cmd, pid, None).unwrap();
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::joined_output(pid, &["/bin/sh", "-c", script], None)
     }
 }
 

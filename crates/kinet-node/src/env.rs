@@ -174,25 +174,8 @@ pub fn expand(v: &str, env: &[(String, String)]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::collections::BTreeMap;
 
-    #[derive(Default)]
-    struct Fake {
-        cms: BTreeMap<String, Value>,
-        secrets: BTreeMap<String, Value>,
-    }
-
-    impl Objects for Fake {
-        fn config_map(&self, name: &str) -> Option<Value> {
-            self.cms.get(name).cloned()
-        }
-        fn secret(&self, name: &str) -> Option<Value> {
-            self.secrets.get(name).cloned()
-        }
-        fn node(&self) -> Option<Value> {
-            Some(json!({"status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}))
-        }
-    }
+    use crate::sources::fake::Fake;
 
     fn fake() -> Fake {
         Fake {
@@ -206,6 +189,7 @@ mod tests {
                 json!({"data": {"PASSWORD": "czNjcmV0"}}),
             )]
             .into(),
+            tokens: 0,
         }
     }
 

@@ -19,23 +19,19 @@ pub fn hostname(pod: &Value, node_name: &str) -> String {
     }
 }
 
+/// The string at `path`, `default` when missing or not a string.
+fn str_or<'a>(v: &'a Value, path: &str, default: &'a str) -> &'a str {
+    v.pointer(path).and_then(Value::as_str).unwrap_or(default)
+}
+
 /// The kubelet-managed hosts file.
 pub fn hosts(pod: &Value, ip: &str) -> String {
     let mut s = String::from(
         "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
     );
-    let name = pod
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let ns = pod
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let hostname = pod
-        .pointer("/spec/hostname")
-        .and_then(Value::as_str)
-        .unwrap_or(name);
+    let name = str_at(pod, "/metadata/name");
+    let ns = str_or(pod, "/metadata/namespace", "default");
+    let hostname = str_or(pod, "/spec/hostname", name);
     match pod.pointer("/spec/subdomain").and_then(Value::as_str) {
         Some(sub) if !sub.is_empty() => {
             s.push_str(&format!(
@@ -63,18 +59,9 @@ pub fn hosts(pod: &Value, ip: &str) -> String {
 
 /// resolv.conf from dnsPolicy and dnsConfig; `host` is the node's own resolv.conf content.
 pub fn resolv_conf(pod: &Value, host: &str) -> String {
-    let ns = pod
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let host_network = pod
-        .pointer("/spec/hostNetwork")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let policy = pod
-        .pointer("/spec/dnsPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterFirst");
+    let ns = str_or(pod, "/metadata/namespace", "default");
+    let host_network = bool_at(pod, "/spec/hostNetwork");
+    let policy = str_or(pod, "/spec/dnsPolicy", "ClusterFirst");
     let (mut servers, mut searches, mut options): (Vec<String>, Vec<String>, Vec<String>) =
         match policy {
             "ClusterFirst" if !host_network => cluster(ns),

@@ -76,24 +76,10 @@ pub fn register(store: &Store, src: &Source, obj: Value) {
             true
         });
     } else if let Ok(n) = kinet_registry::create(store, nodes, obj) {
-        events::record(
-            store,
-            src,
-            &n,
-            None,
-            "Normal",
-            "Starting",
-            "Starting kubelet.",
-        );
-        events::record(
-            store,
-            src,
-            &n,
-            None,
-            "Normal",
-            "NodeReady",
-            &format!("Node {name} status is now: NodeReady"),
-        );
+        let ready = format!("Node {name} status is now: NodeReady");
+        for (reason, message) in [("Starting", "Starting kubelet."), ("NodeReady", &ready)] {
+            events::record(store, src, &n, None, "Normal", reason, message);
+        }
     }
 }
 

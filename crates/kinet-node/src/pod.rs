@@ -351,18 +351,10 @@ impl PodRun {
         let mut states: Vec<ContainerState> = specs
             .iter()
             .map(|c| ContainerState {
-                name: str_at(c, "/name").into(),
-                image: str_at(c, "/image").into(),
-                state: State::Waiting {
-                    reason: "ContainerCreating".into(),
-                    message: None,
-                },
-                last: None,
-                restart_count: 0,
-                container_id: String::new(),
                 will_restart: true,
                 ready: c.get("readinessProbe").map(|_| false),
                 started: c.get("startupProbe").map(|_| false),
+                ..ContainerState::creating(c)
             })
             .collect();
         let mut handles = Vec::new();
@@ -478,20 +470,7 @@ impl PodRun {
             if name.is_empty() || started.iter().any(|s| s.name == name) {
                 continue;
             }
-            started.push(ContainerState {
-                name: name.into(),
-                image: str_at(c, "/image").into(),
-                state: State::Waiting {
-                    reason: "ContainerCreating".into(),
-                    message: None,
-                },
-                last: None,
-                restart_count: 0,
-                container_id: String::new(),
-                will_restart: false,
-                ready: None,
-                started: None,
-            });
+            started.push(ContainerState::creating(c));
             // the spec the runner sees is the pod as it is now
             let run = PodRun {
                 pod: Arc::new(pod.clone()),

@@ -312,26 +312,10 @@ impl Probes {
     /// Runs the probes of one container run until aborted (or until a restart is due).
     pub async fn run<F: Fn(Event) + Send + Sync + 'static>(self, ctx: Context, emit: F) {
         let emit = std::sync::Arc::new(emit);
-        if let Some(p) = &self.startup {
-            tokio::time::sleep(p.initial_delay).await;
-            let mut failures = 0;
-            loop {
-                match p.check(&ctx).await {
-                    Ok(()) => {
-                        emit(Event::Verdict(Kind::Startup, true));
-                        break;
-                    }
-                    Err(m) => {
-                        failures += 1;
-                        emit(Event::Failed(Kind::Startup, m));
-                        if failures >= p.failure_threshold {
-                            emit(Event::Restart(Kind::Startup));
-                            return;
-                        }
-                    }
-                }
-                tokio::time::sleep(p.period).await;
-            }
+        if let Some(p) = &self.startup
+            && until_restart(p, Kind::Startup, &ctx, &*emit).await
+        {
+            return;
         }
         // the readiness loop runs beside liveness; it must end with this task (abort-on-drop),
         // or it would outlive the container and keep its pod's channel open
@@ -365,28 +349,39 @@ impl Probes {
             }))
         });
         if let Some(p) = &self.liveness {
-            tokio::time::sleep(p.initial_delay).await;
-            let mut bad_run = 0;
-            loop {
-                match p.check(&ctx).await {
-                    Ok(()) => bad_run = 0,
-                    Err(m) => {
-                        bad_run += 1;
-                        emit(Event::Failed(Kind::Liveness, m));
-                        if bad_run >= p.failure_threshold {
-                            emit(Event::Restart(Kind::Liveness));
-                            break;
-                        }
-                    }
-                }
-                tokio::time::sleep(p.period).await;
-            }
+            until_restart(p, Kind::Liveness, &ctx, &*emit).await;
         }
         if let Some(mut r) = readiness
             && self.liveness.is_none()
         {
             let _ = (&mut r.0).await;
         }
+    }
+}
+
+/// Runs a startup or liveness probe `p`: true (after emitting Restart) once it failed
+/// `failure_threshold` times in a row; false when a startup probe passes (emitting its
+/// verdict). A liveness probe only ends by a restart.
+async fn until_restart(p: &Probe, kind: Kind, ctx: &Context, emit: &impl Fn(Event)) -> bool {
+    tokio::time::sleep(p.initial_delay).await;
+    let mut failures = 0;
+    loop {
+        match p.check(ctx).await {
+            Ok(()) if kind == Kind::Startup => {
+                emit(Event::Verdict(Kind::Startup, true));
+                return false;
+            }
+            Ok(()) => failures = 0,
+            Err(m) => {
+                failures += 1;
+                emit(Event::Failed(kind, m));
+                if failures >= p.failure_threshold {
+                    emit(Event::Restart(kind));
+                    return true;
+                }
+            }
+        }
+        tokio::time::sleep(p.period).await;
     }
 }
 

@@ -55,3 +55,45 @@ impl Objects for StoreObjects<'_> {
         self.get("nodes", None, &self.node)
     }
 }
+
+/// [`Objects`] (and volume [`Sources`](crate::volumes::Sources)) from maps, for unit tests.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+
+    use crate::volumes::{Sources, TokenSource};
+
+    /// ConfigMaps and Secrets by name; a Node with 2 CPUs and 4Gi; tokens counted.
+    #[derive(Default)]
+    pub(crate) struct Fake {
+        pub cms: BTreeMap<String, Value>,
+        pub secrets: BTreeMap<String, Value>,
+        /// How many tokens were asked for.
+        pub tokens: u32,
+    }
+
+    impl super::Objects for Fake {
+        fn config_map(&self, name: &str) -> Option<Value> {
+            self.cms.get(name).cloned()
+        }
+        fn secret(&self, name: &str) -> Option<Value> {
+            self.secrets.get(name).cloned()
+        }
+        fn node(&self) -> Option<Value> {
+            Some(json!({"status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}))
+        }
+    }
+
+    impl Sources for Fake {
+        fn token(&mut self, _volume: &str, src: &TokenSource) -> Result<String, String> {
+            self.tokens += 1;
+            Ok(format!(
+                "token-{}-{}",
+                src.expiration_seconds,
+                src.audience.clone().unwrap_or_default()
+            ))
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Pod status from container states, as kubelet computes it. Pure.
 
+use kinet_model::json::str_at;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,25 @@ pub struct ContainerState {
 }
 
 impl ContainerState {
+    /// The container `spec` before it first starts (Waiting: ContainerCreating), not
+    /// restarting and without probe verdicts.
+    pub fn creating(spec: &Value) -> ContainerState {
+        ContainerState {
+            name: str_at(spec, "/name").into(),
+            image: str_at(spec, "/image").into(),
+            state: State::Waiting {
+                reason: "ContainerCreating".into(),
+                message: None,
+            },
+            last: None,
+            restart_count: 0,
+            container_id: String::new(),
+            will_restart: false,
+            ready: None,
+            started: None,
+        }
+    }
+
     /// Ready as the READY column counts it: running and passing its readiness probe.
     pub fn is_ready(&self) -> bool {
         matches!(self.state, State::Running { .. })

@@ -293,33 +293,27 @@ pub fn content(pod: &Value, volume: &Value, src: &mut dyn Sources) -> Result<Con
             .into_iter()
             .flatten()
         {
-            if let Some(cm) = s.get("configMap") {
-                let name = str_at(cm, "/name");
-                let data = match src.config_map(name) {
-                    Some(obj) => config_map_data(&obj),
-                    None if optional(cm) => BTreeMap::new(),
-                    None => {
-                        errs.push(format!("configmap {name:?} not found"));
-                        continue;
-                    }
-                };
-                let items = cm.get("items").and_then(Value::as_array);
-                match key_files("configmap", &data, items, mode, optional(cm)) {
-                    Ok(f) => files.extend(f),
-                    Err(e) => errs.push(e),
-                }
+            // a ConfigMap or Secret projects its keys alike
+            let keyed = if let Some(cm) = s.get("configMap") {
+                let found = src.config_map(str_at(cm, "/name"));
+                Some(("configmap", cm, found.map(|o| config_map_data(&o))))
             } else if let Some(sec) = s.get("secret") {
-                let name = str_at(sec, "/name");
-                let data = match src.secret(name) {
-                    Some(obj) => secret::data(&obj),
-                    None if optional(sec) => BTreeMap::new(),
+                let found = src.secret(str_at(sec, "/name"));
+                Some(("secret", sec, found.map(|o| secret::data(&o))))
+            } else {
+                None
+            };
+            if let Some((kind, v, found)) = keyed {
+                let data = match found {
+                    Some(data) => data,
+                    None if optional(v) => BTreeMap::new(),
                     None => {
-                        errs.push(format!("secret {name:?} not found"));
+                        errs.push(format!("{kind} {:?} not found", str_at(v, "/name")));
                         continue;
                     }
                 };
-                let items = sec.get("items").and_then(Value::as_array);
-                match key_files("secret", &data, items, mode, optional(sec)) {
+                let items = v.get("items").and_then(Value::as_array);
+                match key_files(kind, &data, items, mode, optional(v)) {
                     Ok(f) => files.extend(f),
                     Err(e) => errs.push(e),
                 }
@@ -380,16 +374,16 @@ pub fn prepare_host_path(path: &Path, kind: &str) -> Result<(), String> {
     let p = path.display();
     let meta = std::fs::metadata(path);
     let fail = |what: &str| Err(format!("hostPath type check failed: {p} is not a {what}"));
+    // `…OrCreate` of a missing path: chmod what `made` made to `mode`.
+    let create = |made: std::io::Result<()>, mode: u32| {
+        made.and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+            .map_err(|e| format!("hostPath type check failed: {p}: {e}"))
+    };
     match kind {
         "" => Ok(()),
         "DirectoryOrCreate" => {
             if meta.is_err() {
-                std::fs::create_dir_all(path)
-                    .and_then(|_| {
-                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-                    })
-                    .map_err(|e| format!("hostPath type check failed: {p}: {e}"))?;
-                return Ok(());
+                return create(std::fs::create_dir_all(path), 0o755);
             }
             if meta.is_ok_and(|m| m.is_dir()) {
                 Ok(())
@@ -406,16 +400,13 @@ pub fn prepare_host_path(path: &Path, kind: &str) -> Result<(), String> {
         },
         "FileOrCreate" => {
             if meta.is_err() {
-                std::fs::OpenOptions::new()
+                let touched = std::fs::OpenOptions::new()
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .open(path)
-                    .and_then(|_| {
-                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-                    })
-                    .map_err(|e| format!("hostPath type check failed: {p}: {e}"))?;
-                return Ok(());
+                    .map(drop);
+                return create(touched, 0o644);
             }
             if meta.is_ok_and(|m| m.is_file()) {
                 Ok(())

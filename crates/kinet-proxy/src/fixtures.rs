@@ -43,26 +43,21 @@ pub fn service(
 
 /// A ready (or not ready) endpoint on a node.
 pub fn ep(ip: &str, node: &str, ready: bool) -> Endpoint {
-    Endpoint {
-        addresses: vec![ip.into()],
-        conditions: Some(EndpointConditions {
-            ready: Some(ready),
-            serving: Some(ready),
-            terminating: Some(false),
-        }),
-        node_name: Some(node.into()),
-        ..Endpoint::default()
-    }
+    endpoint(ip, node, ready, ready, false)
 }
 
 /// A terminating endpoint, still serving or not.
 pub fn terminating_ep(ip: &str, node: &str, serving: bool) -> Endpoint {
+    endpoint(ip, node, false, serving, true)
+}
+
+fn endpoint(ip: &str, node: &str, ready: bool, serving: bool, terminating: bool) -> Endpoint {
     Endpoint {
         addresses: vec![ip.into()],
         conditions: Some(EndpointConditions {
-            ready: Some(false),
+            ready: Some(ready),
             serving: Some(serving),
-            terminating: Some(true),
+            terminating: Some(terminating),
         }),
         node_name: Some(node.into()),
         ..Endpoint::default()

@@ -605,16 +605,10 @@ fn service_block(
     let uses_local_chain = !cat.local.is_empty() && svc.uses_local_endpoints();
     let has_any = cat.has_any;
 
-    let (internal_chain, has_internal) = if svc.internal_policy_local {
-        (&local_chain, has_any && !cat.local.is_empty())
-    } else {
-        (&cluster_chain, has_any)
-    };
-    let (external_policy_chain, has_external) = if svc.external_policy_local {
-        (&local_chain, has_any && !cat.local.is_empty())
-    } else {
-        (&cluster_chain, has_any)
-    };
+    let (internal_chain, has_internal) =
+        cat.policy_chain(svc.internal_policy_local, &cluster_chain, &local_chain);
+    let (external_policy_chain, has_external) =
+        cat.policy_chain(svc.external_policy_local, &cluster_chain, &local_chain);
     let uses_ext_chain = has_any && svc.externally_accessible();
     let uses_fw = has_any
         && !svc.load_balancer_vips.is_empty()

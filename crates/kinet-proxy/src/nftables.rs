@@ -403,16 +403,10 @@ fn service_block(svc: &ServicePortInfo, endpoints: &[Endpoint], cfg: &Config) ->
         b.chains.push(local_chain.clone());
     }
     let has_any = cat.has_any;
-    let (internal_chain, has_internal) = if svc.internal_policy_local {
-        (&local_chain, has_any && !cat.local.is_empty())
-    } else {
-        (&cluster_chain, has_any)
-    };
-    let (external_policy_chain, has_external) = if svc.external_policy_local {
-        (&local_chain, has_any && !cat.local.is_empty())
-    } else {
-        (&cluster_chain, has_any)
-    };
+    let (internal_chain, has_internal) =
+        cat.policy_chain(svc.internal_policy_local, &cluster_chain, &local_chain);
+    let (external_policy_chain, has_external) =
+        cat.policy_chain(svc.external_policy_local, &cluster_chain, &local_chain);
     let uses_ext_chain = has_any && svc.externally_accessible();
     if uses_ext_chain {
         b.chains.push(ext_chain.clone());

@@ -20,6 +20,23 @@ pub struct Categorized<'a> {
     pub has_any: bool,
 }
 
+impl Categorized<'_> {
+    /// The chain a traffic policy sends to (`local_chain` for "Local", else
+    /// `cluster_chain`) and whether it has endpoints to send to.
+    pub fn policy_chain<'c>(
+        &self,
+        policy_local: bool,
+        cluster_chain: &'c str,
+        local_chain: &'c str,
+    ) -> (&'c str, bool) {
+        if policy_local {
+            (local_chain, self.has_any && !self.local.is_empty())
+        } else {
+            (cluster_chain, self.has_any)
+        }
+    }
+}
+
 /// Splits `endpoints` (sorted by `ip:port`) for `svc` on a node with `node_labels`.
 pub fn categorize<'a>(
     endpoints: &'a [Endpoint],

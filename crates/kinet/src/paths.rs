@@ -19,6 +19,18 @@ fn root(var: &str, default: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default))
 }
 
+/// The lab's files as methods: `name: dir / "file"` is `fn name(&self)`, the lab's
+/// `dir` joined with `file`.
+macro_rules! lab_files {
+    ($($name:ident: $dir:ident / $file:literal),* $(,)?) => {
+        $(
+            pub fn $name(&self) -> PathBuf {
+                self.$dir.join($file)
+            }
+        )*
+    };
+}
+
 impl Paths {
     pub fn new(lab: &str) -> Paths {
         Paths {
@@ -28,32 +40,16 @@ impl Paths {
             logs: root("KINET_LOG_DIR", "/var/log/kinet").join(lab),
         }
     }
-    pub fn store(&self) -> PathBuf {
-        self.state.join("store.db")
-    }
-    pub fn config(&self) -> PathBuf {
-        self.state.join("config.json")
-    }
-    pub fn token(&self) -> PathBuf {
-        self.state.join("token")
-    }
-    pub fn pki(&self) -> PathBuf {
-        self.state.join("pki")
-    }
-    pub fn kubeconfig(&self) -> PathBuf {
-        self.state.join("kubeconfig")
-    }
-    pub fn daemon_log(&self) -> PathBuf {
-        self.state.join("daemon.log")
-    }
-    pub fn pid_file(&self) -> PathBuf {
-        self.run.join("daemon.pid")
-    }
-    pub fn ready_file(&self) -> PathBuf {
-        self.run.join("ready")
-    }
-    pub fn busybox_dir(&self) -> PathBuf {
-        self.run.join("busybox")
+    lab_files! {
+        store: state / "store.db",
+        config: state / "config.json",
+        token: state / "token",
+        pki: state / "pki",
+        kubeconfig: state / "kubeconfig",
+        daemon_log: state / "daemon.log",
+        pid_file: run / "daemon.pid",
+        ready_file: run / "ready",
+        busybox_dir: run / "busybox",
     }
     pub fn context(&self) -> String {
         format!("kinet-{}", self.lab)

@@ -4,7 +4,7 @@
 
 use super::keys::{Kind, Obj};
 use kinet_model::json::{at, int_at, str_at};
-use kinet_model::pod::is_active;
+use kinet_model::pod::{is_active, is_terminating};
 use kinet_model::resources::{self, Resource};
 use kinet_registry::events::{self, Source};
 use kinet_registry::now;
@@ -58,6 +58,12 @@ impl Ctx {
         v
     }
 
+    /// The object behind `o` unless it is gone or being deleted (then there is
+    /// nothing to reconcile).
+    pub fn live(&self, o: &Obj) -> Option<Arc<Value>> {
+        self.get(o).filter(|v| !is_terminating(v))
+    }
+
     /// Every object of `kind` (in `ns`, or everywhere).
     pub fn list(&self, kind: Kind, ns: Option<&str>) -> Vec<Arc<Value>> {
         let items = self
@@ -86,6 +92,34 @@ impl Ctx {
             x["status"] = st;
             true
         });
+    }
+
+    /// A Normal event on `obj`.
+    pub fn normal(&self, src: &Source, obj: &Value, reason: &str, message: &str) {
+        events::record(&self.store, src, obj, None, "Normal", reason, message);
+    }
+
+    /// Creates `pod` for `owner`: a SuccessfulCreate event saying `created`, or, when
+    /// the API refuses it, a FailedCreate saying `failed(why)` ([`Ctx::failed_create`]).
+    /// False when refused.
+    pub fn create_pod(
+        &self,
+        src: &Source,
+        owner: &Value,
+        pod: Value,
+        created: &str,
+        failed: impl Fn(&str) -> String,
+    ) -> bool {
+        match kinet_registry::create(&self.store, Kind::Pod.resource(), pod) {
+            Ok(_) => {
+                self.normal(src, owner, "SuccessfulCreate", created);
+                true
+            }
+            Err(e) => {
+                self.failed_create(src, owner, e, failed);
+                false
+            }
+        }
     }
 
     /// A pod the API refused (validation, admission): a FailedCreate event on its

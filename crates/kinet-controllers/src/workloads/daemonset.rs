@@ -5,11 +5,10 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use kinet_registry::events::{self, Source};
-
 use kinet_model::json::{at, name, namespace, str_at, string_map_at};
-use kinet_model::pod::{is_active, is_ready, is_terminating};
+use kinet_model::pod::{is_active, is_ready};
 use kinet_model::selector::labels_of;
+use kinet_registry::events::Source;
 use serde_json::{Value, json};
 
 /// The tolerations upstream adds to every daemon pod.
@@ -98,12 +97,9 @@ fn daemon_pod(set: &Value, pname: &str, revision: &str, node: &str) -> Value {
 }
 
 pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
-    let Some(set) = ctx.get(o) else {
+    let Some(set) = ctx.live(o) else {
         return Next::Done;
     };
-    if is_terminating(&set) {
-        return Next::Done;
-    }
     let src = Source::new("daemonset-controller", None);
     let (ns, set_name) = (namespace(&set), name(&set));
     let revision = template_hash(at(&set, "/spec/template").unwrap_or(&Value::Null), 0);
@@ -133,20 +129,11 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
             Action::Create(node) => {
                 let pname = format!("{set_name}-{}", kinet_registry::random_suffix(5));
                 let pod = daemon_pod(&set, &pname, &revision, &node);
-                match kinet_registry::create(&ctx.store, Kind::Pod.resource(), pod) {
-                    Ok(_) => events::record(
-                        &ctx.store,
-                        &src,
-                        &set,
-                        None,
-                        "Normal",
-                        "SuccessfulCreate",
-                        &format!("Created pod: {pname}"),
-                    ),
-                    Err(e) => {
-                        ctx.failed_create(&src, &set, e, |w| format!("Error creating: {w}"));
-                        next = Next::Retry;
-                    }
+                let created = format!("Created pod: {pname}");
+                if !ctx.create_pod(&src, &set, pod, &created, |w| {
+                    format!("Error creating: {w}")
+                }) {
+                    next = Next::Retry;
                 }
             }
             Action::Delete(x) => delete_pod(&ctx.store, &pods[x]),

@@ -7,8 +7,7 @@ use super::common::{Ctx, Next, count, owner_ref};
 use super::keys::{Kind, Obj};
 use super::template::{same_template, template_hash};
 use kinet_model::json::{at, int_at, name, namespace, str_at};
-use kinet_model::pod::is_terminating;
-use kinet_registry::events::{self, Source};
+use kinet_registry::events::Source;
 use kinet_registry::now;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -162,12 +161,9 @@ fn scale_rs(ctx: &Ctx, d: &Value, rs: &Value, to: i64, src: &Source) {
     });
     if scaled.is_ok() {
         let verb = if to > from { "up" } else { "down" };
-        events::record(
-            &ctx.store,
+        ctx.normal(
             src,
             d,
-            None,
-            "Normal",
             "ScalingReplicaSet",
             &format!("Scaled {verb} replica set {} from {from} to {to}", name(rs)),
         );
@@ -208,12 +204,9 @@ fn create_rs(
     });
     let r = kinet_registry::create(&ctx.store, Kind::ReplicaSet.resource(), rs).ok()?;
     if initial > 0 {
-        events::record(
-            &ctx.store,
+        ctx.normal(
             src,
             d,
-            None,
-            "Normal",
             "ScalingReplicaSet",
             &format!("Scaled up replica set {rs_name} from 0 to {initial}"),
         );
@@ -222,12 +215,9 @@ fn create_rs(
 }
 
 pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
-    let Some(d) = ctx.get(o) else {
+    let Some(d) = ctx.live(o) else {
         return Next::Done;
     };
-    if is_terminating(&d) {
-        return Next::Done;
-    }
     let src = Source::new("deployment-controller", None);
     let (ns, uid) = (namespace(&d), str_at(&d, "/metadata/uid"));
     let want = int_at(&d, "/spec/replicas").unwrap_or(1);

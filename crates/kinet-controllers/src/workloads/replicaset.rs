@@ -3,20 +3,16 @@
 
 use super::common::{Ctx, Next, delete_pod, pod_from_template};
 use super::keys::{Kind, Obj};
-use kinet_registry::events::{self, Source};
-
 use kinet_model::json::{at, int_at, name, namespace, str_at};
-use kinet_model::pod::{is_active, is_ready, is_terminating};
+use kinet_model::pod::{is_active, is_ready};
 use kinet_model::selector::LabelSelector;
+use kinet_registry::events::Source;
 use serde_json::{Value, json};
 
 pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
-    let Some(rs) = ctx.get(o) else {
+    let Some(rs) = ctx.live(o) else {
         return Next::Done;
     };
-    if is_terminating(&rs) {
-        return Next::Done;
-    }
     let src = Source::new("replicaset-controller", None);
     let (ns, rs_name) = (namespace(&rs), name(&rs));
     let want = int_at(&rs, "/spec/replicas").unwrap_or(1);
@@ -33,32 +29,18 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
             let pname = format!("{rs_name}-{}", kinet_registry::random_suffix(5));
             let mut pod = pod_from_template(&rs, "ReplicaSet", &pname);
             pod["metadata"]["generateName"] = json!(format!("{rs_name}-"));
-            match kinet_registry::create(&ctx.store, Kind::Pod.resource(), pod) {
-                Ok(_) => events::record(
-                    &ctx.store,
-                    &src,
-                    &rs,
-                    None,
-                    "Normal",
-                    "SuccessfulCreate",
-                    &format!("Created pod: {pname}"),
-                ),
-                Err(e) => {
-                    ctx.failed_create(&src, &rs, e, |w| format!("Error creating: {w}"));
-                    next = Next::Retry;
-                    break;
-                }
+            let created = format!("Created pod: {pname}");
+            if !ctx.create_pod(&src, &rs, pod, &created, |w| format!("Error creating: {w}")) {
+                next = Next::Retry;
+                break;
             }
         }
     } else if have > want {
         for p in victims(&live, (have - want) as usize) {
             delete_pod(&ctx.store, p);
-            events::record(
-                &ctx.store,
+            ctx.normal(
                 &src,
                 &rs,
-                None,
-                "Normal",
                 "SuccessfulDelete",
                 &format!("Deleted pod: {}", name(p)),
             );

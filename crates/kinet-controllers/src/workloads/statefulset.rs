@@ -6,10 +6,9 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use kinet_registry::events::{self, Source};
-
 use kinet_model::json::{at, int_at, name, namespace, str_at};
-use kinet_model::pod::{is_active, is_ready, is_terminating};
+use kinet_model::pod::{is_active, is_ready};
+use kinet_registry::events::Source;
 use serde_json::{Value, json};
 
 /// The ordinal a pod's name ends in (`db-2` → 2).
@@ -104,12 +103,9 @@ pub fn plan(
 }
 
 pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
-    let Some(set) = ctx.get(o) else {
+    let Some(set) = ctx.live(o) else {
         return Next::Done;
     };
-    if is_terminating(&set) {
-        return Next::Done;
-    }
     let src = Source::new("statefulset-controller", None);
     let (ns, set_name) = (namespace(&set), name(&set));
     let want = int_at(&set, "/spec/replicas").unwrap_or(1).max(0);
@@ -133,32 +129,18 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
         if !service.is_empty() {
             pod["spec"]["subdomain"] = json!(service);
         }
-        match kinet_registry::create(&ctx.store, Kind::Pod.resource(), pod) {
-            Ok(_) => events::record(
-                &ctx.store,
-                &src,
-                &set,
-                None,
-                "Normal",
-                "SuccessfulCreate",
-                &format!("create Pod {pname} in StatefulSet {set_name} successful"),
-            ),
-            Err(e) => {
-                ctx.failed_create(&src, &set, e, |w| {
-                    format!("create Pod {pname} in StatefulSet {set_name} failed error: {w}")
-                });
-                next = Next::Retry;
-            }
+        let created = format!("create Pod {pname} in StatefulSet {set_name} successful");
+        if !ctx.create_pod(&src, &set, pod, &created, |w| {
+            format!("create Pod {pname} in StatefulSet {set_name} failed error: {w}")
+        }) {
+            next = Next::Retry;
         }
     }
     if let Some(x) = plan.scale_down {
         delete_pod(&ctx.store, &pods[x]);
-        events::record(
-            &ctx.store,
+        ctx.normal(
             &src,
             &set,
-            None,
-            "Normal",
             "SuccessfulDelete",
             &format!(
                 "delete Pod {} in StatefulSet {set_name} successful",

@@ -27,34 +27,7 @@ impl Drop for TempDir {
     }
 }
 
-struct Fake {
-    cms: BTreeMap<String, Value>,
-    secrets: BTreeMap<String, Value>,
-    tokens: u32,
-}
-
-impl Objects for Fake {
-    fn config_map(&self, name: &str) -> Option<Value> {
-        self.cms.get(name).cloned()
-    }
-    fn secret(&self, name: &str) -> Option<Value> {
-        self.secrets.get(name).cloned()
-    }
-    fn node(&self) -> Option<Value> {
-        Some(json!({"status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}))
-    }
-}
-
-impl Sources for Fake {
-    fn token(&mut self, _volume: &str, src: &TokenSource) -> Result<String, String> {
-        self.tokens += 1;
-        Ok(format!(
-            "token-{}-{}",
-            src.expiration_seconds,
-            src.audience.clone().unwrap_or_default()
-        ))
-    }
-}
+use crate::sources::fake::Fake;
 
 fn fake() -> Fake {
     Fake {

@@ -41,45 +41,23 @@ fn bad_patches_and_list_parameters_get_upstream_errors() {
         "json: cannot unmarshal array into Go value of type map[string]interface {}",
     );
     // a JSON patch replacing the whole object with a string, or adding to its root
-    let e = refused(
-        &lab,
-        &[
-            "patch",
-            "configmap",
-            "cfg",
-            "--type",
-            "json",
-            "-p",
+    for (body, want) in [
+        (
             r#"[{"op":"replace","path":"","value":"x"}]"#,
-        ],
-    );
-    assert_contains(&e, "replace operation value must be object or array");
-    let e = refused(
-        &lab,
-        &[
-            "patch",
-            "configmap",
-            "cfg",
-            "--type",
-            "json",
-            "-p",
+            "replace operation value must be object or array",
+        ),
+        (
             r#"[{"op":"replace","path":"","value":[1]}]"#,
-        ],
-    );
-    assert_contains(&e, "couldn't get version/kind");
-    let e = refused(
-        &lab,
-        &[
-            "patch",
-            "configmap",
-            "cfg",
-            "--type",
-            "json",
-            "-p",
-            r#"{"op":"add"}"#,
-        ],
-    );
-    assert_contains(&e, "BadRequest");
+            "couldn't get version/kind",
+        ),
+        (r#"{"op":"add"}"#, "BadRequest"),
+    ] {
+        let e = refused(
+            &lab,
+            &["patch", "configmap", "cfg", "--type", "json", "-p", body],
+        );
+        assert_contains(&e, want);
+    }
     assert_eq!(cfg(), before, "the refused patches changed nothing");
 
     // the server still serves, and a good patch works

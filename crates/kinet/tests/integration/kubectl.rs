@@ -520,14 +520,7 @@ spec:
     assert_contains(&events, format!("Scaled up replica set {rs} from 0 to 3"));
     // deleting the Deployment deletes its ReplicaSets and pods
     lab.k(&args("delete deploy web"));
-    wait_until(secs(60), || {
-        let left = lab.k(&args("get rs,pods -l app=web -o name"));
-        if left.trim().is_empty() {
-            Ok(())
-        } else {
-            Err(format!("left behind: {left}"))
-        }
-    });
+    lab.wait_none(secs(60), "get rs,pods -l app=web -o name");
 }
 
 #[test]
@@ -701,14 +694,7 @@ spec:
         }
     });
     lab.k(&args("delete ds agent"));
-    wait_until(secs(30), || {
-        let left = lab.k(&args("get pods -l app=agent -o name"));
-        if left.trim().is_empty() {
-            Ok(())
-        } else {
-            Err(format!("DaemonSet pods left behind: {left}"))
-        }
-    });
+    lab.wait_none(secs(30), "get pods -l app=agent -o name");
 }
 
 #[test]

@@ -71,8 +71,8 @@ fn up_status_down_leaves_nothing() {
     assert!(procs.is_empty(), "processes left: {procs:#?}");
 }
 
-#[test]
-fn pods_reach_each_other_across_nodes() {
+/// A two-node lab with busybox pods `a` on node1 and `b` on node2, both ready.
+fn two_pods_on_two_nodes() -> Lab {
     let lab = Lab::up(2);
     lab.apply(&format!(
         "{}---\n{}",
@@ -81,6 +81,12 @@ fn pods_reach_each_other_across_nodes() {
     ));
     lab.wait_ready("default", "a");
     lab.wait_ready("default", "b");
+    lab
+}
+
+#[test]
+fn pods_reach_each_other_across_nodes() {
+    let lab = two_pods_on_two_nodes();
     let ip_a = lab.pod_ip("default", "a");
     let ip_b = lab.pod_ip("default", "b");
     assert!(ip_a.starts_with("10.1.1."), "{ip_a}");
@@ -260,14 +266,7 @@ fn the_lab_is_sealed() {
 
 #[test]
 fn state_survives_a_daemon_crash() {
-    let lab = Lab::up(2);
-    lab.apply(&format!(
-        "{}---\n{}",
-        busybox_pod("a", "node1"),
-        busybox_pod("b", "node2")
-    ));
-    lab.wait_ready("default", "a");
-    lab.wait_ready("default", "b");
+    let lab = two_pods_on_two_nodes();
     lab.k(&args("label pod a kept=yes"));
     let ip_b = lab.pod_ip("default", "b");
     lab.crash_daemon();

@@ -44,6 +44,20 @@ impl Lab {
         self.path_kubectl().ok(args)
     }
 
+    /// Waits (at most `timeout`) until `kubectl get …` (`get`, as one line) lists
+    /// nothing.
+    #[track_caller]
+    pub fn wait_none(&self, timeout: std::time::Duration, get: &str) {
+        super::wait_until(timeout, || {
+            let left = self.k(&super::args(get));
+            if left.trim().is_empty() {
+                Ok(())
+            } else {
+                Err(format!("left behind: {left}"))
+            }
+        });
+    }
+
     /// Every promised version (panics if one is missing), then any newer one.
     pub fn kubectls(&self) -> Vec<Kubectl<'_>> {
         let lab = self;
