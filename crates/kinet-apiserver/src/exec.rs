@@ -272,6 +272,29 @@ pub async fn handle_attach(
     serve(api, req, ns, name, true).await
 }
 
+/// The store key of pod `ns/name`.
+pub(crate) fn pod_key(ns: &str, name: &str) -> String {
+    let pods = kinet_model::resources::find("", "v1", "pods").unwrap();
+    kinet_model::resources::store_key(pods, Some(ns), name)
+}
+
+/// The pod `ns/name`, or Not Found.
+pub(crate) fn stored_pod(api: &ApiServer, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    api.store
+        .get(&pod_key(ns, name))
+        .ok_or_else(|| ApiError::not_found("pods", name))
+}
+
+/// Bad Request unless the pod is on a node: exec, attach and port-forward need one.
+pub(crate) fn check_scheduled(pod: &Value, name: &str) -> Result<(), ApiError> {
+    if kinet_model::json::str_at(pod, "/spec/nodeName").is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    Ok(())
+}
+
 async fn serve(
     api: Arc<ApiServer>,
     mut req: Request<Incoming>,
@@ -286,12 +309,9 @@ async fn serve(
             .is_some_and(|v| v == "true" || v == "1")
     };
     let command: Vec<String> = q.get("command").cloned().unwrap_or_default();
-    let pods = kinet_model::resources::find("", "v1", "pods").unwrap();
-    let Some(pod) = api
-        .store
-        .get(&kinet_model::resources::store_key(pods, Some(ns), name))
-    else {
-        return error(&ApiError::not_found("pods", name));
+    let pod = match stored_pod(&api, ns, name) {
+        Ok(p) => p,
+        Err(e) => return error(&e),
     };
     let container = match crate::rest::pick_container(
         &pod,
@@ -302,15 +322,8 @@ async fn serve(
         Ok(c) => c,
         Err(e) => return error(&e),
     };
-    if pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        return error(&ApiError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
+    if let Err(e) = check_scheduled(&pod, name) {
+        return error(&e);
     }
     if !attach && command.is_empty() {
         return error(&ApiError::bad_request(

@@ -123,7 +123,8 @@ pub(crate) async fn delete(
             .get("dryRun")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|v| v == "All"));
-    let (obj, gone) = objects.delete(r, ns, name, grace, uid, dry)?;
+    let kinet_registry::Deleted { object: obj, gone } =
+        objects.registry().delete(r, ns, name, grace, uid, dry)?;
     let code = if gone || dry {
         StatusCode::OK
     } else {
