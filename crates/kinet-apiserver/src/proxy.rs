@@ -65,15 +65,8 @@ pub fn service_backend(
     pods: &[Arc<Value>],
     port: Option<&str>,
 ) -> Result<(Arc<Value>, u16), String> {
-    let name = svc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let ports = svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let name = kinet_model::json::name(svc);
+    let ports = kinet_model::json::arr_at(svc, "/spec/ports").to_vec();
     let sp = match port {
         None if ports.len() == 1 => ports[0].clone(),
         None => {
@@ -99,15 +92,7 @@ pub fn service_backend(
             .ok()
         })
         .ok_or_else(|| format!("no endpoints available for service \"{name}\""))?;
-    let ready = |p: &Value| {
-        p.pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-            && p.pointer("/metadata/deletionTimestamp").is_none()
-    };
+    let ready = |p: &Value| kinet_model::pod::is_ready(p) && !kinet_model::pod::is_terminating(p);
     let pod = pods
         .iter()
         .find(|p| selector.matches_object(p) && ready(p))
