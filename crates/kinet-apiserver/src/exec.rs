@@ -272,6 +272,14 @@ pub async fn handle_attach(
     serve(api, req, ns, name, true).await
 }
 
+/// How many bytes the next read from `r` put in `buf`; None at the end or on an error.
+pub(crate) async fn next_chunk<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Option<usize> {
+    match r.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
+}
+
 /// The store key of pod `ns/name`.
 pub(crate) fn pod_key(ns: &str, name: &str) -> String {
     let pods = kinet_model::resources::find("", "v1", "pods").unwrap();
@@ -462,21 +470,16 @@ async fn run_session(
         tokio::spawn(async move {
             let Some(mut r) = r else { return };
             let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match r.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        let b = Bytes::copy_from_slice(&buf[..n]);
-                        let o = if err {
-                            Output::Stderr(b)
-                        } else {
-                            Output::Stdout(b)
-                        };
-                        // unwanted output is drained, so the process never blocks on it
-                        if wanted && tx.send(o).await.is_err() {
-                            return;
-                        }
-                    }
+            while let Some(n) = next_chunk(&mut r, &mut buf).await {
+                let b = Bytes::copy_from_slice(&buf[..n]);
+                let o = if err {
+                    Output::Stderr(b)
+                } else {
+                    Output::Stdout(b)
+                };
+                // unwanted output is drained, so the process never blocks on it
+                if wanted && tx.send(o).await.is_err() {
+                    return;
                 }
             }
         })

@@ -25,20 +25,6 @@ impl Objects {
         Registry::new(&self.store)
     }
 
-    pub fn get(&self, r: &Resource, ns: Option<&str>, name: &str) -> Result<Arc<Value>, ApiError> {
-        self.registry().get(r, ns, name)
-    }
-
-    pub fn create(
-        &self,
-        r: &Resource,
-        ns: Option<&str>,
-        obj: Value,
-        opts: WriteOpts,
-    ) -> Result<Written, ApiError> {
-        self.registry().create(r, ns, obj, opts)
-    }
-
     /// Replaces an object (PUT), or only its status when `subresource` is "status"
     /// (its ephemeral containers for "ephemeralcontainers").
     pub fn update(

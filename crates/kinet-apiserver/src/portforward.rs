@@ -15,7 +15,8 @@
 //! connection closes, and kubectl says it lost the connection to the pod.
 
 use crate::exec::{
-    Upgrade, check_scheduled, frame, negotiate, normal_close, pod_key, query_all, stored_pod,
+    Upgrade, check_scheduled, frame, negotiate, next_chunk, normal_close, pod_key, query_all,
+    stored_pod,
 };
 use crate::spdy;
 use crate::status::ApiError;
@@ -30,7 +31,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
@@ -247,14 +248,9 @@ async fn forward(
             };
             let down = async {
                 let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match from_pod.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if to_client.write(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
+                while let Some(n) = next_chunk(&mut from_pod, &mut buf).await {
+                    if to_client.write(&buf[..n]).await.is_err() {
+                        break;
                     }
                 }
             };
@@ -332,14 +328,9 @@ async fn ws_forward<S>(
             };
             let down = async {
                 let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match from_pod.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if out.send(frame(data_ch, &buf[..n])).await.is_err() {
-                                break;
-                            }
-                        }
+                while let Some(n) = next_chunk(&mut from_pod, &mut buf).await {
+                    if out.send(frame(data_ch, &buf[..n])).await.is_err() {
+                        break;
                     }
                 }
             };

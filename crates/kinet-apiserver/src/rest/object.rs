@@ -22,7 +22,7 @@ pub(crate) fn get(
     name: &str,
     rp: Repr,
 ) -> Result<Response<Body>, ApiError> {
-    let obj = objects.get(r, ns, name)?;
+    let obj = objects.registry().get(r, ns, name)?;
     Ok(match rp {
         Repr::Table(inc) => json(
             StatusCode::OK,
@@ -43,7 +43,7 @@ pub(crate) async fn create(
     let opts = write_opts(q)?;
     let (parts, body) = read_body(req).await?;
     let obj = decode_object(&parts, &body)?;
-    let w = objects.create(r, ns, obj, opts)?;
+    let w = objects.registry().create(r, ns, obj, opts)?;
     Ok(with_warnings(
         json(StatusCode::CREATED, &w.object),
         &w.warnings,
