@@ -8,6 +8,21 @@ pub const MAJOR: &str = "1";
 pub const MINOR: &str = "33";
 pub const GIT_VERSION: &str = "v1.33.0";
 
+/// The path of `r`'s collection (in `namespace` when it is namespaced):
+/// `/api/v1/namespaces/NS/pods`, `/apis/apps/v1/deployments`'s like.
+pub fn collection_path(r: &Resource, namespace: &str) -> String {
+    let base = if r.group.is_empty() {
+        format!("/api/{}", r.version)
+    } else {
+        format!("/apis/{}/{}", r.group, r.version)
+    };
+    if r.namespaced {
+        format!("{base}/namespaces/{namespace}/{}", r.plural)
+    } else {
+        format!("{base}/{}", r.plural)
+    }
+}
+
 pub fn version() -> Value {
     json!({
         "major": MAJOR,
@@ -197,16 +212,7 @@ pub fn openapi_group_version(group: &str, version: &str) -> Option<Value> {
         if r.kind == "Binding" {
             continue;
         }
-        let base = if group.is_empty() {
-            format!("/api/{version}")
-        } else {
-            format!("/apis/{group}/{version}")
-        };
-        let item = if r.namespaced {
-            format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
-        } else {
-            format!("{base}/{}/{{name}}", r.plural)
-        };
+        let item = format!("{}/{{name}}", collection_path(r, "{namespace}"));
         let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
         let op = |verb: &str| {
             json!({

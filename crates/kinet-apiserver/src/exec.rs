@@ -272,6 +272,37 @@ pub async fn handle_attach(
     serve(api, req, ns, name, true).await
 }
 
+/// How many bytes the next read from `r` put in `buf`; None at the end or on an error.
+pub(crate) async fn next_chunk<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Option<usize> {
+    match r.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
+}
+
+/// The store key of pod `ns/name`.
+pub(crate) fn pod_key(ns: &str, name: &str) -> String {
+    let pods = kinet_model::resources::find("", "v1", "pods").unwrap();
+    kinet_model::resources::store_key(pods, Some(ns), name)
+}
+
+/// The pod `ns/name`, or Not Found.
+pub(crate) fn stored_pod(api: &ApiServer, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    api.store
+        .get(&pod_key(ns, name))
+        .ok_or_else(|| ApiError::not_found("pods", name))
+}
+
+/// Bad Request unless the pod is on a node: exec, attach and port-forward need one.
+pub(crate) fn check_scheduled(pod: &Value, name: &str) -> Result<(), ApiError> {
+    if kinet_model::json::str_at(pod, "/spec/nodeName").is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    Ok(())
+}
+
 async fn serve(
     api: Arc<ApiServer>,
     mut req: Request<Incoming>,
@@ -286,12 +317,9 @@ async fn serve(
             .is_some_and(|v| v == "true" || v == "1")
     };
     let command: Vec<String> = q.get("command").cloned().unwrap_or_default();
-    let pods = kinet_model::resources::find("", "v1", "pods").unwrap();
-    let Some(pod) = api
-        .store
-        .get(&kinet_model::resources::store_key(pods, Some(ns), name))
-    else {
-        return error(&ApiError::not_found("pods", name));
+    let pod = match stored_pod(&api, ns, name) {
+        Ok(p) => p,
+        Err(e) => return error(&e),
     };
     let container = match crate::rest::pick_container(
         &pod,
@@ -302,15 +330,8 @@ async fn serve(
         Ok(c) => c,
         Err(e) => return error(&e),
     };
-    if pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        return error(&ApiError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
+    if let Err(e) = check_scheduled(&pod, name) {
+        return error(&e);
     }
     if !attach && command.is_empty() {
         return error(&ApiError::bad_request(
@@ -449,21 +470,16 @@ async fn run_session(
         tokio::spawn(async move {
             let Some(mut r) = r else { return };
             let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match r.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        let b = Bytes::copy_from_slice(&buf[..n]);
-                        let o = if err {
-                            Output::Stderr(b)
-                        } else {
-                            Output::Stdout(b)
-                        };
-                        // unwanted output is drained, so the process never blocks on it
-                        if wanted && tx.send(o).await.is_err() {
-                            return;
-                        }
-                    }
+            while let Some(n) = next_chunk(&mut r, &mut buf).await {
+                let b = Bytes::copy_from_slice(&buf[..n]);
+                let o = if err {
+                    Output::Stderr(b)
+                } else {
+                    Output::Stdout(b)
+                };
+                // unwanted output is drained, so the process never blocks on it
+                if wanted && tx.send(o).await.is_err() {
+                    return;
                 }
             }
         })

@@ -20,22 +20,9 @@ impl Objects {
         Objects { store }
     }
 
-    fn registry(&self) -> Registry<'_> {
+    /// The registry over this store: reads, creates and deletes go to it directly.
+    pub fn registry(&self) -> Registry<'_> {
         Registry::new(&self.store)
-    }
-
-    pub fn get(&self, r: &Resource, ns: Option<&str>, name: &str) -> Result<Arc<Value>, ApiError> {
-        self.registry().get(r, ns, name)
-    }
-
-    pub fn create(
-        &self,
-        r: &Resource,
-        ns: Option<&str>,
-        obj: Value,
-        opts: WriteOpts,
-    ) -> Result<Written, ApiError> {
-        self.registry().create(r, ns, obj, opts)
     }
 
     /// Replaces an object (PUT), or only its status when `subresource` is "status"
@@ -68,23 +55,6 @@ impl Objects {
         let p = decode_patch(content_type, body)?;
         self.registry()
             .patch(r, ns, name, Subresource::parse(subresource), &p, opts)
-    }
-
-    /// Deletes an object, gracefully for pods on a node, through finalizers for others.
-    /// Returns the object and whether it is gone (it is still present while the
-    /// deletion is in progress).
-    pub fn delete(
-        &self,
-        r: &Resource,
-        ns: Option<&str>,
-        name: &str,
-        grace: Option<i64>,
-        precondition_uid: Option<&str>,
-        dry_run: bool,
-    ) -> Result<(Arc<Value>, bool), ApiError> {
-        self.registry()
-            .delete(r, ns, name, grace, precondition_uid, dry_run)
-            .map(|d| (d.object, d.gone))
     }
 }
 

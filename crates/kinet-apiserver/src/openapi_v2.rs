@@ -67,16 +67,10 @@ fn gvk_extension(group: &str, version: &str, kind: &str) -> Msg {
 pub fn document() -> Vec<u8> {
     let mut paths = Msg::default();
     for r in resources::RESOURCES.iter().filter(|r| r.kind != "Binding") {
-        let base = if r.group.is_empty() {
-            format!("/api/{}", r.version)
-        } else {
-            format!("/apis/{}/{}", r.group, r.version)
-        };
-        let path = if r.namespaced {
-            format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
-        } else {
-            format!("{base}/{}/{{name}}", r.plural)
-        };
+        let path = format!(
+            "{}/{{name}}",
+            crate::discovery::collection_path(r, "{namespace}")
+        );
         // Operation{operation_id=5, parameters=8, vendor_extension=13}
         let mut op = Msg::default();
         op.string(5, &format!("patch{}", r.kind));

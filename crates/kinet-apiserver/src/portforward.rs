@@ -14,7 +14,10 @@
 //! The forward ends when the pod goes away (its key is gone or its uid changed): the
 //! connection closes, and kubectl says it lost the connection to the pod.
 
-use crate::exec::{Upgrade, frame, negotiate, normal_close, query_all};
+use crate::exec::{
+    Upgrade, check_scheduled, frame, negotiate, next_chunk, normal_close, pod_key, query_all,
+    stored_pod,
+};
 use crate::spdy;
 use crate::status::ApiError;
 use crate::{ApiServer, Body, NodeHooks, error};
@@ -28,7 +31,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
@@ -95,21 +98,10 @@ pub async fn handle(
     ns: &str,
     name: &str,
 ) -> Response<Body> {
-    let pods = kinet_model::resources::find("", "v1", "pods").unwrap();
-    let key = kinet_model::resources::store_key(pods, Some(ns), name);
-    let Some(pod) = api.store.get(&key) else {
-        return error(&ApiError::not_found("pods", name));
+    let pod = match stored_pod(&api, ns, name).and_then(|p| check_scheduled(&p, name).map(|()| p)) {
+        Ok(p) => p,
+        Err(e) => return error(&e),
     };
-    if pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        return error(&ApiError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
     let upgrade = match negotiate(&req, WS_PROTOCOLS, SPDY_PROTOCOLS) {
         Ok(u) => u,
         Err(r) => return *r,
@@ -128,7 +120,7 @@ pub async fn handle(
     };
     let watch = PodWatch {
         store: api.store.clone(),
-        key,
+        key: pod_key(ns, name),
         uid: pod
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
@@ -256,14 +248,9 @@ async fn forward(
             };
             let down = async {
                 let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match from_pod.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if to_client.write(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
+                while let Some(n) = next_chunk(&mut from_pod, &mut buf).await {
+                    if to_client.write(&buf[..n]).await.is_err() {
+                        break;
                     }
                 }
             };
@@ -341,14 +328,9 @@ async fn ws_forward<S>(
             };
             let down = async {
                 let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match from_pod.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if out.send(frame(data_ch, &buf[..n])).await.is_err() {
-                                break;
-                            }
-                        }
+                while let Some(n) = next_chunk(&mut from_pod, &mut buf).await {
+                    if out.send(frame(data_ch, &buf[..n])).await.is_err() {
+                        break;
                     }
                 }
             };

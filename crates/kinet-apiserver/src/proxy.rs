@@ -65,15 +65,8 @@ pub fn service_backend(
     pods: &[Arc<Value>],
     port: Option<&str>,
 ) -> Result<(Arc<Value>, u16), String> {
-    let name = svc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let ports = svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let name = kinet_model::json::name(svc);
+    let ports = kinet_model::json::arr_at(svc, "/spec/ports").to_vec();
     let sp = match port {
         None if ports.len() == 1 => ports[0].clone(),
         None => {

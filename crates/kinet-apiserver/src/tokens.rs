@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
-use kinet_model::json::str_at;
+use kinet_model::json::{arr_at, str_at};
 use kinet_model::resources;
 use kinet_model::validation::Cause;
 use kinet_store::Store;
@@ -269,38 +269,25 @@ pub fn token_request(
     body: &Value,
     now: DateTime<Utc>,
 ) -> Result<Value, ApiError> {
-    let body_name = str_at(body, "/metadata/name");
-    if !body_name.is_empty() && body_name != name {
-        return Err(invalid(
-            name,
-            "metadata.name",
-            format!(
-                "Invalid value: {body_name:?}: must match the service account name if specified"
-            ),
-        ));
-    }
-    let body_ns = str_at(body, "/metadata/namespace");
-    if !body_ns.is_empty() && body_ns != ns {
-        return Err(invalid(
-            name,
-            "metadata.namespace",
-            format!(
-                "Invalid value: {body_ns:?}: must match the service account namespace if specified"
-            ),
-        ));
+    for (field, want) in [("name", name), ("namespace", ns)] {
+        let got = str_at(body, &format!("/metadata/{field}"));
+        if !got.is_empty() && got != want {
+            return Err(invalid(
+                name,
+                &format!("metadata.{field}"),
+                format!(
+                    "Invalid value: {got:?}: must match the service account {field} if specified"
+                ),
+            ));
+        }
     }
     let sa = get(store, "serviceaccounts", Some(ns), name)
         .ok_or_else(|| ApiError::not_found("serviceaccounts", name))?;
     let spec = body.get("spec").cloned().unwrap_or(json!({}));
-    let mut audiences: Vec<String> = spec
-        .get("audiences")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut audiences: Vec<String> = arr_at(&spec, "/audiences")
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
     if audiences.is_empty() {
         audiences = vec![ISSUER.to_string()];
     }

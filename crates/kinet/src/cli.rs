@@ -4,6 +4,8 @@ use crate::client::{Client, parse_manifests};
 use crate::paths::{LabConfig, Paths};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use kinet_model::json as j;
+use kinet_model::pod::condition_true;
 use serde_json::Value;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -244,29 +246,15 @@ async fn nodes_ready(c: &Client, want: usize) -> Result<(bool, String)> {
     ))
 }
 
-fn condition_true(o: &Value, typ: &str) -> bool {
-    o.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|c| c["type"] == typ && c["status"] == "True"))
-}
-
 /// (ready or finished pods, all pods, what the others wait for) across namespaces.
 async fn pods_ready(c: &Client) -> Result<(usize, usize, Vec<String>)> {
     let pods = c.get("/api/v1/pods").await?;
     let items = pods["items"].as_array().cloned().unwrap_or_default();
     let mut waiting = Vec::new();
     for p in &items {
-        let done = condition_true(p, "Ready")
-            || p.pointer("/status/phase").and_then(Value::as_str) == Some("Succeeded");
+        let done = condition_true(p, "Ready") || j::str_at(p, "/status/phase") == "Succeeded";
         if !done {
-            let ns = p
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let name = p
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let (ns, name) = (j::namespace(p), j::name(p));
             let why = p
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
@@ -345,10 +333,7 @@ pub fn status(lab: &str) -> Result<()> {
         let pods = c.get("/api/v1/pods").await?;
         let pods = pods["items"].as_array().cloned().unwrap_or_default();
         for n in nodes["items"].as_array().cloned().unwrap_or_default() {
-            let name = n
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let name = j::name(&n);
             let ip = n
                 .pointer("/status/addresses")
                 .and_then(Value::as_array)
@@ -368,9 +353,7 @@ pub fn status(lab: &str) -> Result<()> {
                     "NotReady"
                 },
                 ip,
-                n.pointer("/spec/podCIDR")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
+                j::str_at(&n, "/spec/podCIDR"),
                 count
             );
         }

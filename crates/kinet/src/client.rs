@@ -82,24 +82,12 @@ impl Client {
         let kind = obj["kind"].as_str().unwrap_or("");
         let r = kinet_model::resources::for_kind(api_version, kind)
             .with_context(|| format!("no resource for kind {kind:?} in version {api_version:?}"))?;
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = kinet_model::json::name(obj);
         let ns = obj
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .unwrap_or("default");
-        let base = if r.group.is_empty() {
-            format!("/api/{}", r.version)
-        } else {
-            format!("/apis/{}/{}", r.group, r.version)
-        };
-        let coll = if r.namespaced {
-            format!("{base}/namespaces/{ns}/{}", r.plural)
-        } else {
-            format!("{base}/{}", r.plural)
-        };
+        let coll = kinet_apiserver::discovery::collection_path(r, ns);
         let body = serde_json::to_vec(obj)?;
         let (code, v) = self
             .request(

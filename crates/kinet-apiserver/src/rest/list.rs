@@ -77,8 +77,11 @@ pub(crate) fn delete_collection(
     let (items, _) = select(api, r, ns, &p)?;
     let mut deleted = Vec::new();
     for o in &items {
-        if let Ok((obj, _)) = objects.delete(r, ns_of(o), name(o), None, None, false) {
-            deleted.push((*obj).clone());
+        if let Ok(d) = objects
+            .registry()
+            .delete(r, ns_of(o), name(o), None, None, false)
+        {
+            deleted.push((*d.object).clone());
         }
     }
     Ok(json(

@@ -23,7 +23,7 @@ pub(crate) async fn logs(
     name: &str,
     q: &Query,
 ) -> Result<Response<Body>, ApiError> {
-    let pod = objects.get(r, Some(ns), name)?;
+    let pod = objects.registry().get(r, Some(ns), name)?;
     let container = pick_container(&pod, q.get("container").map(String::as_str))?;
     let uid = pod
         .pointer("/metadata/uid")

@@ -183,12 +183,12 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             &Method::PUT,
             Some(name),
             sub @ (None | Some("status") | Some("finalize") | Some("ephemeralcontainers")),
-        ) => object::update(&objects, r, ns, name, sub, &q, req).await,
+        ) => object::write(&objects, r, ns, name, sub, &q, req).await,
         (
             &Method::PATCH,
             Some(name),
             sub @ (None | Some("status") | Some("ephemeralcontainers")),
-        ) => object::patch(&objects, r, ns, name, sub, &q, req).await,
+        ) => object::write(&objects, r, ns, name, sub, &q, req).await,
         (&Method::DELETE, Some(name), None) => object::delete(&objects, r, ns, name, &q, req).await,
         (&Method::DELETE, None, None) => list::delete_collection(&api, &objects, r, ns, &q),
         (&Method::GET | &Method::PUT | &Method::PATCH, Some(name), Some("scale")) => {

@@ -8,7 +8,7 @@ use super::request::{Query, Repr, decode_object, read_body, with_warnings, write
 use crate::objects::Objects;
 use crate::status::ApiError;
 use crate::{ApiServer, Body, json};
-use http::{Request, Response, StatusCode, header};
+use http::{Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use kinet_model::resources::Resource;
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ pub(crate) fn get(
     name: &str,
     rp: Repr,
 ) -> Result<Response<Body>, ApiError> {
-    let obj = objects.get(r, ns, name)?;
+    let obj = objects.registry().get(r, ns, name)?;
     Ok(match rp {
         Repr::Table(inc) => json(
             StatusCode::OK,
@@ -43,15 +43,16 @@ pub(crate) async fn create(
     let opts = write_opts(q)?;
     let (parts, body) = read_body(req).await?;
     let obj = decode_object(&parts, &body)?;
-    let w = objects.create(r, ns, obj, opts)?;
+    let w = objects.registry().create(r, ns, obj, opts)?;
     Ok(with_warnings(
         json(StatusCode::CREATED, &w.object),
         &w.warnings,
     ))
 }
 
-/// PUT of an object, its status, its ephemeral containers, or a namespace's finalizers.
-pub(crate) async fn update(
+/// PUT of an object, its status, its ephemeral containers, or a namespace's
+/// finalizers; PATCH of an object, its status or its ephemeral containers.
+pub(crate) async fn write(
     objects: &Objects,
     r: &'static Resource,
     ns: Option<&str>,
@@ -62,39 +63,29 @@ pub(crate) async fn update(
 ) -> Result<Response<Body>, ApiError> {
     let opts = write_opts(q)?;
     let (parts, body) = read_body(req).await?;
-    let obj = decode_object(&parts, &body)?;
-    let w = if sub == Some("finalize") {
-        super::finalize::finalize_namespace(objects, r, name, obj)?
+    let w = if parts.method == Method::PATCH {
+        let ct = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = patch_body::admit(&ct, &body, opts.validation)?;
+        let sub = match sub {
+            Some(s @ ("status" | "ephemeralcontainers")) if r.kind == "Pod" || s == "status" => {
+                Some(s)
+            }
+            _ => None,
+        };
+        objects.patch(r, ns, name, sub, &ct, &body, opts)?
     } else {
-        objects.update(r, ns, name, sub, obj, opts)?
+        let obj = decode_object(&parts, &body)?;
+        if sub == Some("finalize") {
+            super::finalize::finalize_namespace(objects, r, name, obj)?
+        } else {
+            objects.update(r, ns, name, sub, obj, opts)?
+        }
     };
-    Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
-}
-
-/// PATCH of an object, its status or its ephemeral containers.
-pub(crate) async fn patch(
-    objects: &Objects,
-    r: &'static Resource,
-    ns: Option<&str>,
-    name: &str,
-    sub: Option<&str>,
-    q: &Query,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
-    let opts = write_opts(q)?;
-    let (parts, body) = read_body(req).await?;
-    let ct = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let body = patch_body::admit(&ct, &body, opts.validation)?;
-    let sub = match sub {
-        Some(s @ ("status" | "ephemeralcontainers")) if r.kind == "Pod" || s == "status" => Some(s),
-        _ => None,
-    };
-    let w = objects.patch(r, ns, name, sub, &ct, &body, opts)?;
     Ok(with_warnings(json(StatusCode::OK, &w.object), &w.warnings))
 }
 
@@ -123,7 +114,8 @@ pub(crate) async fn delete(
             .get("dryRun")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|v| v == "All"));
-    let (obj, gone) = objects.delete(r, ns, name, grace, uid, dry)?;
+    let kinet_registry::Deleted { object: obj, gone } =
+        objects.registry().delete(r, ns, name, grace, uid, dry)?;
     let code = if gone || dry {
         StatusCode::OK
     } else {

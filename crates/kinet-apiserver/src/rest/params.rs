@@ -140,23 +140,28 @@ mod tests {
     #[test]
     fn go_integer_parsing() {
         assert_eq!(parse_uint("42"), Ok(42));
+        assert_eq!(parse_int("-5"), Ok(-5));
+        assert_eq!(parse_int("+5"), Ok(5));
+        let invalid = |f: &str, s: &str, why: &str| format!("strconv.{f}: parsing {s:?}: {why}");
         assert_eq!(
             parse_uint("+1"),
-            Err("strconv.ParseUint: parsing \"+1\": invalid syntax".into())
+            Err(invalid("ParseUint", "+1", "invalid syntax"))
         );
         assert_eq!(
             parse_uint("18446744073709551616"),
-            Err("strconv.ParseUint: parsing \"18446744073709551616\": value out of range".into())
+            Err(invalid(
+                "ParseUint",
+                "18446744073709551616",
+                "value out of range"
+            ))
         );
-        assert_eq!(parse_int("-5"), Ok(-5));
-        assert_eq!(parse_int("+5"), Ok(5));
         assert_eq!(
             parse_int("abc"),
-            Err("strconv.ParseInt: parsing \"abc\": invalid syntax".into())
+            Err(invalid("ParseInt", "abc", "invalid syntax"))
         );
         assert_eq!(
             parse_int("-"),
-            Err("strconv.ParseInt: parsing \"-\": invalid syntax".into())
+            Err(invalid("ParseInt", "-", "invalid syntax"))
         );
     }
 

@@ -42,7 +42,7 @@ pub(crate) fn scale(
     parts: &http::request::Parts,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
-    let cur = objects.get(r, ns, name)?;
+    let cur = objects.registry().get(r, ns, name)?;
     let current = scale_of(&cur);
     let wanted = match *method {
         Method::GET => return Ok(json(StatusCode::OK, &current)),

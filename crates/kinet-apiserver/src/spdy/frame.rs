@@ -157,23 +157,23 @@ impl Encoder {
             }
             Frame::SynReply {
                 stream,
-                fin: f,
+                fin: last,
                 headers,
-            } => {
-                let mut p = Vec::new();
-                p.put_u32(stream & 0x7fff_ffff);
-                p.extend_from_slice(&self.headers.compress(headers));
-                control(out, TYPE_SYN_REPLY, fin(*f), &p);
             }
-            Frame::Headers {
+            | Frame::Headers {
                 stream,
-                fin: f,
+                fin: last,
                 headers,
             } => {
+                let kind = if matches!(f, Frame::SynReply { .. }) {
+                    TYPE_SYN_REPLY
+                } else {
+                    TYPE_HEADERS
+                };
                 let mut p = Vec::new();
                 p.put_u32(stream & 0x7fff_ffff);
                 p.extend_from_slice(&self.headers.compress(headers));
-                control(out, TYPE_HEADERS, fin(*f), &p);
+                control(out, kind, fin(*last), &p);
             }
             Frame::RstStream { stream, status } => {
                 let mut p = Vec::new();
@@ -350,13 +350,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn h(pairs: &[(&str, &str)]) -> Headers {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::spdy::headers::h;
 
     #[test]
     fn frames_round_trip() {

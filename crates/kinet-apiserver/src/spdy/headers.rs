@@ -249,16 +249,18 @@ pub fn header<'a>(h: &'a Headers, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.split('\0').next().unwrap_or(""))
 }
 
+/// Headers from literal pairs, for the spdy tests.
+#[cfg(test)]
+pub(crate) fn h(pairs: &[(&str, &str)]) -> Headers {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn h(pairs: &[(&str, &str)]) -> Headers {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn dictionary_is_the_spdy3_one() {

@@ -585,13 +585,7 @@ async fn on_frame(shared: &Arc<Shared>, f: Frame, accept: &mpsc::UnboundedSender
 mod tests {
     use super::*;
     use crate::spdy::frame::Setting;
-
-    fn h(pairs: &[(&str, &str)]) -> Headers {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::spdy::headers::h;
 
     /// A client for the session tests: frames in, frames out over a duplex pipe.
     struct Client {

@@ -161,24 +161,17 @@ fn the_systems_own_objects_are_valid() {
     )
     .unwrap();
     let src = events::Source::new("kubelet", Some("node1"));
-    events::record(
-        &s,
-        &src,
-        &node,
-        None,
-        "Normal",
-        "Starting",
-        "Starting kubelet.",
-    );
-    events::record(
-        &s,
-        &src,
-        &node,
-        None,
-        "Normal",
-        "Starting",
-        "Starting kubelet.",
-    );
+    for _ in 0..2 {
+        events::record(
+            &s,
+            &src,
+            &node,
+            None,
+            "Normal",
+            "Starting",
+            "Starting kubelet.",
+        );
+    }
     let (evs, _) = s.list(&resources::store_prefix(
         resource("", "events"),
         Some("default"),
