@@ -7,6 +7,7 @@ pub mod admission;
 pub mod defaults;
 pub mod ipam;
 pub mod json;
+pub mod lab;
 pub mod names;
 pub mod patch;
 pub mod pod;

@@ -19,7 +19,7 @@ use kinet_model::json::{arr_at, bool_at, obj_at, str_at};
 use serde_json::Value;
 
 /// The ClusterIP of `default/kubernetes`, the first of the service CIDR.
-const KUBERNETES_SERVICE_HOST: &str = "10.152.183.1";
+const KUBERNETES_SERVICE_HOST: std::net::Ipv4Addr = kinet_model::lab::KUBERNETES_SERVICE_IP;
 
 /// The variables every container starts with: its hostname, HOME, and those of
 /// the `kubernetes` Service.
@@ -29,14 +29,14 @@ pub fn base(hostname: &str) -> Vec<(String, String)> {
     [
         ("HOSTNAME", hostname.to_string()),
         ("HOME", "/root".into()),
-        ("KUBERNETES_SERVICE_HOST", host.into()),
+        ("KUBERNETES_SERVICE_HOST", host.to_string()),
         ("KUBERNETES_SERVICE_PORT", "443".into()),
         ("KUBERNETES_SERVICE_PORT_HTTPS", "443".into()),
         ("KUBERNETES_PORT", tcp.clone()),
         ("KUBERNETES_PORT_443_TCP", tcp),
         ("KUBERNETES_PORT_443_TCP_PROTO", "tcp".into()),
         ("KUBERNETES_PORT_443_TCP_PORT", "443".into()),
-        ("KUBERNETES_PORT_443_TCP_ADDR", host.into()),
+        ("KUBERNETES_PORT_443_TCP_ADDR", host.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -4,7 +4,7 @@
 use kinet_model::json::{bool_at, str_at};
 use serde_json::Value;
 
-pub const CLUSTER_DNS: &str = "10.152.183.10";
+pub const CLUSTER_DNS: std::net::Ipv4Addr = kinet_model::lab::CLUSTER_DNS_IP;
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// The pod's hostname: the node's (`node_name`) with hostNetwork, else

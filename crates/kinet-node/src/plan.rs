@@ -8,8 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 pub const LAN_PREFIX: u8 = 24;
-pub const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
-pub const OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
+pub use kinet_model::lab::{OUTSIDE_IP, ROUTER_IP};
 /// The link-local next hop every pod routes through (answered by proxy ARP).
 pub const POD_GATEWAY: Ipv4Addr = kinet_linux::cni::POD_GATEWAY;
 pub const MAX_NODES: usize = 9;
@@ -82,11 +81,8 @@ pub fn lab(lab: &str, n: usize) -> Result<LabPlan, String> {
     let nodes: Vec<NodePlan> = (1..=n)
         .map(|i| NodePlan {
             name: node_name(i),
-            ip: Ipv4Addr::new(192, 168, 1, (10 * i) as u8),
-            pod_cidr: Cidr {
-                addr: Ipv4Addr::new(10, 1, i as u8, 0),
-                prefix: 24,
-            },
+            ip: kinet_model::lab::node_ip(i as u8),
+            pod_cidr: kinet_model::lab::node_pod_cidr(i as u8),
         })
         .collect();
     let mut hosts = vec![Host {

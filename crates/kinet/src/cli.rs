@@ -311,8 +311,10 @@ pub fn status(lab: &str) -> Result<()> {
     let cfg = LabConfig::load(&p).context("lab configuration missing")?;
     println!("Lab:        {lab} (daemon pid {pid})");
     println!(
-        "API server: https://127.0.0.1:{} (inside the lab: https://192.168.1.10:16443)",
-        cfg.port
+        "API server: https://127.0.0.1:{} (inside the lab: https://{}:{})",
+        cfg.port,
+        kinet_model::lab::node_ip(1),
+        kinet_model::lab::API_PORT
     );
     println!(
         "Kubeconfig: {} (context {})",

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The API server's port inside the lab (MicroK8s' 16443), on node1's address.
-pub const LAB_API_PORT: u16 = 16443;
+pub const LAB_API_PORT: u16 = kinet_model::lab::API_PORT;
 
 /// What the API server asks of the node agents: log files and exec.
 struct Bridge {
@@ -373,7 +373,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         &p.pki(),
         &[
             IpAddr::V4(node1_ip),
-            IpAddr::V4(Ipv4Addr::new(10, 152, 183, 1)),
+            IpAddr::V4(kinet_model::lab::KUBERNETES_SERVICE_IP),
         ],
     )?;
     // service-account tokens are signed with the lab's own key (pki/sa.key)
@@ -494,12 +494,13 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
 fn ensure_kubernetes_service(store: &Store, node1: Ipv4Addr) {
     use kinet_registry::{Registry, Subresource, WriteOpts, create, resource};
     let svc = resource("", "services");
+    let ip = kinet_model::lab::KUBERNETES_SERVICE_IP.to_string();
     let created = create(
         store,
         svc,
         json!({
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.152.183.1", "clusterIPs": ["10.152.183.1"],
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip],
                      "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",
                      "sessionAffinity": "None",
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": LAB_API_PORT}]}
