@@ -63,6 +63,19 @@ pub fn go_strings(v: &[Value]) -> String {
     format!("[]string{{{}}}", items.join(", "))
 }
 
+/// What Go's encoding/json calls a JSON value in its type errors
+/// (`cannot unmarshal array into …`).
+pub fn go_json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

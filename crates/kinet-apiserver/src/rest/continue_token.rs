@@ -49,37 +49,28 @@ struct Token {
     start: String,
 }
 
-/// Go's `base64.RawURLEncoding.DecodeString`; the error is the offending offset.
+/// Go's `base64.RawURLEncoding.DecodeString` (lenient trailing bits, no padding,
+/// CR and LF skipped); the error is the offending offset.
 fn base64_raw_url(s: &[u8]) -> Result<Vec<u8>, usize> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'-' => Some(62),
-        b'_' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits, mut in_quantum) = (0u32, 0u32, 0usize);
-    for (i, &c) in s.iter().enumerate() {
-        if c == b'\r' || c == b'\n' {
-            continue;
-        }
-        let v = value(c).ok_or(i)?;
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        in_quantum = (in_quantum + 1) % 4;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // a lone character cannot carry a byte
-    if in_quantum == 1 {
-        return Err(s.len() - 1);
-    }
-    Ok(out)
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::{DecodeError, Engine, alphabet};
+    const RAW_URL: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let text: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c, b'\r' | b'\n'))
+        .collect();
+    RAW_URL.decode(&text).map_err(|e| match e {
+        DecodeError::InvalidByte(at, _) | DecodeError::InvalidLastSymbol(at, _) => at,
+        DecodeError::InvalidPadding => text.iter().position(|&c| c == b'=').unwrap_or(0),
+        DecodeError::InvalidLength(_) => text.len().saturating_sub(1),
+    })
 }
 
 /// `json.Unmarshal(data, &continueToken{})`, with Go's messages.
@@ -99,7 +90,7 @@ fn unmarshal_token(data: &[u8]) -> Result<Token, String> {
         other => {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type storage.continueToken",
-                go_kind(other)
+                kinet_model::quote::go_json_kind(other)
             ));
         }
     };
@@ -107,7 +98,7 @@ fn unmarshal_token(data: &[u8]) -> Result<Token, String> {
         // Go names the number only when it does not fit an integer field
         let what = match v {
             Value::Number(n) if ty == "int64" => format!("number {n}"),
-            other => go_kind(other).to_string(),
+            other => kinet_model::quote::go_json_kind(other).to_string(),
         };
         format!(
             "json: cannot unmarshal {what} into Go struct field continueToken.{field} of type {ty}"
@@ -133,17 +124,6 @@ fn unmarshal_token(data: &[u8]) -> Result<Token, String> {
         }
     }
     Ok(t)
-}
-
-fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Go's `path.Clean` of an absolute path.

@@ -50,7 +50,7 @@ pub fn check_body(t: PatchType, patch: &Value, strict: bool) -> Result<Option<Va
     let into_map = |v: &Value| {
         format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-            go_kind(v)
+            crate::quote::go_json_kind(v)
         )
     };
     match (t, patch) {
@@ -80,11 +80,11 @@ pub fn check_body(t: PatchType, patch: &Value, strict: bool) -> Result<Option<Va
         }
         (PatchType::Json, other) if strict => bad(format!(
             "error decoding patch: json: cannot unmarshal {} into Go value of type []handlers.jsonPatchOp",
-            go_kind(other)
+            crate::quote::go_json_kind(other)
         )),
         (PatchType::Json, other) => bad(format!(
             "json: cannot unmarshal {} into Go value of type jsonpatch.Patch",
-            go_kind(other)
+            crate::quote::go_json_kind(other)
         )),
     }
 }
@@ -97,13 +97,13 @@ fn check_operation(op: &Value, strict: bool) -> Result<(), BodyError> {
         other if strict => {
             return Err(BodyError::BadRequest(format!(
                 "error decoding patch: json: cannot unmarshal {} into Go value of type handlers.jsonPatchOp",
-                go_kind(other)
+                crate::quote::go_json_kind(other)
             )));
         }
         other => {
             return Err(BodyError::BadRequest(format!(
                 "json: cannot unmarshal {} into Go value of type jsonpatch.Operation",
-                go_kind(other)
+                crate::quote::go_json_kind(other)
             )));
         }
     };
@@ -114,7 +114,7 @@ fn check_operation(op: &Value, strict: bool) -> Result<(), BodyError> {
             {
                 return Err(BodyError::BadRequest(format!(
                     "error decoding patch: json: cannot unmarshal {} into Go struct field jsonPatchOp.{name} of type string",
-                    go_kind(v)
+                    crate::quote::go_json_kind(v)
                 )));
             }
         }
@@ -129,20 +129,8 @@ pub fn not_an_object(result: &Value) -> String {
     format!(
         " \"\" is invalid: patch: Invalid value: {}: couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
         crate::quote::go_quote(&json),
-        go_kind(result)
+        crate::quote::go_json_kind(result)
     )
-}
-
-/// What Go's encoding/json calls a JSON value in its type errors.
-fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Drops null members of the objects inside `v` (json-patch's `pruneNulls`);
