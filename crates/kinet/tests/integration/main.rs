@@ -9,6 +9,7 @@
 mod common;
 
 mod api_robustness;
+mod boundary;
 mod course;
 mod interactive;
 mod kube_rs;
