@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 /// An IPv4 network `addr/prefix`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cidr {
     pub addr: Ipv4Addr,
     pub prefix: u8,
@@ -29,6 +29,20 @@ impl Cidr {
             addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
             prefix,
         })
+    }
+
+    /// `a.b.c.d/n`, or a bare address as its /32 (as iptables and nft accept
+    /// them, and Services' source ranges hold them); None when neither parses.
+    pub fn parse_net_or_host(s: &str) -> Option<Cidr> {
+        let s = s.trim();
+        if s.contains('/') {
+            Cidr::parse(s).ok()
+        } else {
+            Some(Cidr {
+                addr: s.parse().ok()?,
+                prefix: 32,
+            })
+        }
     }
 
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
@@ -68,6 +82,20 @@ pub fn allocate(cidr: &Cidr, used: &BTreeSet<Ipv4Addr>) -> Option<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nets_or_hosts() {
+        assert_eq!(
+            Cidr::parse_net_or_host("10.1.2.3"),
+            Cidr::parse("10.1.2.3/32").ok()
+        );
+        assert_eq!(
+            Cidr::parse_net_or_host(" 10.1.0.0/16 "),
+            Cidr::parse("10.1.0.0/16").ok()
+        );
+        assert_eq!(Cidr::parse_net_or_host("10.1.0.0/33"), None);
+        assert_eq!(Cidr::parse_net_or_host("x"), None);
+    }
 
     #[test]
     fn allocates_in_order_and_skips_used() {

@@ -47,7 +47,7 @@ fn time<T>(label: &str, runs: u32, mut f: impl FnMut() -> T) -> Duration {
 
 fn main() {
     let mut cfg = Config::new("node1");
-    cfg.cluster_cidr = Cidr::parse("10.1.0.0/16");
+    cfg.cluster_cidr = Cidr::parse_net_or_host("10.1.0.0/16");
     for n in [1_000, 10_000] {
         let (services, slices) = objects(n);
         let state = ProxyState::from_objects("node1", &services, &slices);

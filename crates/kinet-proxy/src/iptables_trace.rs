@@ -190,7 +190,7 @@ fn parse_rule(tokens: &[String]) -> Result<(String, Rule), String> {
             "-p" => rule.protocol = Some(next(&mut i)?.to_string()),
             "-s" | "-d" => {
                 let v = next(&mut i)?;
-                let cidr = Cidr::parse(v).ok_or_else(|| format!("bad address {v}"))?;
+                let cidr = Cidr::parse_net_or_host(v).ok_or_else(|| format!("bad address {v}"))?;
                 if t == "-s" {
                     rule.src = Some((negate, cidr));
                 } else {

@@ -45,48 +45,8 @@ impl Protocol {
     }
 }
 
-/// An IPv4 prefix such as `10.1.0.0/16`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    /// `a.b.c.d/n`, or a bare address as /32.
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, p.parse::<u8>().ok()?),
-            None => (s, 32),
-        };
-        if prefix > 32 {
-            return None;
-        }
-        let addr: Ipv4Addr = addr.trim().parse().ok()?;
-        Some(Cidr {
-            addr: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
-            prefix,
-        })
-    }
-
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & mask(self.prefix) == u32::from(self.addr)
-    }
-}
-
-fn mask(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
+/// An IPv4 prefix such as `10.1.0.0/16`: the model's one CIDR type.
+pub use kinet_model::ipam::Cidr;
 
 /// Upstream's `proxy.ServicePortName`: namespace/name:port plus protocol.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -233,7 +193,7 @@ pub fn service_ports(svc: &Service) -> Vec<ServicePortInfo> {
             .load_balancer_source_ranges
             .iter()
             .flatten()
-            .filter_map(|r| Cidr::parse(r))
+            .filter_map(|r| Cidr::parse_net_or_host(r))
             .collect();
     }
     let health_check_node_port = if is_lb && external_policy_local {

@@ -13,7 +13,7 @@ const NODE2_IP: &str = "192.168.100.12";
 
 fn cfg(node: &str) -> Config {
     let mut c = Config::new(node);
-    c.cluster_cidr = Cidr::parse("10.1.0.0/16");
+    c.cluster_cidr = Cidr::parse_net_or_host("10.1.0.0/16");
     c.node_ip = Some(
         if node == "node1" { NODE1_IP } else { NODE2_IP }
             .parse()
@@ -129,7 +129,7 @@ fn chain_names_and_lines_match_upstream_fixtures() {
     );
     let state = ProxyState::from_objects("node1", &[svc], &[sl]);
     let mut c = cfg("node1");
-    c.cluster_cidr = Cidr::parse("10.0.0.0/8");
+    c.cluster_cidr = Cidr::parse_net_or_host("10.0.0.0/8");
     let got = Ruleset::build(&state, &c).full_restore(&[]);
     for line in [
         r#"-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O"#,

@@ -4,8 +4,8 @@ use crate::model::{Cidr, Protocol};
 
 fn cfg() -> Config {
     let mut c = Config::new("node1");
-    c.cluster_cidr = Cidr::parse("10.1.0.0/16");
-    c.service_cidrs = vec![Cidr::parse("10.152.183.0/24").unwrap()];
+    c.cluster_cidr = Cidr::parse_net_or_host("10.1.0.0/16");
+    c.service_cidrs = vec![Cidr::parse_net_or_host("10.152.183.0/24").unwrap()];
     c
 }
 
