@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kinet needs on a fresh Debian/Ubuntu machine: the host tools pods
-# use (busybox, dig, ping, curl, nc, telnet, iperf3, tcpdump, nftables, iproute2) and checks for
+# use (busybox, dig, ping, curl, nc, telnet, iperf3, tcpdump, nftables, iproute2), the tools
+# the course runs on nodes (sudo, iptables, conntrack, ipvsadm, socat, mtr) and checks for
 # the Rust toolchain and kubectl. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -17,6 +18,12 @@ have ip || need+=(iproute2)
 have traceroute || need+=(traceroute)
 have telnet || need+=(telnet)
 have iperf3 || need+=(iperf3)
+have sudo || need+=(sudo)
+have iptables-restore || need+=(iptables)
+have conntrack || need+=(conntrack)
+have ipvsadm || need+=(ipvsadm)
+have socat || need+=(socat)
+have mtr || need+=(mtr-tiny)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "Installing: ${need[*]}"
