@@ -39,6 +39,43 @@ fn ports_args(ports: &[u16]) -> Vec<String> {
         .collect()
 }
 
+/// The system components' images run kinet's own subcommands (DESIGN.md,
+/// "System components are pods"): kube-proxy → `kinet proxy`, calico/node →
+/// `kinet calico node`, calico/kube-controllers → `kinet calico controllers`.
+/// The image's entrypoint binary, when the manifest names it as `command`,
+/// is dropped; its flags are kept. Calico's CNI installer has nothing to
+/// install here and exits 0.
+fn system_component(
+    name: &str,
+    last: &str,
+    command: &[String],
+    args: &[String],
+) -> Option<Program> {
+    let sub: &[&str] = match (name, last) {
+        (_, "kube-proxy") => &["proxy"],
+        ("calico/node", _) => &["calico", "node"],
+        ("calico/kube-controllers", _) => &["calico", "controllers"],
+        ("calico/cni", _) => {
+            return Some(Program::Exec {
+                argv: vec!["true".to_string()],
+                busybox: false,
+            });
+        }
+        _ => return None,
+    };
+    let binary = |c: &str| {
+        let base = c.rsplit('/').next().unwrap_or(c);
+        base == last || base.starts_with("calico") || base == "start_runit"
+    };
+    let mut flags: Vec<String> = command.iter().chain(args).cloned().collect();
+    if flags.first().is_some_and(|c| binary(c)) {
+        flags.remove(0);
+    }
+    let mut all: Vec<String> = sub.iter().map(|s| s.to_string()).collect();
+    all.extend(flags);
+    Some(Program::Builtin { args: all })
+}
+
 /// Chooses the program for a container.
 pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) -> Program {
     let name = short_name(image);
@@ -61,6 +98,9 @@ pub fn program(image: &str, command: &[String], args: &[String], ports: &[u16]) 
         };
         [head, tail].concat()
     };
+    if let Some(p) = system_component(&name, &last, command, args) {
+        return p;
+    }
     match last.as_str() {
         "busybox" | "alpine" => Program::Exec {
             argv: given(&[], &["sh"]),
@@ -157,6 +197,41 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn system_images_run_kinet_subcommands() {
+        let p = program(
+            "registry.k8s.io/kube-proxy:v1.33.0",
+            &s(&["/usr/local/bin/kube-proxy", "--config=/c.conf"]),
+            &[],
+            &[],
+        );
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["proxy", "--config=/c.conf"])
+            }
+        );
+        let p = program("docker.io/calico/node:v3.28.1", &[], &[], &[]);
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["calico", "node"])
+            }
+        );
+        let p = program("calico/kube-controllers:v3.28.1", &[], &[], &[]);
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["calico", "controllers"])
+            }
+        );
+        // a user's own image named "node" is not Calico's
+        assert!(matches!(
+            program("node:20", &s(&["node", "app.js"]), &[], &[]),
+            Program::Exec { .. }
+        ));
     }
 
     #[test]

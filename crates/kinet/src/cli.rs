@@ -109,6 +109,11 @@ pub fn up(
             nodes_ready(&client, want).await
         })
         .await?;
+        pb.set_message("Waiting for the system components to be Ready");
+        wait_for(&pb, Duration::from_secs(90), || async {
+            system_ready(&client, want).await
+        })
+        .await?;
         pb.finish_and_clear();
         for (src, obj) in &manifests {
             match client.apply(obj).await {
@@ -244,6 +249,38 @@ async fn nodes_ready(c: &Client, want: usize) -> Result<(bool, String)> {
         ready >= want,
         format!("Waiting for nodes to be Ready: {ready}/{want}"),
     ))
+}
+
+/// The system components (kube-system's DaemonSets and Deployments) have
+/// every pod they want Ready.
+async fn system_ready(c: &Client, nodes: usize) -> Result<(bool, String)> {
+    let mut waiting = Vec::new();
+    let ds = c
+        .get("/apis/apps/v1/namespaces/kube-system/daemonsets")
+        .await?;
+    for d in ds["items"].as_array().into_iter().flatten() {
+        let desired = j::int_at(d, "/status/desiredNumberScheduled").unwrap_or(0);
+        let ready = j::int_at(d, "/status/numberReady").unwrap_or(0);
+        // a DaemonSet without a node selector wants a pod on every node
+        if desired < nodes as i64 || ready < desired {
+            waiting.push(format!("daemonset/{} {ready}/{desired}", j::name(d)));
+        }
+    }
+    let deploys = c
+        .get("/apis/apps/v1/namespaces/kube-system/deployments")
+        .await?;
+    for d in deploys["items"].as_array().into_iter().flatten() {
+        let want = j::int_at(d, "/spec/replicas").unwrap_or(1);
+        let ready = j::int_at(d, "/status/readyReplicas").unwrap_or(0);
+        if ready < want {
+            waiting.push(format!("deployment/{} {ready}/{want}", j::name(d)));
+        }
+    }
+    let msg = format!(
+        "Waiting for the system components to be Ready: {}",
+        waiting.join(", ")
+    );
+    Ok((waiting.is_empty(), msg))
 }
 
 /// (ready or finished pods, all pods, what the others wait for) across namespaces.

@@ -411,6 +411,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         kinet_node::podvolumes::remove_stale(&p.state, &live);
         namespaces::ensure_builtin(&store);
         ensure_kubernetes_service(&store, node1_ip);
+        crate::system::ensure(&store, node1_ip)?;
         let tls = pki.server_config()?;
         let self_exe = std::env::current_exe()?;
         let mut agents = Vec::new();

@@ -10,6 +10,7 @@ mod kubeconfig;
 mod nc;
 mod paths;
 mod serve;
+mod system;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,0 +1,383 @@
+//! Services with real packets: kube-proxy (the DaemonSet kube-system/kube-proxy,
+//! `kinet proxy`) programs each node, and busybox wget/nc and curl reach
+//! ClusterIPs from pods on both nodes, NodePorts from the outside workstation,
+//! in iptables mode and then in nftables mode.
+
+use crate::common::*;
+use std::collections::BTreeSet;
+
+/// agnhost netexec behind a Deployment: `/hostname` names the pod that answered,
+/// `/clientip` the address it saw, and UDP port 8081 answers `hostname`.
+fn backend(name: &str, replicas: usize, node: Option<&str>) -> String {
+    let pin = node
+        .map(|n| format!("      nodeSelector:\n        kubernetes.io/hostname: {n}\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+{pin}      containers:
+      - name: netexec
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: ["netexec", "--http-port=8080", "--udp-port=8081"]
+        ports:
+        - name: http
+          containerPort: 8080
+        - name: udp
+          containerPort: 8081
+          protocol: UDP
+        readinessProbe:
+          httpGet:
+            path: /healthz
+            port: 8080
+          periodSeconds: 1
+"#
+    )
+}
+
+fn cluster_ip(lab: &Lab, svc: &str) -> String {
+    lab.k(&["get", "svc", svc, "-o", "jsonpath={.spec.clusterIP}"])
+}
+
+/// Waits until the Service's Endpoints list `n` ready addresses.
+fn wait_endpoints(lab: &Lab, svc: &str, n: usize) {
+    wait_until(secs(60), || {
+        let ips = lab.k(&[
+            "get",
+            "endpoints",
+            svc,
+            "-o",
+            "jsonpath={.subsets[*].addresses[*].ip}",
+        ]);
+        let got = ips.split_whitespace().count();
+        if got == n {
+            Ok(())
+        } else {
+            Err(format!("endpoints {svc}: {got} ready addresses ({ips:?}), want {n}"))
+        }
+    })
+}
+
+/// `wget -qO- URL` from a pod, until it answers (kube-proxy syncs within a second).
+fn wget_until(lab: &Lab, pod: &str, url: &str) -> String {
+    wait_until(secs(30), || {
+        let o = lab.exec("default", pod, &["wget", "-T", "3", "-qO-", url]);
+        if o.status.success() {
+            Ok(out(&o))
+        } else {
+            Err(format!("wget {url} from {pod}: {}", out_err(&o)))
+        }
+    })
+}
+
+/// The pods that answered ten requests to `url` from `pod`.
+fn answers(lab: &Lab, pod: &str, url: &str) -> BTreeSet<String> {
+    (0..10)
+        .map(|_| {
+            let o = lab.exec("default", pod, &["wget", "-T", "3", "-qO-", url]);
+            assert!(o.status.success(), "wget {url}: {}", out_err(&o));
+            out(&o).trim().to_string()
+        })
+        .collect()
+}
+
+/// `kinet ssh HOST -- CMD…`.
+fn ssh(lab: &Lab, host: &str, cmd: &[&str]) -> std::process::Output {
+    let mut argv = vec!["ssh", host, "--"];
+    argv.extend(cmd);
+    lab.kinet(&argv)
+}
+
+/// Switches kube-proxy's mode in its ConfigMap and restarts the DaemonSet,
+/// as an operator would.
+fn switch_mode(lab: &Lab, from: &str, to: &str) {
+    let cm = lab.k(&["get", "cm", "kube-proxy", "-n", "kube-system", "-o", "json"]);
+    let mut cm: serde_json::Value = serde_json::from_str(&cm).unwrap();
+    let conf = cm["data"]["config.conf"].as_str().unwrap().to_string();
+    let old = format!("mode: {from}");
+    assert!(conf.contains(&old), "config.conf has no {old:?}: {conf}");
+    cm["data"]["config.conf"] = conf.replace(&old, &format!("mode: {to}")).into();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("cm.json");
+    std::fs::write(&f, cm.to_string()).unwrap();
+    lab.k(&["replace", "-f", f.to_str().unwrap()]);
+    lab.k(&args("rollout restart daemonset/kube-proxy -n kube-system"));
+    lab.k(&args(
+        "rollout status daemonset/kube-proxy -n kube-system --timeout=60s",
+    ));
+}
+
+/// The checks both modes must pass: load balancing over every ready endpoint
+/// from pods on both nodes (000 Test 11), a second named port (Test 12), UDP,
+/// no endpoints → refused at once, and a ClusterIP from a node.
+fn check_cluster_ips(lab: &Lab, mode: &str) {
+    let ip = cluster_ip(lab, "backend");
+    for client in ["client1", "client2"] {
+        wget_until(lab, client, &format!("http://{ip}:80/hostname"));
+        let seen = answers(lab, client, &format!("http://{ip}:80/hostname"));
+        assert!(
+            seen.len() >= 2 && seen.iter().all(|h| h.starts_with("backend-")),
+            "{mode}: ten requests from {client} to {ip}:80 reached {seen:?}"
+        );
+        let metrics = wget_until(lab, client, &format!("http://{ip}:9090/hostname"));
+        assert!(metrics.starts_with("backend-"), "{mode}: port 9090 answered {metrics:?}");
+        // UDP through the ClusterIP
+        let udp = wait_until(secs(20), || {
+            let o = lab.exec(
+                "default",
+                client,
+                &["sh", "-c", &format!("echo hostname | nc -u -w 2 {ip} 8081")],
+            );
+            let got = out(&o);
+            if got.starts_with("backend-") {
+                Ok(got)
+            } else {
+                Err(format!("{mode}: udp {ip}:8081 from {client}: {}", out_err(&o)))
+            }
+        });
+        assert!(udp.starts_with("backend-"));
+    }
+    // a Service without endpoints refuses at once (REJECT), as the course prints it
+    let empty = cluster_ip(lab, "empty");
+    let o = lab.exec(
+        "default",
+        "client1",
+        &["wget", "-T", "5", "-qO-", &format!("http://{empty}:80/")],
+    );
+    assert_contains(
+        out_err(&o),
+        format!("wget: can't connect to remote host ({empty}): Connection refused"),
+    );
+    // from a node, through its own rules
+    let o = wait_until(secs(20), || {
+        let o = ssh(
+            lab,
+            "node2",
+            &["curl", "-s", "--max-time", "3", &format!("http://{ip}/hostname")],
+        );
+        if o.status.success() {
+            Ok(out(&o))
+        } else {
+            Err(format!("{mode}: curl {ip} from node2: {}", out_err(&o)))
+        }
+    });
+    assert!(o.starts_with("backend-"), "{mode}: node2 got {o:?}");
+}
+
+#[test]
+fn cluster_ips_in_iptables_mode_then_nftables_mode() {
+    let lab = Lab::up(2);
+    lab.apply(&backend("backend", 3, None));
+    lab.apply(&busybox_pod("client1", "node1"));
+    lab.apply(&busybox_pod("client2", "node2"));
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: backend
+  labels:
+    app: backend
+spec:
+  selector:
+    app: backend
+  ports:
+  - name: http
+    port: 80
+    targetPort: http
+  - name: metrics
+    port: 9090
+    targetPort: 8080
+  - name: udp
+    port: 8081
+    protocol: UDP
+    targetPort: udp
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: empty
+spec:
+  selector:
+    app: nothing-has-this-label
+  ports:
+  - port: 80
+"#,
+    );
+    lab.wait_ready("default", "client1");
+    lab.wait_ready("default", "client2");
+    wait_endpoints(&lab, "backend", 3);
+
+    check_cluster_ips(&lab, "iptables");
+    let ip = cluster_ip(&lab, "backend");
+    // 000 Test 19: the node's NAT table names the Service
+    let save = assert_ok(&ssh(&lab, "node1", &["iptables-save", "-t", "nat"]));
+    assert_contains(&save, "-m comment --comment \"default/backend:http cluster IP\"");
+    assert_contains(&save, &format!("-d {ip}/32 -p tcp"));
+    let listed = assert_ok(&ssh(&lab, "node1", &["sudo", "iptables", "-t", "nat", "-L", "-n"]));
+    assert_contains(&listed, &ip);
+    assert_contains(&listed, "KUBE-SERVICES");
+
+    switch_mode(&lab, "iptables", "nftables");
+    wait_until(secs(30), || {
+        let save = out(&ssh(&lab, "node1", &["iptables-save", "-t", "nat"]));
+        let nft = out(&ssh(&lab, "node1", &["nft", "list", "table", "ip", "kube-proxy"]));
+        if save.contains("KUBE-SVC-") || !nft.contains(&ip) {
+            Err(format!("after the switch: iptables {save}\nnft {nft}"))
+        } else {
+            Ok(())
+        }
+    });
+    check_cluster_ips(&lab, "nftables");
+
+    // and back: no nftables table left behind
+    switch_mode(&lab, "nftables", "iptables");
+    wait_until(secs(30), || {
+        let nft = ssh(&lab, "node2", &["nft", "list", "table", "ip", "kube-proxy"]);
+        if nft.status.success() {
+            Err(format!("table ip kube-proxy still there: {}", out(&nft)))
+        } else {
+            Ok(())
+        }
+    });
+    wget_until(&lab, "client2", &format!("http://{ip}:80/hostname"));
+}
+
+#[test]
+fn node_ports_traffic_policies_affinity_and_hairpin() {
+    let lab = Lab::up(2);
+    lab.apply(&backend("web", 1, Some("node1")));
+    lab.apply(&backend("many", 3, None));
+    lab.apply(&busybox_pod("client1", "node1"));
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector:
+    app: web
+  ports:
+  - port: 80
+    targetPort: 8080
+    nodePort: 30080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: sticky
+spec:
+  selector:
+    app: many
+  sessionAffinity: ClientIP
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: self
+  labels:
+    app: self
+spec:
+  containers:
+  - name: netexec
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: ["netexec", "--http-port=8080"]
+  - name: shell
+    image: busybox:1.36
+    command: ["sleep", "infinity"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: self
+spec:
+  selector:
+    app: self
+  ports:
+  - port: 80
+    targetPort: 8080
+"#,
+    );
+    lab.wait_ready("default", "client1");
+    lab.wait_ready("default", "self");
+    wait_endpoints(&lab, "web", 1);
+    wait_endpoints(&lab, "many", 3);
+
+    // 000 Test 14: the NodePort on every node, from the outside workstation
+    let curl = |node_ip: &str, path: &str, max: &str| {
+        ssh(
+            &lab,
+            "outside",
+            &["curl", "-s", "--max-time", max, &format!("http://{node_ip}:30080{path}")],
+        )
+    };
+    let node1 = kinet_model::lab::node_ip(1).to_string();
+    let node2 = kinet_model::lab::node_ip(2).to_string();
+    let outside = kinet_model::lab::OUTSIDE_IP.to_string();
+    for ip in [&node1, &node2] {
+        let got = wait_until(secs(30), || {
+            let o = curl(ip, "/hostname", "3");
+            if o.status.success() {
+                Ok(out(&o))
+            } else {
+                Err(format!("curl {ip}:30080 from outside: {}", out_err(&o)))
+            }
+        });
+        assert!(got.starts_with("web-"), "{ip}:30080 answered {got:?}");
+    }
+    // Cluster: through node2 the source is NATed to node2's address
+    let seen = out(&curl(&node2, "/clientip", "3"));
+    assert!(!seen.starts_with(&outside), "externalTrafficPolicy Cluster kept the client IP: {seen}");
+    // Local: the client IP is kept, and a node without a local endpoint drops
+    lab.k(&args(
+        r#"patch svc web -p {"spec":{"externalTrafficPolicy":"Local"}}"#,
+    ));
+    wait_until(secs(30), || {
+        let seen = out(&curl(&node1, "/clientip", "3"));
+        if seen.starts_with(&format!("{outside}:")) {
+            Ok(())
+        } else {
+            Err(format!("externalTrafficPolicy Local: node1 saw {seen:?}"))
+        }
+    });
+    let o = curl(&node2, "/hostname", "2");
+    assert!(!o.status.success(), "node2 has no local endpoint but answered {}", out(&o));
+
+    // sessionAffinity ClientIP: one client, one pod
+    let ip = cluster_ip(&lab, "sticky");
+    wget_until(&lab, "client1", &format!("http://{ip}/hostname"));
+    let seen = answers(&lab, "client1", &format!("http://{ip}/hostname"));
+    assert_eq!(seen.len(), 1, "sessionAffinity ClientIP spread requests over {seen:?}");
+
+    // hairpin: a pod reaches itself through its own Service
+    let ip = cluster_ip(&lab, "self");
+    let got = wait_until(secs(30), || {
+        let o = lab.kinet(&[
+            "kubectl", "exec", "self", "-c", "shell", "--", "wget", "-T", "3", "-qO-",
+            &format!("http://{ip}/hostname"),
+        ]);
+        if o.status.success() {
+            Ok(out(&o))
+        } else {
+            Err(format!("hairpin to {ip}: {}", out_err(&o)))
+        }
+    });
+    assert_eq!(got.trim(), "self");
+}
