@@ -217,7 +217,11 @@ impl Probe {
         let net = |host: &Option<String>, port: u16| -> Result<SocketAddr, String> {
             let h = host.clone().unwrap_or_else(|| ctx.pod_ip.clone());
             // kubelet resolves the probe's host; the one name probes use is localhost
-            let h = if h == "localhost" { "127.0.0.1".to_string() } else { h };
+            let h = if h == "localhost" {
+                "127.0.0.1".to_string()
+            } else {
+                h
+            };
             format!("{h}:{port}")
                 .parse()
                 .map_err(|_| format!("invalid probe address {h}:{port}"))

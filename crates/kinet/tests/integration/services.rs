@@ -65,7 +65,9 @@ fn wait_endpoints(lab: &Lab, svc: &str, n: usize) {
         if got == n {
             Ok(())
         } else {
-            Err(format!("endpoints {svc}: {got} ready addresses ({ips:?}), want {n}"))
+            Err(format!(
+                "endpoints {svc}: {got} ready addresses ({ips:?}), want {n}"
+            ))
         }
     })
 }
@@ -132,7 +134,10 @@ fn check_cluster_ips(lab: &Lab, mode: &str) {
             "{mode}: ten requests from {client} to {ip}:80 reached {seen:?}"
         );
         let metrics = wget_until(lab, client, &format!("http://{ip}:9090/hostname"));
-        assert!(metrics.starts_with("backend-"), "{mode}: port 9090 answered {metrics:?}");
+        assert!(
+            metrics.starts_with("backend-"),
+            "{mode}: port 9090 answered {metrics:?}"
+        );
         // UDP through the ClusterIP
         let udp = wait_until(secs(20), || {
             let o = lab.exec(
@@ -144,7 +149,10 @@ fn check_cluster_ips(lab: &Lab, mode: &str) {
             if got.starts_with("backend-") {
                 Ok(got)
             } else {
-                Err(format!("{mode}: udp {ip}:8081 from {client}: {}", out_err(&o)))
+                Err(format!(
+                    "{mode}: udp {ip}:8081 from {client}: {}",
+                    out_err(&o)
+                ))
             }
         });
         assert!(udp.starts_with("backend-"));
@@ -165,7 +173,13 @@ fn check_cluster_ips(lab: &Lab, mode: &str) {
         let o = ssh(
             lab,
             "node2",
-            &["curl", "-s", "--max-time", "3", &format!("http://{ip}/hostname")],
+            &[
+                "curl",
+                "-s",
+                "--max-time",
+                "3",
+                &format!("http://{ip}/hostname"),
+            ],
         );
         if o.status.success() {
             Ok(out(&o))
@@ -224,16 +238,27 @@ spec:
     let ip = cluster_ip(&lab, "backend");
     // 000 Test 19: the node's NAT table names the Service
     let save = assert_ok(&ssh(&lab, "node1", &["iptables-save", "-t", "nat"]));
-    assert_contains(&save, "-m comment --comment \"default/backend:http cluster IP\"");
+    assert_contains(
+        &save,
+        "-m comment --comment \"default/backend:http cluster IP\"",
+    );
     assert_contains(&save, &format!("-d {ip}/32 -p tcp"));
-    let listed = assert_ok(&ssh(&lab, "node1", &["sudo", "iptables", "-t", "nat", "-L", "-n"]));
+    let listed = assert_ok(&ssh(
+        &lab,
+        "node1",
+        &["sudo", "iptables", "-t", "nat", "-L", "-n"],
+    ));
     assert_contains(&listed, &ip);
     assert_contains(&listed, "KUBE-SERVICES");
 
     switch_mode(&lab, "iptables", "nftables");
     wait_until(secs(30), || {
         let save = out(&ssh(&lab, "node1", &["iptables-save", "-t", "nat"]));
-        let nft = out(&ssh(&lab, "node1", &["nft", "list", "table", "ip", "kube-proxy"]));
+        let nft = out(&ssh(
+            &lab,
+            "node1",
+            &["nft", "list", "table", "ip", "kube-proxy"],
+        ));
         if save.contains("KUBE-SVC-") || !nft.contains(&ip) {
             Err(format!("after the switch: iptables {save}\nnft {nft}"))
         } else {
@@ -325,7 +350,13 @@ spec:
         ssh(
             &lab,
             "outside",
-            &["curl", "-s", "--max-time", max, &format!("http://{node_ip}:30080{path}")],
+            &[
+                "curl",
+                "-s",
+                "--max-time",
+                max,
+                &format!("http://{node_ip}:30080{path}"),
+            ],
         )
     };
     let node1 = kinet_model::lab::node_ip(1).to_string();
@@ -344,7 +375,10 @@ spec:
     }
     // Cluster: through node2 the source is NATed to node2's address
     let seen = out(&curl(&node2, "/clientip", "3"));
-    assert!(!seen.starts_with(&outside), "externalTrafficPolicy Cluster kept the client IP: {seen}");
+    assert!(
+        !seen.starts_with(&outside),
+        "externalTrafficPolicy Cluster kept the client IP: {seen}"
+    );
     // Local: the client IP is kept, and a node without a local endpoint drops
     lab.k(&args(
         r#"patch svc web -p {"spec":{"externalTrafficPolicy":"Local"}}"#,
@@ -358,19 +392,36 @@ spec:
         }
     });
     let o = curl(&node2, "/hostname", "2");
-    assert!(!o.status.success(), "node2 has no local endpoint but answered {}", out(&o));
+    assert!(
+        !o.status.success(),
+        "node2 has no local endpoint but answered {}",
+        out(&o)
+    );
 
     // sessionAffinity ClientIP: one client, one pod
     let ip = cluster_ip(&lab, "sticky");
     wget_until(&lab, "client1", &format!("http://{ip}/hostname"));
     let seen = answers(&lab, "client1", &format!("http://{ip}/hostname"));
-    assert_eq!(seen.len(), 1, "sessionAffinity ClientIP spread requests over {seen:?}");
+    assert_eq!(
+        seen.len(),
+        1,
+        "sessionAffinity ClientIP spread requests over {seen:?}"
+    );
 
     // hairpin: a pod reaches itself through its own Service
     let ip = cluster_ip(&lab, "self");
     let got = wait_until(secs(30), || {
         let o = lab.kinet(&[
-            "kubectl", "exec", "self", "-c", "shell", "--", "wget", "-T", "3", "-qO-",
+            "kubectl",
+            "exec",
+            "self",
+            "-c",
+            "shell",
+            "--",
+            "wget",
+            "-T",
+            "3",
+            "-qO-",
             &format!("http://{ip}/hostname"),
         ]);
         if o.status.success() {
