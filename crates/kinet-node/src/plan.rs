@@ -100,11 +100,8 @@ pub fn lab(lab: &str, n: usize) -> Result<LabPlan, String> {
             ip: node.ip,
             gateway: Some(ROUTER_IP),
             forwarding: true,
-            routes: nodes
-                .iter()
-                .filter(|o| o.name != node.name)
-                .map(|o| (o.pod_cidr, o.ip))
-                .collect(),
+            // the routes to the other nodes' pod CIDRs are calico-node's (kinet-calico)
+            routes: vec![],
         });
     }
     hosts.push(Host {
@@ -140,7 +137,10 @@ mod tests {
         assert_eq!(p.nodes[1].ip, Ipv4Addr::new(192, 168, 1, 20));
         assert_eq!(p.nodes[1].pod_cidr.to_string(), "10.1.2.0/24");
         let node1 = p.hosts.iter().find(|h| h.name == "node1").unwrap();
-        assert_eq!(node1.routes, vec![(p.nodes[1].pod_cidr, p.nodes[1].ip)]);
+        // calico-node programs the routes between nodes; the router knows every pod CIDR
+        assert!(node1.routes.is_empty());
+        let router = p.hosts.iter().find(|h| h.name == "router").unwrap();
+        assert_eq!(router.routes.len(), 2);
         assert_eq!(node1.netns, PathBuf::from("/run/netns/kinet-demo-node1"));
         assert!(
             p.hosts
