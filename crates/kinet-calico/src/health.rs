@@ -63,7 +63,8 @@ pub async fn serve(h: Health, host: &str, port: u16) -> anyhow::Result<()> {
             let req = String::from_utf8_lossy(&buf[..n]);
             let path = req.split_whitespace().nth(1).unwrap_or("/");
             let status = h.answer(path);
-            let resp = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let resp =
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = s.write_all(resp.as_bytes()).await;
         });
     }

@@ -47,7 +47,13 @@ mod tests {
     fn lines_look_like_calico() {
         let at = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
         assert_eq!(
-            line(at, "INFO", 1, "main.go 99", "Starting Calico kube-controllers"),
+            line(
+                at,
+                "INFO",
+                1,
+                "main.go 99",
+                "Starting Calico kube-controllers"
+            ),
             "2026-12-01 12:00:00.000 [INFO][1] main.go 99: Starting Calico kube-controllers"
         );
     }

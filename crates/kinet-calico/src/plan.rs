@@ -64,11 +64,7 @@ pub struct NodeRoute {
 
 impl std::fmt::Display for NodeRoute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} via {} dev {LAN_LINK} proto bird",
-            self.dst, self.via
-        )
+        write!(f, "{} via {} dev {LAN_LINK} proto bird", self.dst, self.via)
     }
 }
 
@@ -90,11 +86,12 @@ pub fn routes(nodes: &BTreeMap<String, NodeInfo>, me: &str) -> Vec<NodeRoute> {
 
 /// What to change so the routing table holds exactly `want` among the routes we own
 /// (`proto bird` on the LAN link): routes to replace, and owned routes to delete.
-pub fn route_diff(
-    want: &[NodeRoute],
-    owned: &[NodeRoute],
-) -> (Vec<NodeRoute>, Vec<NodeRoute>) {
-    let replace = want.iter().filter(|r| !owned.contains(r)).copied().collect();
+pub fn route_diff(want: &[NodeRoute], owned: &[NodeRoute]) -> (Vec<NodeRoute>, Vec<NodeRoute>) {
+    let replace = want
+        .iter()
+        .filter(|r| !owned.contains(r))
+        .copied()
+        .collect();
     let delete = owned
         .iter()
         .filter(|o| !want.iter().any(|w| w.dst == o.dst))
@@ -157,7 +154,9 @@ pub fn nat_rules(pool: Cidr) -> NatRules {
     let post = with_hashes(CHAIN_POSTROUTING, &[format!("-j {CHAIN_NAT_OUTGOING}")]);
     let out = with_hashes(
         CHAIN_NAT_OUTGOING,
-        &[format!("-s {pool} ! -d {pool} -j MASQUERADE --random-fully")],
+        &[format!(
+            "-s {pool} ! -d {pool} -j MASQUERADE --random-fully"
+        )],
     );
     NatRules {
         postrouting_jump: jump.into_iter().next().unwrap_or_default(),
@@ -234,7 +233,11 @@ mod tests {
                 "10.1.3.0/24 via 192.168.1.30 dev eth0 proto bird",
             ]
         );
-        assert!(routes(&ns, "node2").iter().all(|r| r.via != lab::node_ip(2)));
+        assert!(
+            routes(&ns, "node2")
+                .iter()
+                .all(|r| r.via != lab::node_ip(2))
+        );
     }
 
     #[test]
@@ -293,13 +296,18 @@ mod tests {
     fn hashes_are_felix_shaped_and_positional() {
         let a = rule_hashes("cali-x", &["-j A".into(), "-j B".into()]);
         assert_eq!(a.len(), 2);
-        assert!(a.iter().all(|h| h.len() == HASH_LENGTH
-            && h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')));
+        assert!(a.iter().all(|h| {
+            h.len() == HASH_LENGTH
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }));
         assert_ne!(a[0], a[1]);
         assert_eq!(a, rule_hashes("cali-x", &["-j A".into(), "-j B".into()]));
         assert_ne!(a[0], rule_hashes("cali-y", &["-j A".into()])[0]);
-        assert_ne!(a[1], rule_hashes("cali-x", &["-j C".into(), "-j B".into()])[1]);
+        assert_ne!(
+            a[1],
+            rule_hashes("cali-x", &["-j C".into(), "-j B".into()])[1]
+        );
     }
 
     #[test]

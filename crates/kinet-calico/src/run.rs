@@ -80,8 +80,14 @@ fn node_name(opt: Option<String>) -> (String, &'static str) {
 pub async fn node(opts: NodeOptions) -> Result<()> {
     info!(PID, "startup/startup.go 432", "Early log level set to info");
     let (name, source) = node_name(opts.node_name);
-    info!(PID, "startup/startup.go 376", "Using {source} for node name {name}");
-    info!(PID, "startup/startup.go 388", "Determined node name: {name}");
+    info!(
+        PID,
+        "startup/startup.go 376", "Using {source} for node name {name}"
+    );
+    info!(
+        PID,
+        "startup/startup.go 388", "Determined node name: {name}"
+    );
     if name.is_empty() {
         anyhow::bail!("cannot determine this node's name: set NODENAME");
     }
@@ -89,19 +95,32 @@ pub async fn node(opts: NodeOptions) -> Result<()> {
         netns: opts.netns.clone(),
     };
     let client = client().await?;
-    info!(PID, "startup/startup.go 113", "Checking datastore connection");
+    info!(
+        PID,
+        "startup/startup.go 113", "Checking datastore connection"
+    );
     let nodes_api: Api<Node> = Api::all(client);
-    info!(PID, "startup/startup.go 137", "Datastore connection verified");
+    info!(
+        PID,
+        "startup/startup.go 137", "Datastore connection verified"
+    );
     let health = Health::new();
     let host = opts.health_host.unwrap_or_else(|| "127.0.0.1".into());
     let port = opts.health_port.unwrap_or(health::FELIX_HEALTH_PORT);
     let h = health.clone();
     tokio::spawn(async move {
         if let Err(e) = health::serve(h, &host, port).await {
-            error!(PID, "felix/health.go 390", "Health endpoint failed, trying to restart it... error={e:#}");
+            error!(
+                PID,
+                "felix/health.go 390",
+                "Health endpoint failed, trying to restart it... error={e:#}"
+            );
         }
     });
-    info!(PID, "felix/daemon.go 1146", "Started health server on {}:{port}", "127.0.0.1");
+    info!(
+        PID,
+        "felix/daemon.go 1146", "Started health server on {}:{port}", "127.0.0.1"
+    );
 
     let mut stream = watcher::watcher(nodes_api, watcher::Config::default())
         .default_backoff()
@@ -158,23 +177,46 @@ pub async fn node(opts: NodeOptions) -> Result<()> {
                     info!(PID, "felix/route_table.go 1093", "Programmed route {r}");
                 }
                 for r in &changes.deleted {
-                    info!(PID, "felix/route_table.go 1120", "Removed route {r} (node gone)");
+                    info!(
+                        PID,
+                        "felix/route_table.go 1120", "Removed route {r} (node gone)"
+                    );
                 }
                 if last.is_none() {
-                    info!(PID, "felix/table.go 1263", "Programmed nat table chains cali-POSTROUTING, cali-nat-outgoing (natOutgoing for pool {})", kinet_model::lab::POD_CIDR);
-                    info!(PID, "startup/startup.go 110", "Calico node started successfully");
+                    info!(
+                        PID,
+                        "felix/table.go 1263",
+                        "Programmed nat table chains cali-POSTROUTING, cali-nat-outgoing (natOutgoing for pool {})",
+                        kinet_model::lab::POD_CIDR
+                    );
+                    info!(
+                        PID,
+                        "startup/startup.go 110", "Calico node started successfully"
+                    );
                 }
                 if !health.ready() {
                     health.set_ready(true);
-                    info!(PID, "felix/health.go 336", "Overall health status changed: live=true ready=true");
+                    info!(
+                        PID,
+                        "felix/health.go 336",
+                        "Overall health status changed: live=true ready=true"
+                    );
                 }
                 last = Some(want);
             }
             Err(e) => {
-                error!(PID, "felix/int_dataplane.go 1946", "Failed to apply dataplane update, will retry error={e:#}");
+                error!(
+                    PID,
+                    "felix/int_dataplane.go 1946",
+                    "Failed to apply dataplane update, will retry error={e:#}"
+                );
                 if health.ready() {
                     health.set_ready(false);
-                    info!(PID, "felix/health.go 336", "Overall health status changed: live=true ready=false");
+                    info!(
+                        PID,
+                        "felix/health.go 336",
+                        "Overall health status changed: live=true ready=false"
+                    );
                 }
             }
         }
@@ -195,13 +237,19 @@ pub fn sync(t: &Target, want: &[NodeRoute]) -> Result<crate::apply::RouteChanges
 pub async fn controllers(opts: ControllersOptions) -> Result<()> {
     info!(PID, "main.go 99", "Loaded configuration from environment");
     let client = client().await?;
-    info!(PID, "main.go 138", "Ensuring Calico datastore is initialized");
+    info!(
+        PID,
+        "main.go 138", "Ensuring Calico datastore is initialized"
+    );
     info!(PID, "main.go 152", "Calico datastore is initialized");
     let health = Health::new();
     let host = opts.health_host.unwrap_or_else(|| "0.0.0.0".into());
     let port = opts.health_port.unwrap_or(health::KUBE_CONTROLLERS_PORT);
     info!(PID, "main.go 206", "Starting status report routine");
-    info!(PID, "main.go 215", "Starting Prometheus metrics server on port {port}");
+    info!(
+        PID,
+        "main.go 215", "Starting Prometheus metrics server on port {port}"
+    );
     let h = health.clone();
     tokio::spawn(async move {
         if let Err(e) = health::serve(h, &host, port).await {
@@ -210,7 +258,10 @@ pub async fn controllers(opts: ControllersOptions) -> Result<()> {
     });
     let nodes_api: Api<Node> = Api::all(client.clone());
     let pods_api: Api<Pod> = Api::all(client);
-    info!(PID, "main.go 494", "Starting controller ControllerType=\"Node\"");
+    info!(
+        PID,
+        "main.go 494", "Starting controller ControllerType=\"Node\""
+    );
     info!(PID, "controller.go 193", "Starting Node controller");
     let mut node_stream = watcher::watcher(nodes_api, watcher::Config::default())
         .default_backoff()
