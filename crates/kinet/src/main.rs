@@ -10,6 +10,7 @@ mod kubeconfig;
 mod nc;
 mod paths;
 mod serve;
+mod ssh;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -75,6 +76,17 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// A shell (or a command after --) on a lab host: node1..nodeN, router or outside.
+    Ssh {
+        /// node1..nodeN, router or outside.
+        host: String,
+        /// The command and its arguments (after --); default: a login shell.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Calico's processes, as the lab's calico pods run them.
+    #[command(hide = true, subcommand)]
+    Calico(CalicoCmd),
     /// Run the lab daemon in the foreground (kinet up starts it in the background).
     #[command(hide = true)]
     Daemon {
@@ -119,6 +131,28 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum CalicoCmd {
+    /// calico-node (DaemonSet kube-system/calico-node): routes, NAT outgoing, ip_forward.
+    Node {
+        /// This node's name (default: $NODENAME, then the hostname).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// Apply in this network namespace instead of the current one.
+        #[arg(long)]
+        netns: Option<PathBuf>,
+        /// felix's health port (/readiness, /liveness on 127.0.0.1).
+        #[arg(long)]
+        health_port: Option<u16>,
+    },
+    /// calico-kube-controllers (Deployment kube-system/calico-kube-controllers).
+    Controllers {
+        /// Health port (/readiness, /liveness).
+        #[arg(long)]
+        health_port: Option<u16>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = kinet_node::plan::check_lab_name(&cli.name) {
@@ -131,6 +165,25 @@ fn main() -> ExitCode {
         Cmd::Agnhost { args } => serve::agnhost(&args),
         Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
         Cmd::Apk { args } => return ExitCode::from(apk::run(&args).clamp(0, 255) as u8),
+        Cmd::Ssh { host, command } => return ssh::run(&cli.name, &host, &command),
+        Cmd::Calico(CalicoCmd::Node {
+            node_name,
+            netns,
+            health_port,
+        }) => kinet_calico::run::block_on(kinet_calico::run::node(
+            kinet_calico::run::NodeOptions {
+                node_name,
+                netns,
+                health_host: None,
+                health_port,
+            },
+        )),
+        Cmd::Calico(CalicoCmd::Controllers { health_port }) => kinet_calico::run::block_on(
+            kinet_calico::run::controllers(kinet_calico::run::ControllersOptions {
+                health_host: None,
+                health_port,
+            }),
+        ),
         Cmd::Daemon { nodes } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
