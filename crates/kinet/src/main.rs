@@ -170,14 +170,14 @@ fn main() -> ExitCode {
             node_name,
             netns,
             health_port,
-        }) => kinet_calico::run::block_on(kinet_calico::run::node(
-            kinet_calico::run::NodeOptions {
+        }) => {
+            kinet_calico::run::block_on(kinet_calico::run::node(kinet_calico::run::NodeOptions {
                 node_name,
                 netns,
                 health_host: None,
                 health_port,
-            },
-        )),
+            }))
+        }
         Cmd::Calico(CalicoCmd::Controllers { health_port }) => kinet_calico::run::block_on(
             kinet_calico::run::controllers(kinet_calico::run::ControllersOptions {
                 health_host: None,

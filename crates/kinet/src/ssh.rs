@@ -34,8 +34,7 @@ fn hosts_file(p: &Paths, host: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let f = dir.join("etc-hosts");
     if !f.exists() {
-        std::fs::write(&f, seed_hosts(host))
-            .with_context(|| format!("writing {}", f.display()))?;
+        std::fs::write(&f, seed_hosts(host)).with_context(|| format!("writing {}", f.display()))?;
     }
     Ok(f)
 }

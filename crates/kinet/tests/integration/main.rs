@@ -15,5 +15,6 @@ mod interactive;
 mod kube_rs;
 mod kubectl;
 mod lab;
+mod ssh;
 mod streaming;
 mod volumes;
