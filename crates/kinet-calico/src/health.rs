@@ -70,6 +70,36 @@ pub async fn serve(h: Health, host: &str, port: u16) -> anyhow::Result<()> {
     }
 }
 
+/// The client side, for exec probes (`calico-node -felix-ready` style): true when
+/// `GET http://host:port/path` answers 2xx within two seconds.
+pub fn check(host: &str, port: u16, path: &str) -> bool {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let t = Duration::from_secs(2);
+    let Some(addr) = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        return false;
+    };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, t) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(t));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +112,27 @@ mod tests {
         h.set_ready(true);
         assert_eq!(h.answer("/readiness?x=1"), "204 No Content");
         assert_eq!(h.answer("/metrics"), "404 Not Found");
+    }
+
+    #[test]
+    fn check_asks_the_server() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let h = Health::new();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let h2 = h.clone();
+        std::thread::spawn(move || rt.block_on(serve(h2, "127.0.0.1", port)));
+        let up = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            check("127.0.0.1", port, "/liveness")
+        });
+        assert!(up);
+        assert!(!check("127.0.0.1", port, "/readiness"));
+        h.set_ready(true);
+        assert!(check("127.0.0.1", port, "/readiness"));
     }
 }

@@ -11,8 +11,9 @@
 //! plan::rule_hashes(chain, bodies)                 // felix's `cali:<hash>` comments
 //! apply::Target { netns: Option<PathBuf> }         // the node's netns (None = this one)
 //!   .routes(&want) / .nat(pool) / .sysctls()       // idempotent, never removes on exit
-//! run::node(args) / run::controllers(args)         // `kinet calico node|controllers`
-//! log::info!(…)                                    // `2026-12-01 12:00:00.000 [INFO][1] file.go 42: …`
+//! run::node(NodeOptions) / run::controllers(ControllersOptions)   // `kinet calico node|controllers`
+//! health::Health, serve(h, host, port), check(host, port, path)  // felix 9099, kube-controllers 9094
+//! info!/warning!/error!(pid, "file.go 42", …)      // `2026-12-01 12:00:00.000 [INFO][1] file.go 42: …`
 //! ```
 
 #![forbid(unsafe_code)]
