@@ -40,6 +40,8 @@
 //!   route_replace(&Route)                          // NLM_F_CREATE|NLM_F_REPLACE, idempotent
 //!   route_del(&Route) -> Result<bool>              // false if there was no such route
 //!   routes() -> Result<Vec<Route>>                 // main table, IPv4 unicast
+//!   route_replace_with_protocol(&Route, proto: u8) // `ip route replace … proto 12` (bird)
+//!   routes_with_protocol() -> Result<Vec<(Route, u8)>>
 //! struct Route { dst: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>, dev: Option<String>,
 //!                onlink: bool, src: Option<Ipv4Addr>, scope_link: bool }
 //!   Route::new(dst, prefix).via(gw).dev("eth0").onlink().src(ip).scope_link(); Route::default_via(gw)

@@ -666,6 +666,15 @@ impl Netlink {
     }
 
     fn route_msg(&mut self, r: &Route, delete: bool) -> Result<RouteMessage> {
+        self.route_msg_proto(r, delete, None)
+    }
+
+    fn route_msg_proto(
+        &mut self,
+        r: &Route,
+        delete: bool,
+        proto: Option<u8>,
+    ) -> Result<RouteMessage> {
         if r.prefix > 32 {
             return Err(Error::Invalid(format!(
                 "route prefix /{} too long",
@@ -690,7 +699,7 @@ impl Netlink {
                 RouteType::Unicast,
             )
         };
-        m.header.protocol = protocol;
+        m.header.protocol = proto.map(RouteProtocol::from).unwrap_or(protocol);
         m.header.scope = if r.scope_link {
             RouteScope::Link
         } else {
@@ -730,6 +739,17 @@ impl Netlink {
         )
     }
 
+    /// `ip route replace … proto PROTO` (e.g. 12, `bird`, as Calico's BIRD writes its routes):
+    /// like [`Netlink::route_replace`] with the route's protocol set, so its owner finds it again.
+    pub fn route_replace_with_protocol(&mut self, r: &Route, proto: u8) -> Result<()> {
+        let m = self.route_msg_proto(r, false, Some(proto))?;
+        self.ack(
+            &format!("route_replace {r} proto {proto}"),
+            RouteNetlinkMessage::NewRoute(m),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )
+    }
+
     /// `ip route del …` in the main table. Returns false if no such route existed.
     pub fn route_del(&mut self, r: &Route) -> Result<bool> {
         let m = match self.route_msg(r, true) {
@@ -751,6 +771,16 @@ impl Netlink {
 
     /// IPv4 unicast routes of the main table (including the kernel's connected routes).
     pub fn routes(&mut self) -> Result<Vec<Route>> {
+        Ok(self
+            .routes_with_protocol()?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    /// Like [`Netlink::routes`], each with its protocol (`proto` of `ip route`: 2 kernel,
+    /// 3 boot, 4 static, 12 bird).
+    pub fn routes_with_protocol(&mut self) -> Result<Vec<(Route, u8)>> {
         let names: std::collections::HashMap<u32, String> = self
             .links()?
             .into_iter()
@@ -793,7 +823,7 @@ impl Netlink {
                     _ => {}
                 }
             }
-            out.push(route);
+            out.push((route, u8::from(m.header.protocol)));
         }
         Ok(out)
     }

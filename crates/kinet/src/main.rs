@@ -10,6 +10,7 @@ mod kubeconfig;
 mod nc;
 mod paths;
 mod serve;
+mod ssh;
 mod system;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +77,17 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// A shell (or a command after --) on a lab host: node1..nodeN, router or outside.
+    Ssh {
+        /// node1..nodeN, router or outside.
+        host: String,
+        /// The command and its arguments (after --); default: a login shell.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Calico's processes, as the lab's calico pods run them.
+    #[command(hide = true, subcommand)]
+    Calico(CalicoCmd),
     /// Run the lab daemon in the foreground (kinet up starts it in the background).
     #[command(hide = true)]
     Daemon {
@@ -120,6 +132,96 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum CalicoCmd {
+    /// calico-node (DaemonSet kube-system/calico-node): routes, NAT outgoing, ip_forward.
+    Node {
+        /// This node's name (default: $NODENAME, then the hostname).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// Apply in this network namespace instead of the current one.
+        #[arg(long)]
+        netns: Option<PathBuf>,
+        /// felix's health port (/readiness, /liveness on 127.0.0.1).
+        #[arg(long)]
+        health_port: Option<u16>,
+        /// Exit 0 if the running calico-node is ready (an exec readiness probe,
+        /// like `calico-node -felix-ready`), 1 otherwise.
+        #[arg(long)]
+        felix_ready: bool,
+        /// Exit 0 if the running calico-node is live (`calico-node -felix-live`).
+        #[arg(long)]
+        felix_live: bool,
+    },
+    /// calico-kube-controllers (Deployment kube-system/calico-kube-controllers).
+    Controllers {
+        /// Health port (/readiness, /liveness).
+        #[arg(long)]
+        health_port: Option<u16>,
+        /// Exit 0 if the running controllers are ready (`check-status -r`), 1 otherwise.
+        #[arg(long)]
+        ready: bool,
+        /// Exit 0 if the running controllers are live (`check-status -l`), 1 otherwise.
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+/// `kinet calico node|controllers`: the processes, or their exec health checks.
+fn calico(c: CalicoCmd) -> ExitCode {
+    use kinet_calico::{health, run};
+    let check = |port: Option<u16>, default: u16, ready: bool| {
+        let path = if ready { "/readiness" } else { "/liveness" };
+        if health::check("127.0.0.1", port.unwrap_or(default), path) {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("calico: {path} check failed");
+            ExitCode::FAILURE
+        }
+    };
+    let result = match c {
+        CalicoCmd::Node {
+            health_port,
+            felix_ready,
+            felix_live,
+            ..
+        } if felix_ready || felix_live => {
+            return check(health_port, health::FELIX_HEALTH_PORT, felix_ready);
+        }
+        CalicoCmd::Controllers {
+            health_port,
+            ready,
+            live,
+        } if ready || live => {
+            return check(health_port, health::KUBE_CONTROLLERS_PORT, ready);
+        }
+        CalicoCmd::Node {
+            node_name,
+            netns,
+            health_port,
+            ..
+        } => run::block_on(run::node(run::NodeOptions {
+            node_name,
+            netns,
+            health_host: None,
+            health_port,
+        })),
+        CalicoCmd::Controllers { health_port, .. } => {
+            run::block_on(run::controllers(run::ControllersOptions {
+                health_host: None,
+                health_port,
+            }))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            kinet_calico::error!(1, "main.go 1", "{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = kinet_node::plan::check_lab_name(&cli.name) {
@@ -132,6 +234,8 @@ fn main() -> ExitCode {
         Cmd::Agnhost { args } => serve::agnhost(&args),
         Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
         Cmd::Apk { args } => return ExitCode::from(apk::run(&args).clamp(0, 255) as u8),
+        Cmd::Ssh { host, command } => return ssh::run(&cli.name, &host, &command),
+        Cmd::Calico(c) => return calico(c),
         Cmd::Daemon { nodes } => {
             tracing_subscriber::fmt()
                 .with_env_filter(

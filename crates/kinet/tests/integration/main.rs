@@ -16,5 +16,6 @@ mod kube_rs;
 mod kubectl;
 mod lab;
 mod services;
+mod ssh;
 mod streaming;
 mod volumes;
