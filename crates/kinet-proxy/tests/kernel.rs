@@ -13,6 +13,7 @@ use kinet_proxy::fixtures::{ep, service, slice};
 use kinet_proxy::iptables::{JUMP_RULES, saved_chains};
 use kinet_proxy::model::Cidr;
 use kinet_proxy::nftables::{NftRuleset, cleanup_transaction};
+use kinet_proxy::run::apply;
 use kinet_proxy::{Config, ProxyState, Ruleset};
 
 struct Netns(String);
@@ -223,23 +224,26 @@ fn iptables_full_then_partial_sync_apply_for_real() {
     let full = rs.full_restore(&nat);
     ns.run("iptables-restore", &["--noflush"], Some(&full))
         .unwrap_or_else(|e| panic!("{e}\n--- input ---\n{full}"));
+
+    // Switching to nftables: every KUBE-* chain and jump goes, others stay.
+    ns.run("iptables", &["-t", "nat", "-N", "cali-nat"], None).unwrap();
+    ns.run("iptables", &["-t", "nat", "-A", "PREROUTING", "-j", "cali-nat"], None)
+        .unwrap();
+    let save = ns.run("iptables-save", &[], None).unwrap();
+    let cleanup = apply::iptables_cleanup_restore(&save).unwrap();
+    ns.run("iptables-restore", &["--noflush"], Some(&cleanup))
+        .unwrap_or_else(|e| panic!("{e}\n--- input ---\n{cleanup}"));
+    let save = ns.run("iptables-save", &[], None).unwrap();
+    assert!(!save.contains("KUBE-"), "{save}");
+    assert!(save.contains("-A PREROUTING -j cali-nat"), "{save}");
+    assert!(apply::iptables_cleanup_restore(&save).is_none());
 }
 
 fn nft_names(ns: &Netns, what: &str) -> Vec<String> {
     let out = ns
-        .run("nft", &["list", what, "table", "ip", "kube-proxy"], None)
+        .run("nft", &["-j", "list", what, "ip"], None)
         .unwrap_or_default();
-    let kw = if what == "chains" { "chain " } else { "set " };
-    let _ = kw;
-    out.lines()
-        .map(str::trim)
-        .filter_map(|l| {
-            l.strip_prefix("chain ")
-                .or_else(|| l.strip_prefix("set "))
-                .or_else(|| l.strip_prefix("map "))
-        })
-        .map(|l| l.trim_end_matches(" {").trim_matches('"').to_string())
-        .collect()
+    apply::nft_names(&out, what.trim_end_matches('s'))
 }
 
 #[test]
@@ -293,4 +297,10 @@ fn nftables_full_then_partial_sync_apply_for_real() {
         assert!(chains.iter().any(|n| n == c), "{c} missing from\n{listed}");
     }
     assert!(!listed.contains("10.152.183.20"), "{listed}");
+    assert!(listed.contains("10.152.183.5"), "{listed}");
+
+    // Switching to iptables: the table goes.
+    ns.run("nft", &["-f", "-"], Some("delete table ip kube-proxy\n"))
+        .unwrap();
+    assert!(nft_names(&ns, "chains").is_empty());
 }
