@@ -226,9 +226,14 @@ fn iptables_full_then_partial_sync_apply_for_real() {
         .unwrap_or_else(|e| panic!("{e}\n--- input ---\n{full}"));
 
     // Switching to nftables: every KUBE-* chain and jump goes, others stay.
-    ns.run("iptables", &["-t", "nat", "-N", "cali-nat"], None).unwrap();
-    ns.run("iptables", &["-t", "nat", "-A", "PREROUTING", "-j", "cali-nat"], None)
+    ns.run("iptables", &["-t", "nat", "-N", "cali-nat"], None)
         .unwrap();
+    ns.run(
+        "iptables",
+        &["-t", "nat", "-A", "PREROUTING", "-j", "cali-nat"],
+        None,
+    )
+    .unwrap();
     let save = ns.run("iptables-save", &[], None).unwrap();
     let cleanup = apply::iptables_cleanup_restore(&save).unwrap();
     ns.run("iptables-restore", &["--noflush"], Some(&cleanup))

@@ -204,6 +204,7 @@ impl Proxier {
         changed: &BTreeSet<ServiceKey>,
         full: bool,
     ) -> Result<()> {
+        let full = full || self.ipt.is_none();
         let text = match (&mut self.ipt, full) {
             (Some(rs), false) => {
                 let delta = rs.update(state, &self.cfg, changed);
@@ -225,7 +226,10 @@ impl Proxier {
             &[("rules", &text)],
         );
         apply::iptables_restore(&text).context("Failed to execute iptables-restore")?;
-        apply::ensure_jump_rules()?;
+        if full {
+            // As upstream, the jumps from the built-in chains are checked on full syncs only.
+            apply::ensure_jump_rules()?;
+        }
         Ok(())
     }
 
