@@ -309,3 +309,140 @@ fn nftables_full_then_partial_sync_apply_for_real() {
         .unwrap();
     assert!(nft_names(&ns, "chains").is_empty());
 }
+
+/// A listener in a netns, killed when dropped.
+struct Listener(std::process::Child);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn has(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A node netns wired by a veth to a pod netns (10.1.1.5) serving its name on :8080.
+fn node_and_pod(tag: &str) -> Option<(Netns, Netns, Listener)> {
+    if !has("socat") {
+        eprintln!("skipped: needs socat");
+        return None;
+    }
+    let node = Netns::new(&format!("{tag}n"))?;
+    let pod = Netns::new(&format!("{tag}p"))?;
+    let (a, b) = (
+        format!("kt{}{tag}a", std::process::id() % 100000),
+        format!("kt{}{tag}b", std::process::id() % 100000),
+    );
+    node.run(
+        "ip",
+        &[
+            "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &pod.0,
+        ],
+        None,
+    )
+    .unwrap();
+    node.run("ip", &["addr", "add", "10.1.1.1/24", "dev", &a], None)
+        .unwrap();
+    node.run("ip", &["link", "set", &a, "up"], None).unwrap();
+    node.run("ip", &["route", "add", "default", "dev", &a], None)
+        .unwrap();
+    pod.run("ip", &["addr", "add", "10.1.1.5/24", "dev", &b], None)
+        .unwrap();
+    pod.run("ip", &["link", "set", &b, "up"], None).unwrap();
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pod.0,
+            "socat",
+            "TCP-LISTEN:8080,reuseaddr,fork",
+            "SYSTEM:echo pod-10.1.1.5",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let listener = Listener(child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    Some((node, pod, listener))
+}
+
+fn packet_objects() -> (Vec<Service>, Vec<EndpointSlice>) {
+    let backend = service("default", "backend", "10.152.183.5", &[("http", 80, "TCP")]);
+    let backend_eps = slice(
+        "default",
+        "backend",
+        "backend-1",
+        &[("http", 8080, "TCP")],
+        &[ep("10.1.1.5", "node2", true)],
+    );
+    let empty = service("default", "empty", "10.152.183.30", &[("", 80, "TCP")]);
+    (vec![backend, empty], vec![backend_eps])
+}
+
+fn connect(node: &Netns, target: &str) -> Result<String, String> {
+    node.run(
+        "socat",
+        &["-T", "2", "-", &format!("TCP:{target},connect-timeout=2")],
+        Some(""),
+    )
+}
+
+#[test]
+fn iptables_cluster_ip_reaches_the_pod_and_no_endpoints_rejects() {
+    let Some((node, _pod, _l)) = node_and_pod("pi") else {
+        return;
+    };
+    assert!(
+        connect(&node, "10.1.1.5:8080")
+            .unwrap()
+            .contains("pod-10.1.1.5")
+    );
+    let (services, slices) = packet_objects();
+    let state = ProxyState::from_objects("node1", &services, &slices);
+    let full = Ruleset::build(&state, &cfg()).full_restore(&[]);
+    node.run("iptables-restore", &["--noflush"], Some(&full))
+        .unwrap();
+    for j in JUMP_RULES {
+        let mut args: Vec<String> = vec![
+            "-w".into(),
+            "-t".into(),
+            j.table.into(),
+            "-I".into(),
+            j.src_chain.into(),
+        ];
+        args.extend(j.args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        node.run("iptables", &args, None).unwrap();
+    }
+    let got = connect(&node, "10.152.183.5:80").unwrap();
+    assert!(got.contains("pod-10.1.1.5"), "{got}");
+    let refused = connect(&node, "10.152.183.30:80").unwrap_err();
+    assert!(refused.contains("refused"), "{refused}");
+}
+
+#[test]
+fn nftables_cluster_ip_reaches_the_pod_and_no_endpoints_rejects() {
+    let Some((node, _pod, _l)) = node_and_pod("pn") else {
+        return;
+    };
+    let (services, slices) = packet_objects();
+    let state = ProxyState::from_objects("node1", &services, &slices);
+    let sync = NftRuleset::build(&state, &cfg()).full_transaction(&cfg(), true, &[], &[]);
+    node.run("nft", &["-f", "-"], Some(&sync.transaction))
+        .unwrap();
+    let got = connect(&node, "10.152.183.5:80").unwrap();
+    assert!(got.contains("pod-10.1.1.5"), "{got}");
+    let refused = connect(&node, "10.152.183.30:80").unwrap_err();
+    assert!(refused.contains("refused"), "{refused}");
+    // An unallocated ClusterIP is dropped: a timeout, not a refusal.
+    let dropped = connect(&node, "10.152.183.99:80").unwrap_err();
+    assert!(!dropped.contains("refused"), "{dropped}");
+}
