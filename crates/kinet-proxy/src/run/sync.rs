@@ -23,9 +23,9 @@ use crate::model::{ProxyState, ServiceKey};
 use crate::nftables::{NftRuleset, cleanup_transaction};
 
 enum Update {
-    Service(Event<Service>),
-    Slice(Event<EndpointSlice>),
-    Node(Event<Node>),
+    Service(Box<Event<Service>>),
+    Slice(Box<Event<EndpointSlice>>),
+    Node(Box<Event<Node>>),
 }
 
 /// A kind's objects as last seen, and the relist in progress.
@@ -459,7 +459,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         )
         .default_backoff(),
         tx.clone(),
-        Update::Service,
+        |ev| Update::Service(Box::new(ev)),
     );
     klog::info(
         "config.go:105",
@@ -479,7 +479,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         )
         .default_backoff(),
         tx.clone(),
-        Update::Slice,
+        |ev| Update::Slice(Box::new(ev)),
     );
     klog::info("config.go:329", "Starting node config controller", &[]);
     klog::info(
@@ -495,7 +495,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         )
         .default_backoff(),
         tx,
-        Update::Node,
+        |ev| Update::Node(Box::new(ev)),
     );
 
     let mut proxier = Proxier {
@@ -537,7 +537,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
                 match update {
                     Update::Service(ev) => {
                         let was = services.synced;
-                        for c in services.event(ev) {
+                        for c in services.event(*ev) {
                             match c {
                                 Change::Apply(s) => changed.insert(state.apply_service(&s)),
                                 Change::Delete(s) => {
@@ -553,7 +553,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
                     }
                     Update::Slice(ev) => {
                         let was = slices.synced;
-                        for c in slices.event(ev) {
+                        for c in slices.event(*ev) {
                             let k = match c {
                                 Change::Apply(s) => state.apply_slice(&s),
                                 Change::Delete(s) => state.delete_slice(&s),
@@ -569,7 +569,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
                     }
                     Update::Node(ev) => {
                         let was = node_cache.synced;
-                        for c in node_cache.event(ev) {
+                        for c in node_cache.event(*ev) {
                             if let Change::Apply(n) = c {
                                 let info = node_info(&n);
                                 if info.ip != proxier.cfg.node_ip || info.labels != proxier.cfg.node_labels {
