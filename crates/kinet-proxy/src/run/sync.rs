@@ -648,3 +648,61 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::service;
+
+    fn names(changes: &[Change<Service>]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::Apply(s) => format!("+{}", s.name_any()),
+                Change::Delete(s) => format!("-{}", s.name_any()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_relist_applies_what_changed_and_deletes_what_vanished() {
+        let a = service("default", "a", "10.152.183.2", &[("", 80, "TCP")]);
+        let b = service("default", "b", "10.152.183.3", &[("", 80, "TCP")]);
+        let mut cache: Cache<Service> = Cache::default();
+        assert!(cache.event(Event::Init).is_empty());
+        assert!(cache.event(Event::InitApply(a.clone())).is_empty());
+        assert!(cache.event(Event::InitApply(b.clone())).is_empty());
+        assert!(!cache.synced);
+        assert_eq!(names(&cache.event(Event::InitDone)), ["+a", "+b"]);
+        assert!(cache.synced);
+        // The same object again is no change.
+        assert!(cache.event(Event::Apply(a.clone())).is_empty());
+        // After a watch error (410 Gone) the watcher relists: b vanished
+        // meanwhile, a is unchanged.
+        cache.event(Event::Init);
+        cache.event(Event::InitApply(a.clone()));
+        assert_eq!(names(&cache.event(Event::InitDone)), ["-b"]);
+        assert_eq!(names(&cache.event(Event::Delete(a))), ["-a"]);
+        assert!(cache.objects.is_empty());
+    }
+
+    #[test]
+    fn node_ip_is_the_internal_address() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "node1", "labels": {"topology.kubernetes.io/zone": "z1"}},
+            "status": {"addresses": [
+                {"type": "Hostname", "address": "node1"},
+                {"type": "InternalIP", "address": "192.168.1.11"}
+            ]}
+        }))
+        .unwrap();
+        let info = node_info(&node);
+        assert_eq!(info.ip, "192.168.1.11".parse().ok());
+        assert_eq!(
+            info.labels
+                .get("topology.kubernetes.io/zone")
+                .map(String::as_str),
+            Some("z1")
+        );
+    }
+}
