@@ -13,6 +13,7 @@ pub mod apply;
 pub mod config;
 pub mod health;
 pub mod klog;
+mod proxier;
 mod sync;
 
 use std::process::ExitCode;
