@@ -311,12 +311,14 @@ fn nftables_full_then_partial_sync_apply_for_real() {
 }
 
 /// A listener in a netns, killed when dropped.
-struct Listener(std::process::Child);
+struct Listener(Vec<std::process::Child>);
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -369,18 +371,41 @@ fn node_and_pod(tag: &str) -> Option<(Netns, Netns, Listener)> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let listener = Listener(child);
+    let udp = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pod.0,
+            "socat",
+            "UDP-LISTEN:5353,reuseaddr,fork",
+            "SYSTEM:echo udp-10.1.1.5",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let listener = Listener(vec![child, udp]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     Some((node, pod, listener))
 }
 
 fn packet_objects() -> (Vec<Service>, Vec<EndpointSlice>) {
-    let backend = service("default", "backend", "10.152.183.5", &[("http", 80, "TCP")]);
+    let mut backend = service(
+        "default",
+        "backend",
+        "10.152.183.5",
+        &[("http", 80, "TCP"), ("dns", 53, "UDP")],
+    );
+    {
+        let spec = backend.spec.as_mut().unwrap();
+        spec.type_ = Some("NodePort".into());
+        spec.ports.as_mut().unwrap()[0].node_port = Some(30080);
+    }
     let backend_eps = slice(
         "default",
         "backend",
         "backend-1",
-        &[("http", 8080, "TCP")],
+        &[("http", 8080, "TCP"), ("dns", 5353, "UDP")],
         &[ep("10.1.1.5", "node2", true)],
     );
     let empty = service("default", "empty", "10.152.183.30", &[("", 80, "TCP")]);
@@ -424,8 +449,11 @@ fn iptables_cluster_ip_reaches_the_pod_and_no_endpoints_rejects() {
     }
     let got = connect(&node, "10.152.183.5:80").unwrap();
     assert!(got.contains("pod-10.1.1.5"), "{got}");
+    let got = connect(&node, "10.1.1.1:30080").unwrap();
+    assert!(got.contains("pod-10.1.1.5"), "node port: {got}");
     let refused = connect(&node, "10.152.183.30:80").unwrap_err();
     assert!(refused.contains("refused"), "{refused}");
+    udp_flow_is_cleared_when_its_endpoint_goes(&node, &state);
 }
 
 #[test]
@@ -440,9 +468,49 @@ fn nftables_cluster_ip_reaches_the_pod_and_no_endpoints_rejects() {
         .unwrap();
     let got = connect(&node, "10.152.183.5:80").unwrap();
     assert!(got.contains("pod-10.1.1.5"), "{got}");
+    let got = connect(&node, "10.1.1.1:30080").unwrap();
+    assert!(got.contains("pod-10.1.1.5"), "node port: {got}");
     let refused = connect(&node, "10.152.183.30:80").unwrap_err();
     assert!(refused.contains("refused"), "{refused}");
+    udp_flow_is_cleared_when_its_endpoint_goes(&node, &state);
     // An unallocated ClusterIP is dropped: a timeout, not a refusal.
     let dropped = connect(&node, "10.152.183.99:80").unwrap_err();
     assert!(!dropped.contains("refused"), "{dropped}");
+}
+
+/// A UDP flow through the ClusterIP, then the conntrack cleanup of its
+/// endpoint's removal, with the real `conntrack`.
+fn udp_flow_is_cleared_when_its_endpoint_goes(node: &Netns, state: &ProxyState) {
+    if !has("conntrack") {
+        return;
+    }
+    let got = node
+        .run(
+            "socat",
+            &["-T", "2", "-", "UDP:10.152.183.5:53"],
+            Some("hello\n"),
+        )
+        .unwrap();
+    assert!(got.contains("udp-10.1.1.5"), "{got}");
+    let flows = node.run("conntrack", &["-L", "-p", "udp"], None).unwrap();
+    assert!(flows.contains("dst=10.152.183.5"), "{flows}");
+    let before = apply::UdpSnapshot::of(state);
+    let mut gone = state.clone();
+    gone.apply_slice(&slice(
+        "default",
+        "backend",
+        "backend-1",
+        &[("http", 8080, "TCP"), ("dns", 5353, "UDP")],
+        &[],
+    ));
+    let cmds = before.cleanup(&apply::UdpSnapshot::of(&gone));
+    assert!(!cmds.is_empty());
+    for args in cmds {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Err(e) = node.run("conntrack", &args, None) {
+            assert!(e.contains("0 flow entries"), "{e}");
+        }
+    }
+    let flows = node.run("conntrack", &["-L", "-p", "udp"], None).unwrap();
+    assert!(!flows.contains("dst=10.152.183.5"), "{flows}");
 }
