@@ -1,8 +1,9 @@
 //! kube-proxy's pure core: Services and EndpointSlices in, the rulesets
 //! upstream kube-proxy writes out — iptables-restore input for its iptables
 //! mode (MicroK8s's), an `nft -f` script for its nftables mode — plus packet
-//! tracers over that output for tests. Pure: no I/O; the runner that watches
-//! the API and applies the rules in a node lives elsewhere.
+//! tracers over that output for tests. All of that is pure (no I/O); [`run`]
+//! is the `kinet proxy` component that watches the API and applies the rules
+//! in the node it runs in.
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ pub mod iptables_trace;
 pub mod model;
 pub mod names;
 pub mod nftables;
+pub mod run;
 pub mod topology;
 
 pub use iptables::{Config, Ruleset};

@@ -124,6 +124,12 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// kube-proxy, as the kube-system/kube-proxy DaemonSet runs it (`--config`, `--hostname-override`, `--v`).
+    #[command(hide = true, disable_help_flag = true)]
+    Proxy {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// agnhost's network subcommands.
     #[command(hide = true, disable_help_flag = true)]
     Agnhost {
@@ -232,6 +238,7 @@ fn main() -> ExitCode {
         Cmd::Pause { .. } => serve::pause(),
         Cmd::Serve { image, ports, text } => serve::serve(&image, &ports, text),
         Cmd::Agnhost { args } => serve::agnhost(&args),
+        Cmd::Proxy { args } => return kinet_proxy::run::main(args),
         Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
         Cmd::Apk { args } => return ExitCode::from(apk::run(&args).clamp(0, 255) as u8),
         Cmd::Ssh { host, command } => return ssh::run(&cli.name, &host, &command),
