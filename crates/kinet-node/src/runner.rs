@@ -145,12 +145,19 @@ impl RunnerSpec {
             .filter_map(|p| p["containerPort"].as_u64().map(|x| x as u16))
             .collect();
         let image = str_at(c, "/image").to_string();
-        let program = catalog::program(&image, &strs("command"), &strs("args"), &ports);
         // fieldRefs read the pod as it is now (its IPs are in its status)
         let cur = agent.store.get(&run.key).unwrap_or_else(|| run.pod.clone());
         let hostname = crate::files::hostname(&run.pod, &agent.cfg.node.name);
         let objects = StoreObjects::for_pod(&agent.store, &run.pod);
         let env = crate::env::container_env(&cur, c, &hostname, &objects);
+        // kubelet expands `$(VAR)` in command and args with the container's environment
+        let expanded = |k: &str| -> Vec<String> {
+            strs(k)
+                .iter()
+                .map(|a| crate::env::expand(a, &env))
+                .collect()
+        };
+        let program = catalog::program(&image, &expanded("command"), &expanded("args"), &ports);
         let own_dir = crate::exec::container_dir(&agent.cfg.run_dir, &run.uid, &name);
         RunnerSpec {
             agent: agent.clone(),
