@@ -355,3 +355,82 @@ fn trigger_times_are_the_creation_then_the_earliest_change() {
         Some("2026-01-01T00:00:00Z")
     );
 }
+
+mod against_a_store {
+    use super::super::{Controller, Kind};
+    use super::pod;
+    use kinet_model::resources::{store_key, store_prefix};
+    use kinet_store::Store;
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+
+    fn put(store: &Store, kind: Kind, ns: Option<&str>, obj: Value) {
+        let key = store_key(kind.resource(), ns, kinet_model::json::name(&obj));
+        store.create(&key, obj).unwrap();
+    }
+
+    fn versions(store: &Store) -> Vec<(String, String)> {
+        [Kind::Endpoints, Kind::EndpointSlice]
+            .iter()
+            .flat_map(|k| store.list(&store_prefix(k.resource(), Some("ns"))).0)
+            .map(|o| {
+                (
+                    kinet_model::json::name(&o).to_string(),
+                    kinet_model::json::str_at(&o, "/metadata/resourceVersion").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_the_registry_stores_is_not_written_again_and_goes_with_the_service() {
+        let store = Arc::new(Store::open(None).unwrap());
+        let ns = kinet_registry::resource("", "namespaces");
+        store
+            .create(
+                &store_key(ns, None, "ns"),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}, "status": {"phase": "Active"}}),
+            )
+            .unwrap();
+        put(
+            &store,
+            Kind::Node,
+            None,
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1", "labels": {"topology.kubernetes.io/zone": "z1"}}}),
+        );
+        for (n, ip, ready) in [("a", "10.1.1.2", true), ("b", "10.1.1.3", false)] {
+            let mut p = pod(n, ip, ready);
+            p["apiVersion"] = json!("v1");
+            p["kind"] = json!("Pod");
+            put(&store, Kind::Pod, Some("ns"), p);
+        }
+        kinet_registry::create(
+            &store,
+            Kind::Service.resource(),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "ns"},
+                   "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}),
+        )
+        .unwrap();
+        let mut c = Controller::new(store.clone());
+        let key = ("ns".to_string(), "web".to_string());
+        assert!(c.sync(&key));
+        let before = versions(&store);
+        assert_eq!(before.len(), 2, "{before:?}");
+        let slices = store
+            .list(&store_prefix(Kind::EndpointSlice.resource(), Some("ns")))
+            .0;
+        let eps = slices[0]["endpoints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(eps.len(), 2);
+        assert!(eps.iter().all(|e| e["zone"] == "z1"));
+        assert!(c.sync(&key));
+        assert_eq!(versions(&store), before);
+        // the Service goes: so do its Endpoints and slices
+        let svc_key = store_key(Kind::Service.resource(), Some("ns"), "web");
+        store.delete(&svc_key, None).unwrap();
+        assert!(c.sync(&key));
+        assert!(versions(&store).is_empty());
+    }
+}
