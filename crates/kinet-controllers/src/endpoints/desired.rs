@@ -145,6 +145,11 @@ fn endpoints_address(pod: &Value, svc: &Value) -> Value {
     Value::Object(a)
 }
 
+/// Addresses by (IP, pod uid), each with whether it is ready.
+type AddressSet = BTreeMap<(Option<Ipv4Addr>, String, String), (Value, bool)>;
+/// One subset in the making: its addresses' key, ready ones, not-ready ones, ports.
+type Group = (String, Vec<Value>, Vec<Value>, Vec<Value>);
+
 /// The Endpoints subsets of a Service over the pods its selector picked, repacked
 /// as `endpoints.RepackSubsets` does: the ports that the same addresses offer share
 /// one subset; an address ready for a port is not also listed not-ready for it.
@@ -153,10 +158,7 @@ pub fn subsets(svc: &Value, pods: &[&Value]) -> Vec<Value> {
     let tolerate_unready = at(svc, "/spec/publishNotReadyAddresses") == Some(&json!(true));
     let svc_ports = arr_at(svc, "/spec/ports");
     // each port (in order of first sight) → address key → (address, ready)
-    let mut ports: Vec<(
-        Option<Value>,
-        BTreeMap<(Option<Ipv4Addr>, String, String), (Value, bool)>,
-    )> = vec![];
+    let mut ports: Vec<(Option<Value>, AddressSet)> = vec![];
     let mut add = |port: Option<Value>, addr: &Value, ready: bool| {
         let i = match ports.iter().position(|(p, _)| *p == port) {
             Some(i) => i,
@@ -194,7 +196,7 @@ pub fn subsets(svc: &Value, pods: &[&Value]) -> Vec<Value> {
         }
     }
     // the same addresses (and readiness): one subset with all their ports
-    let mut groups: Vec<(String, Vec<Value>, Vec<Value>, Vec<Value>)> = vec![];
+    let mut groups: Vec<Group> = vec![];
     for (port, addrs) in ports {
         let key = addrs
             .iter()
@@ -408,7 +410,9 @@ pub fn slice_endpoint(pod: &Value, zone: Option<&str>, svc: &Value) -> Value {
 /// Upstream's `TriggerTimeTracker`: the time of the earliest change a sync
 /// reflects: the Service's creation the first time, then the least Ready
 /// transition among pods whose transition is newer than at the last sync (none
-/// for a sync nothing triggered).
+/// for a sync nothing triggered). Times have seconds only: a Ready condition
+/// that flips within the second it was set counts as a change too (upstream
+/// compares the times alone, and would miss it).
 #[derive(Debug, Default)]
 pub struct TriggerTracker {
     services: HashMap<(String, String), ServiceState>,
@@ -439,20 +443,23 @@ impl TriggerTracker {
             }
         };
         for pod in pods {
-            let t = arr_at(pod, "/status/conditions")
+            let ready = arr_at(pod, "/status/conditions")
                 .iter()
-                .find(|c| c["type"] == "Ready")
+                .find(|c| c["type"] == "Ready");
+            let t = ready
                 .map(|c| str_at(c, "/lastTransitionTime"))
                 .unwrap_or_default();
             if t.is_empty() {
                 continue;
             }
+            let status = ready.map(|c| str_at(c, "/status")).unwrap_or_default();
             let name = str_at(pod, "/metadata/name").to_string();
+            let seen = format!("{t} {status}");
             let before = old.as_ref().and_then(|o| o.pods.get(&name));
-            if before.is_none_or(|b| t > b.as_str()) {
+            if before.is_none_or(|b| *b != seen) {
                 changed(t);
             }
-            now.pods.insert(name, t.to_string());
+            now.pods.insert(name, seen);
         }
         if old.as_ref().is_some_and(|o| created > o.created) {
             changed(&created);

@@ -163,7 +163,6 @@ pub fn reconcile(
             eps,
             slices,
             &labels,
-            trigger,
             &mut plan,
             &mut kept_untouched,
         );
@@ -206,14 +205,12 @@ pub fn reconcile(
 }
 
 /// `reconcileByPortMapping`: one set of ports, its endpoints and its slices.
-#[allow(clippy::too_many_arguments)]
 fn by_ports_reconcile<'a>(
     svc: &Value,
     ports: &[Value],
     eps: &[Value],
     slices: Vec<&'a Value>,
     labels: &Map<String, Value>,
-    _trigger: Option<&str>,
     plan: &mut Plan,
     kept_untouched: &mut Vec<&'a Value>,
 ) {

@@ -434,3 +434,16 @@ mod against_a_store {
         assert!(versions(&store).is_empty());
     }
 }
+
+#[test]
+fn a_ready_flip_within_the_same_second_is_a_change() {
+    let s = svc(http());
+    let mut t = TriggerTracker::default();
+    let mut a = pod("a", "10.1.1.2", false);
+    let _ = t.compute(&s, &[&a]);
+    a["status"]["conditions"][0]["status"] = json!("True");
+    assert_eq!(
+        t.compute(&s, &[&a]).as_deref(),
+        Some("2026-01-01T00:00:08Z")
+    );
+}

@@ -189,6 +189,20 @@ fn endpoints_and_slices_follow_the_pods() {
     assert!(slice.starts_with("web-svc-"), "{slice}");
     let table = lab.k(&args("get endpointslices -n demo"));
     assert_contains(&table, "IPv4");
+    let described = lab.k(&args("describe service web-svc -n demo"));
+    for ip in &ips {
+        assert_contains(&described, ip);
+    }
+
+    // steady pods: nothing is rewritten
+    let versions = || {
+        lab.k(&args(
+            "get endpoints,endpointslices -n demo -o jsonpath={.items[*].metadata.resourceVersion}",
+        ))
+    };
+    let before = versions();
+    std::thread::sleep(secs(3));
+    assert_eq!(versions(), before);
 
     // a selector that matches nothing: Endpoints without subsets, one empty slice
     wait_until(secs(30), || {
