@@ -5,7 +5,7 @@
 //! Watchers on Services, pods, nodes, Endpoints and EndpointSlices map each change
 //! to the Services it concerns (a pod → the Services whose selector matches its
 //! labels, old or new; a node that comes, goes or changes zone → every Service; an
-//! Endpoints object or managed slice deleted → its Service), queued in a
+//! Endpoints object deleted, or a managed slice changed → its Service), queued in a
 //! de-duplicating work queue. A pass over one Service reads the Service, its pods
 //! and the nodes from the store and computes what it wants (`desired`, `slices`,
 //! pure), then writes the difference through `kinet_registry`. A Service gone
@@ -221,8 +221,9 @@ impl Controller {
             Kind::Endpoints if listing => {
                 self.queue.push(key_of(o));
             }
-            Kind::EndpointSlice if listing => self.queue_slice_service(o),
-            Kind::Endpoints | Kind::EndpointSlice => {}
+            Kind::Endpoints => {}
+            // a managed slice changed (by anyone: a pass over what is right writes nothing)
+            Kind::EndpointSlice => self.queue_slice_service(o),
         }
     }
 

@@ -266,6 +266,20 @@ fn endpoints_and_slices_follow_the_pods() {
     });
     assert_eq!(slice_names(&lab), slice);
 
+    // a managed slice deleted by hand comes back
+    lab.k(&["delete", "endpointslice", slice.trim(), "-n", "demo"]);
+    wait_until(secs(30), || {
+        let names = slice_names(&lab);
+        let eps = lab.k(&args(
+            "get endpointslices -n demo -l kubernetes.io/service-name=web-svc -o jsonpath={.items[*].endpoints[*].addresses[0]}",
+        ));
+        if !names.trim().is_empty() && names != slice && eps.split_whitespace().count() == 2 {
+            Ok(())
+        } else {
+            Err(format!("slices {names:?} with {eps:?}"))
+        }
+    });
+
     // the Service deleted: its Endpoints and slices go with it
     lab.k(&args("delete service web-svc -n demo"));
     lab.wait_none(
