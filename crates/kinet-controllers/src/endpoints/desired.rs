@@ -288,6 +288,11 @@ fn truncate(subsets: &mut [Value]) -> bool {
                 a.truncate(n);
                 *budget -= n;
             }
+            if arr_at(s, &format!("/{k}")).is_empty()
+                && let Value::Object(o) = s
+            {
+                o.remove(k);
+            }
         }
     }
     true

@@ -447,3 +447,28 @@ fn a_ready_flip_within_the_same_second_is_a_change() {
         Some("2026-01-01T00:00:08Z")
     );
 }
+
+#[test]
+fn endpoints_past_capacity_are_truncated_and_say_so() {
+    let s = svc(http());
+    let pods: Vec<Value> = (0..1001)
+        .map(|i| {
+            pod(
+                &format!("p{i}"),
+                &format!("10.1.{}.{}", i / 200, i % 200 + 2),
+                i != 0,
+            )
+        })
+        .collect();
+    let refs: Vec<&Value> = pods.iter().collect();
+    let ep = endpoints_object(&s, None, subsets(&s, &refs), None).unwrap_or_default();
+    assert_eq!(ep["metadata"]["annotations"][OVER_CAPACITY], "truncated");
+    let sub = &ep["subsets"][0];
+    // the ready ones are kept first
+    assert_eq!(sub["addresses"].as_array().map(Vec::len), Some(1000));
+    assert!(sub.get("notReadyAddresses").is_none());
+    assert_eq!(
+        endpoints_object(&s, Some(&ep), subsets(&s, &refs), None),
+        None
+    );
+}
