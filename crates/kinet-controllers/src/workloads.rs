@@ -3,7 +3,7 @@
 //! store, owner references and pods made from templates (`common`).
 //!
 //! One watcher per kind feeds an `Index` that maps each change to the keys it
-//! concerns (`keys`), in a de-duplicating work queue (`queue`); each key is one
+//! concerns (`keys`), in a de-duplicating work queue (`crate::queue`); each key is one
 //! controller's pass over one object, reading what it needs from the store. A
 //! full resync every 30 s is the safety net, and keys whose pods the API refused
 //! are tried again every 2 s or as soon as a ServiceAccount appears in their
@@ -14,7 +14,6 @@ mod daemonset;
 mod deployment;
 mod garbagecollector;
 mod keys;
-mod queue;
 mod replicaset;
 mod statefulset;
 mod template;
@@ -23,10 +22,10 @@ pub use common::delete_pod;
 pub use deployment::resolve_int_or_percent;
 pub use template::{canonical, fnv32a, safe_encode, template_hash};
 
+use crate::queue::WorkQueue;
 use common::{Ctx, Next};
 use keys::{Index, Key, Kind};
 use kinet_store::{Store, Watcher, WatcherEvent};
-use queue::WorkQueue;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -469,6 +469,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         tokio::spawn(scheduler::run(store.clone()));
         tokio::spawn(namespaces::run(store.clone(), pki.ca_pem.clone()));
         tokio::spawn(kinet_controllers::workloads::Workloads::new(store.clone()).run());
+        tokio::spawn(kinet_controllers::endpoints::run(store.clone()));
         for a in agents {
             tokio::spawn(a.run());
         }
@@ -525,18 +526,5 @@ fn ensure_kubernetes_service(store: &Store, node1: Ipv4Addr) {
         Err(e) if e.reason == "AlreadyExists" => {}
         Err(e) => tracing::warn!("default/kubernetes service not created: {e}"),
     }
-    let ep = resource("", "endpoints");
-    let created = create(
-        store,
-        ep,
-        json!({
-            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": node1.to_string()}], "ports": [{"name": "https", "port": LAB_API_PORT, "protocol": "TCP"}]}]
-        }),
-    );
-    if let Err(e) = created
-        && e.reason != "AlreadyExists"
-    {
-        tracing::warn!("default/kubernetes endpoints not created: {e}");
-    }
+    kinet_controllers::endpoints::ensure_apiserver_endpoints(store, node1, LAB_API_PORT);
 }

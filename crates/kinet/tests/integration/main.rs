@@ -11,6 +11,7 @@ mod common;
 mod api_robustness;
 mod boundary;
 mod course;
+mod endpoints;
 mod interactive;
 mod kube_rs;
 mod kubectl;
