@@ -15,5 +15,6 @@ mod interactive;
 mod kube_rs;
 mod kubectl;
 mod lab;
+mod services_api;
 mod streaming;
 mod volumes;
