@@ -56,22 +56,26 @@ fn service(obj: &mut Value) {
     };
     set_default(spec, "type", json!("ClusterIP"));
     set_default(spec, "sessionAffinity", json!("None"));
-    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
-        let cfg = spec
-            .entry("sessionAffinityConfig")
-            .or_insert_with(|| json!({}));
-        if cfg.is_null() {
-            *cfg = json!({});
+    match spec.get("sessionAffinity").and_then(Value::as_str) {
+        Some("None") => {
+            spec.remove("sessionAffinityConfig");
         }
-        if let Some(cfg) = cfg.as_object_mut() {
-            let ip = cfg.entry("clientIP").or_insert_with(|| json!({}));
-            if ip.is_null() {
-                *ip = json!({});
-            }
-            if let Some(ip) = ip.as_object_mut() {
-                set_default(ip, "timeoutSeconds", json!(10800));
+        Some("ClientIP") => {
+            // a config without a timeout is replaced by the default one
+            let cfg = spec.get("sessionAffinityConfig");
+            let timeout = cfg
+                .and_then(|c| c.get("clientIP"))
+                .and_then(|c| c.get("timeoutSeconds"))
+                .is_some_and(|t| !t.is_null());
+            let odd = cfg.is_some_and(|c| !c.is_null() && !c.is_object());
+            if !timeout && !odd {
+                spec.insert(
+                    "sessionAffinityConfig".into(),
+                    json!({"clientIP": {"timeoutSeconds": 10800}}),
+                );
             }
         }
+        _ => {}
     }
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports.iter_mut().filter_map(Value::as_object_mut) {
@@ -567,8 +571,9 @@ mod tests {
 
     #[test]
     fn service_defaults_match_a_real_cluster() {
-        let mut s = json!({"spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP", "targetPort": "dns"}]}});
+        let mut s = json!({"spec": {"sessionAffinityConfig": {}, "ports": [{"port": 80}, {"port": 53, "protocol": "UDP", "targetPort": "dns"}]}});
         apply("Service", &mut s);
+        assert!(s["spec"].get("sessionAffinityConfig").is_none());
         assert_eq!(s["spec"]["type"], "ClusterIP");
         assert_eq!(s["spec"]["sessionAffinity"], "None");
         assert_eq!(s["spec"]["internalTrafficPolicy"], "Cluster");
