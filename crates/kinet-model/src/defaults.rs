@@ -16,6 +16,7 @@ pub fn apply(kind: &str, obj: &mut Value) {
         "Pod" => pod(obj),
         "Namespace" => namespace(obj),
         "Secret" => secret(obj),
+        "Service" => service(obj),
         "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => workload(kind, obj),
         _ => {}
     }
@@ -43,6 +44,66 @@ fn secret(obj: &mut Value) {
             let encoded = crate::secret::encode(v.as_str().unwrap_or("").as_bytes());
             data.insert(k.clone(), json!(encoded));
         }
+    }
+}
+
+/// Services (`SetDefaults_Service`): type, session affinity, port protocols and
+/// target ports, traffic policies, and LoadBalancer node ports. IP families and
+/// ClusterIPs are the allocator's (the registry's create path).
+fn service(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    set_default(spec, "type", json!("ClusterIP"));
+    set_default(spec, "sessionAffinity", json!("None"));
+    match spec.get("sessionAffinity").and_then(Value::as_str) {
+        Some("None") => {
+            spec.remove("sessionAffinityConfig");
+        }
+        Some("ClientIP") => {
+            // a config without a timeout is replaced by the default one
+            let cfg = spec.get("sessionAffinityConfig");
+            let timeout = cfg
+                .and_then(|c| c.get("clientIP"))
+                .and_then(|c| c.get("timeoutSeconds"))
+                .is_some_and(|t| !t.is_null());
+            let odd = cfg.is_some_and(|c| !c.is_null() && !c.is_object());
+            if !timeout && !odd {
+                spec.insert(
+                    "sessionAffinityConfig".into(),
+                    json!({"clientIP": {"timeoutSeconds": 10800}}),
+                );
+            }
+        }
+        _ => {}
+    }
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            set_default(p, "protocol", json!("TCP"));
+            let unset = match p.get("targetPort") {
+                None | Some(Value::Null) => true,
+                Some(Value::Number(n)) => n.as_i64() == Some(0),
+                Some(Value::String(s)) => s.is_empty(),
+                _ => false,
+            };
+            if unset && let Some(port) = p.get("port").cloned() {
+                p.insert("targetPort".into(), port);
+            }
+        }
+    }
+    let ty = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+        set_default(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    if matches!(ty.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer") {
+        set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+    }
+    if ty == "LoadBalancer" {
+        set_default(spec, "allocateLoadBalancerNodePorts", json!(true));
     }
 }
 
@@ -506,5 +567,36 @@ mod tests {
             "25%"
         );
         assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    }
+
+    #[test]
+    fn service_defaults_match_a_real_cluster() {
+        let mut s = json!({"spec": {"sessionAffinityConfig": {}, "ports": [{"port": 80}, {"port": 53, "protocol": "UDP", "targetPort": "dns"}]}});
+        apply("Service", &mut s);
+        assert!(s["spec"].get("sessionAffinityConfig").is_none());
+        assert_eq!(s["spec"]["type"], "ClusterIP");
+        assert_eq!(s["spec"]["sessionAffinity"], "None");
+        assert_eq!(s["spec"]["internalTrafficPolicy"], "Cluster");
+        assert!(s["spec"].get("externalTrafficPolicy").is_none());
+        assert_eq!(
+            s["spec"]["ports"][0],
+            json!({"port": 80, "protocol": "TCP", "targetPort": 80})
+        );
+        assert_eq!(s["spec"]["ports"][1]["targetPort"], "dns");
+        let mut lb = json!({"spec": {"type": "LoadBalancer", "sessionAffinity": "ClientIP", "ports": [{"port": 80, "targetPort": 0}]}});
+        apply("Service", &mut lb);
+        assert_eq!(lb["spec"]["externalTrafficPolicy"], "Cluster");
+        assert_eq!(lb["spec"]["allocateLoadBalancerNodePorts"], true);
+        assert_eq!(
+            lb["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"],
+            10800
+        );
+        assert_eq!(lb["spec"]["ports"][0]["targetPort"], 80);
+        let mut en = json!({"spec": {"type": "ExternalName", "externalName": "x.org"}});
+        apply("Service", &mut en);
+        assert!(en["spec"].get("internalTrafficPolicy").is_none());
+        let mut odd = json!({"spec": {"ports": "x", "sessionAffinity": "ClientIP", "sessionAffinityConfig": 3}});
+        apply("Service", &mut odd);
+        assert_eq!(odd["spec"]["sessionAffinityConfig"], 3);
     }
 }

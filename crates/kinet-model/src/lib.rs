@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod alloc;
 pub mod defaults;
 pub mod ipam;
 pub mod json;

@@ -15,6 +15,7 @@ pub mod admission;
 pub mod errors;
 pub mod events;
 mod registry;
+mod services;
 pub mod strategy;
 
 pub use errors::ApiError;

@@ -5,7 +5,7 @@
 
 use crate::errors::ApiError;
 use crate::strategy::{self, FieldValidation, Subresource};
-use crate::{admission, now, random_suffix, resource};
+use crate::{admission, now, random_suffix, resource, services};
 use kinet_model::json as j;
 use kinet_model::resources::{self, Resource};
 use kinet_model::{patch, validation};
@@ -140,6 +140,15 @@ impl<'a> Registry<'a> {
             };
             admission::service_account(self.store, r, &mut obj, &shown)?;
         }
+        // a Service's addresses are taken before validation (upstream's BeginCreate),
+        // under the lock that keeps them until the write
+        let _services = (r.kind == "Service").then(services::lock);
+        if r.kind == "Service" {
+            if self.store.get(&crate::key_of(r, &obj)).is_some() {
+                return Err(ApiError::already_exists(&r.group_resource(), &name));
+            }
+            services::allocate(self.store, None, &mut obj)?;
+        }
         let causes = validation::validate(r.kind, &obj);
         if !causes.is_empty() {
             return Err(ApiError::invalid(r.kind, r.group, &name, &causes));
@@ -252,6 +261,11 @@ impl<'a> Registry<'a> {
         };
         if !causes.is_empty() {
             return Err(ApiError::invalid(r.kind, r.group, name, &causes));
+        }
+        let mut new = new;
+        let _services = (r.kind == "Service" && subresource.is_none()).then(services::lock);
+        if _services.is_some() {
+            services::allocate(self.store, Some(cur), &mut new)?;
         }
         if opts.dry_run {
             return Ok(Written {

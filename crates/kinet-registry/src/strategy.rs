@@ -241,6 +241,9 @@ pub fn prepare_for_create(
         o.remove("status");
     }
     defaults::apply(r.kind, &mut obj);
+    if r.kind == "Service" {
+        crate::services::prepare_for_create(&mut obj);
+    }
     Ok(Prepared {
         object: obj,
         generated,
@@ -341,6 +344,9 @@ pub fn prepare_for_update(
                 o.remove("status");
             }
         }
+    }
+    if r.kind == "Service" {
+        crate::services::prepare_for_update(cur, &mut new);
     }
     if has_generation(r) && spec_changed(cur, &new) {
         let g = j::int_at(cur, "/metadata/generation").unwrap_or(1);

@@ -43,7 +43,7 @@ use names::NameRule;
 use pod_spec::validate_pod_spec;
 use update::{
     validate_config_map_update, validate_node_update, validate_pod_update, validate_secret_update,
-    validate_selector_update,
+    validate_selector_update, validate_service_update,
 };
 use workloads::{validate_controller_spec, validate_job_spec};
 
@@ -171,6 +171,11 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
             validate_body(kind, new, &mut errs);
         }
         "Node" => validate_node_update(old, new, &mut errs),
+        "Service" => {
+            validate_service_update(old, new, &mut errs);
+            validate_meta(new, rule, namespaced, kube, &mut errs);
+            validate_body(kind, new, &mut errs);
+        }
         "Namespace" => {}
         "ServiceAccount" => {
             validate_meta(new, rule, namespaced, kube, &mut errs);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
-use super::core_kinds::validate_node_taints;
+use super::core_kinds::{go_strings, is_headless, strings_at, validate_node_taints};
 use super::field::{
     Bad, Cause, bs, child, duplicate, forbidden, index, invalid, not_found, required, required_name,
 };
@@ -358,4 +358,74 @@ pub(super) fn validate_node_update(old: &Value, new: &Value, errs: &mut Vec<Caus
         ));
     }
     validate_node_taints(arr_at(ns, "/taints"), "metadata.taints", errs);
+}
+
+/// `ValidateServiceUpdate`'s own rules (ValidateService runs on `new` too): the
+/// primary ClusterIP and IP family may not change, except to, from or on
+/// ExternalName; nor a LoadBalancer's class.
+pub(super) fn validate_service_update(old: &Value, new: &Value, errs: &mut Vec<Cause>) {
+    let empty = Value::Object(Default::default());
+    let os = at(old, "/spec").unwrap_or(&empty);
+    let ns = at(new, "/spec").unwrap_or(&empty);
+    let external_name = |s: &Value| str_at(s, "/type") == "ExternalName";
+    if external_name(os) || external_name(ns) {
+        return;
+    }
+    let (oh, nh) = (is_headless(os), is_headless(ns));
+    let (oips, nips) = (strings_at(os, "/clusterIPs"), strings_at(ns, "/clusterIPs"));
+    if !(oh && nh) {
+        let changed = "may not change once set";
+        if oips.len() == nips.len() {
+            for (i, ip) in oips.iter().enumerate() {
+                if *ip != nips[i] {
+                    errs.push(invalid(
+                        &index("spec.clusterIPs", i),
+                        go_strings(&nips),
+                        changed,
+                    ));
+                }
+            }
+        } else if oips.len() > nips.len() {
+            if nips.is_empty() {
+                errs.push(invalid(
+                    "spec.clusterIPs[0]",
+                    go_strings(&nips),
+                    "primary clusterIP can not be unset",
+                ));
+            } else if oips[0] != nips[0] {
+                errs.push(invalid("spec.clusterIPs[0]", go_strings(&nips), changed));
+            }
+        } else if !oips.is_empty() && oips[0] != nips[0] {
+            errs.push(invalid("spec.clusterIPs[0]", go_strings(&nips), changed));
+        }
+    }
+    if oh == nh && !nh {
+        let (of, nf) = (strings_at(os, "/ipFamilies"), strings_at(ns, "/ipFamilies"));
+        if of.len() == nf.len() && of != nf {
+            let bad = Bad::Raw(format!(
+                "[]core.IPFamily{{{}}}",
+                nf.iter()
+                    .map(|f| go_quote(f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            errs.push(invalid(
+                "spec.ipFamilies[0]",
+                bad,
+                "may not change once set",
+            ));
+        }
+    }
+    let lb = |s: &Value| str_at(s, "/type") == "LoadBalancer";
+    if lb(os) && lb(ns) && at(os, "/loadBalancerClass") != at(ns, "/loadBalancerClass") {
+        let bad = match str_at(ns, "/loadBalancerClass") {
+            "" => Bad::Null,
+            c => bs(c),
+        };
+        errs.push(invalid(
+            "spec.loadBalancerClass",
+            bad,
+            "may not change once set",
+        ));
+    }
 }

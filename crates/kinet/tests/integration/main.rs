@@ -18,5 +18,6 @@ mod kubectl;
 mod lab;
 mod services;
 mod ssh;
+mod services_api;
 mod streaming;
 mod volumes;

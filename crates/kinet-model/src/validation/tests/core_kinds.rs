@@ -205,3 +205,130 @@ fn service_rules() {
         vec!["spec.externalName: Required value"]
     );
 }
+
+#[test]
+fn service_rules_of_types_affinity_addresses_and_policies() {
+    let v = |spec: serde_json::Value| {
+        lines(&validate(
+            "Service",
+            &json!({"metadata": {"name": "s"}, "spec": spec}),
+        ))
+    };
+    assert_eq!(
+        v(
+            json!({"type": "NodePort", "clusterIP": "None", "clusterIPs": ["None"], "ports": [{"port": 80}]})
+        ),
+        vec![
+            "spec.clusterIPs[0]: Invalid value: \"None\": may not be set to 'None' for NodePort services"
+        ]
+    );
+    assert_eq!(
+        v(
+            json!({"type": "ExternalName", "externalName": "example.org", "clusterIP": "10.152.183.5", "ipFamilies": ["IPv4"]})
+        ),
+        vec![
+            "spec.clusterIPs: Forbidden: may not be set for ExternalName services",
+            "spec.ipFamilies: Forbidden: may not be set for ExternalName services",
+        ]
+    );
+    assert_eq!(
+        v(
+            json!({"sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 0}}, "ports": [{"port": 80}]})
+        ),
+        vec![
+            "spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0: must be greater than 0 and less than 86400"
+        ]
+    );
+    assert_eq!(
+        v(json!({"sessionAffinity": "Sticky", "ports": [{"port": 80}]})),
+        vec![
+            "spec.sessionAffinity: Unsupported value: \"Sticky\": supported values: \"ClientIP\", \"None\""
+        ]
+    );
+    assert_eq!(
+        v(json!({"sessionAffinity": "None", "sessionAffinityConfig": {}, "ports": [{"port": 80}]})),
+        vec![
+            "spec.sessionAffinityConfig: Forbidden: must not be set when session affinity is None"
+        ]
+    );
+    assert_eq!(
+        v(
+            json!({"clusterIP": "10.152.183.300", "clusterIPs": ["10.152.183.300"], "ports": [{"port": 80}]})
+        ),
+        vec![
+            "spec.clusterIPs[0]: Invalid value: \"10.152.183.300\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+        ]
+    );
+    assert_eq!(
+        v(
+            json!({"clusterIP": "10.152.183.5", "clusterIPs": ["10.152.183.6"], "ports": [{"port": 80}]})
+        ),
+        vec![
+            "spec.clusterIPs: Invalid value: []string{\"10.152.183.6\"}: first value must match `clusterIP`"
+        ]
+    );
+    assert_eq!(
+        v(json!({"ports": [{"port": 80, "nodePort": 30080}]})),
+        vec!["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]
+    );
+    assert_eq!(
+        v(
+            json!({"type": "NodePort", "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 80}]})
+        ),
+        vec![
+            "spec.ports[1]: Duplicate value: core.ServicePort{Name:\"\", Protocol:\"TCP\", AppProtocol:(*string)(nil), Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:\"\"}, NodePort:0}"
+        ]
+    );
+    assert_eq!(
+        v(
+            json!({"type": "NodePort", "ports": [{"name": "a", "port": 80, "nodePort": 30001}, {"name": "b", "port": 81, "nodePort": 30001}]})
+        ),
+        vec!["spec.ports[1].nodePort: Duplicate value: 30001"]
+    );
+    assert_eq!(
+        v(json!({"externalTrafficPolicy": "Local", "ports": [{"port": 80}]})),
+        vec![
+            "spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services"
+        ]
+    );
+    assert_eq!(
+        v(
+            json!({"type": "NodePort", "externalTrafficPolicy": "Cluster", "healthCheckNodePort": 30000, "ports": [{"port": 80}]})
+        ),
+        vec![
+            "spec.healthCheckNodePort: Invalid value: 30000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+        ]
+    );
+    assert_eq!(
+        v(json!({"allocateLoadBalancerNodePorts": true, "ports": [{"port": 80}]})),
+        vec![
+            "spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'"
+        ]
+    );
+    assert_eq!(
+        v(json!({"ipFamilyPolicy": "Dual", "ports": [{"port": 80}]})),
+        vec![
+            "spec.ipFamilyPolicy: Unsupported value: \"Dual\": supported values: \"PreferDualStack\", \"RequireDualStack\", \"SingleStack\""
+        ]
+    );
+}
+
+#[test]
+fn service_updates_keep_the_cluster_ip() {
+    let old = json!({"metadata": {"name": "s", "resourceVersion": "1"}, "spec": {"type": "ClusterIP",
+        "clusterIP": "10.152.183.5", "clusterIPs": ["10.152.183.5"], "ipFamilies": ["IPv4"], "ports": [{"port": 80}]}});
+    let mut new = old.clone();
+    new["spec"]["clusterIP"] = json!("10.152.183.6");
+    new["spec"]["clusterIPs"] = json!(["10.152.183.6"]);
+    assert_eq!(
+        lines(&validate_update("Service", &old, &new)),
+        vec![
+            "spec.clusterIPs[0]: Invalid value: []string{\"10.152.183.6\"}: may not change once set"
+        ]
+    );
+    // to ExternalName the address may go
+    let mut en = old.clone();
+    en["spec"] = json!({"type": "ExternalName", "externalName": "example.org"});
+    assert!(validate_update("Service", &old, &en).is_empty());
+    assert!(validate_update("Service", &old, &old).is_empty());
+}
