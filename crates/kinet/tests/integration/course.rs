@@ -348,7 +348,7 @@ fn services_chapter_mini_lab() {
     // §3: the Endpoints and EndpointSlices list the two ready pods
     let eps = wait_until(secs(30), || {
         let got: BTreeSet<String> = c
-            .ok(r#"get endpoints web-svc -n demo -o jsonpath={.subsets[*].addresses[*].ip}{"\n"}"#)
+            .ok(r#"get endpoints web-svc -n demo -o jsonpath='{.subsets[*].addresses[*].ip}{"\n"}'"#)
             .split_whitespace()
             .map(String::from)
             .collect();
@@ -362,7 +362,7 @@ fn services_chapter_mini_lab() {
     assert_contains(&yaml, "kind: Endpoints");
     assert_contains(&yaml, "targetRef:");
     let slices = c.ok(
-        r#"get endpointslices -n demo -l kubernetes.io/service-name=web-svc -o jsonpath={range .items[*].endpoints[*]}{.addresses[*]}{"\n"}{end}"#,
+        r#"get endpointslices -n demo -l kubernetes.io/service-name=web-svc -o jsonpath='{range .items[*].endpoints[*]}{.addresses[*]}{"\n"}{end}'"#,
     );
     let from_slices: BTreeSet<String> = slices.split_whitespace().map(String::from).collect();
     assert_eq!(from_slices, eps);
@@ -398,7 +398,7 @@ fn services_chapter_mini_lab() {
         let o = c.lab.exec(
             "demo",
             "client",
-            &["wget", "-T", "3", "-qO-", &format!("http://{ip}/")],
+            &["wget", "-qO-", &format!("http://{ip}/")],
         );
         if o.status.success() {
             Ok(out(&o))
@@ -418,7 +418,7 @@ fn services_chapter_mini_lab() {
     c.ok("get events -n demo --sort-by=.lastTimestamp");
 
     // Étape 4 — NodePort + ExternalTrafficPolicy (and §8.3)
-    c.ok(r#"patch svc web-svc -p {"spec":{"type":"NodePort","externalTrafficPolicy":"Local"}}"#);
+    c.ok(r#"patch svc web-svc -p '{"spec":{"type":"NodePort","externalTrafficPolicy":"Local"}}'"#);
     let node_port = c.ok("get svc web-svc -o jsonpath={.spec.ports[0].nodePort}");
     let np: u16 = node_port
         .trim()
@@ -478,7 +478,7 @@ fn troubleshooting_calico_services_and_nat() {
     let before = c.ok("get pods -n kube-system -l k8s-app=calico-node -o name");
     c.ok("delete pods -n kube-system -l k8s-app=calico-node");
     wait_until(secs(60), || {
-        let now = c.ok("get pods -n kube-system -l k8s-app=calico-node -o jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}");
+        let now = c.ok(r#"get pods -n kube-system -l k8s-app=calico-node -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}'"#);
         let fresh = now
             .lines()
             .filter(|l| l.ends_with(" True") && !before.contains(l.split(' ').next().unwrap_or("")))
@@ -505,11 +505,9 @@ fn troubleshooting_calico_services_and_nat() {
     c.ok("get services -o wide");
     c.ok("get endpoints");
     let ip = c.ok("get svc api-svc -o jsonpath={.spec.clusterIP}");
-    let refused = c.lab.exec(
-        "default",
-        "a",
-        &["wget", "-T", "5", "-qO-", &format!("http://{ip}/")],
-    );
+    let refused = c
+        .lab
+        .exec("default", "a", &["wget", "-qO-", &format!("http://{ip}/")]);
     assert_contains(
         out_err(&refused),
         format!("wget: can't connect to remote host ({ip}): Connection refused"),
@@ -519,11 +517,9 @@ fn troubleshooting_calico_services_and_nat() {
     c.ok("expose deployment api --name=api-svc --port=80 --target-port=80");
     let ip = c.ok("get svc api-svc -o jsonpath={.spec.clusterIP}");
     let page = wait_until(secs(30), || {
-        let o = c.lab.exec(
-            "default",
-            "a",
-            &["wget", "-T", "3", "-qO-", &format!("http://{ip}/")],
-        );
+        let o = c
+            .lab
+            .exec("default", "a", &["wget", "-qO-", &format!("http://{ip}/")]);
         if o.status.success() {
             Ok(out(&o))
         } else {
@@ -572,11 +568,11 @@ fn troubleshooting_calico_services_and_nat() {
         "--",
         "timeout",
         "20",
-        "nc",
-        "-v",
-        "-l",
-        "-p",
-        "9000",
+        "socat",
+        "-d",
+        "-d",
+        "TCP-LISTEN:9000",
+        "STDOUT",
     ]);
     let listener = listen
         .stderr(std::process::Stdio::piped())
@@ -599,6 +595,9 @@ fn troubleshooting_calico_services_and_nat() {
     let got = listener.wait_with_output().unwrap();
     assert_contains(
         out_err(&got),
-        format!("Connection received on {}", kinet_model::lab::node_ip(1)),
+        format!(
+            "accepting connection from AF=2 {}:",
+            kinet_model::lab::node_ip(1)
+        ),
     );
 }

@@ -17,7 +17,7 @@ mod kube_rs;
 mod kubectl;
 mod lab;
 mod services;
-mod ssh;
 mod services_api;
+mod ssh;
 mod streaming;
 mod volumes;

@@ -75,7 +75,7 @@ fn wait_endpoints(lab: &Lab, svc: &str, n: usize) {
 /// `wget -qO- URL` from a pod, until it answers (kube-proxy syncs within a second).
 fn wget_until(lab: &Lab, pod: &str, url: &str) -> String {
     wait_until(secs(30), || {
-        let o = lab.exec("default", pod, &["wget", "-T", "3", "-qO-", url]);
+        let o = lab.exec("default", pod, &["wget", "-qO-", url]);
         if o.status.success() {
             Ok(out(&o))
         } else {
@@ -88,7 +88,7 @@ fn wget_until(lab: &Lab, pod: &str, url: &str) -> String {
 fn answers(lab: &Lab, pod: &str, url: &str) -> BTreeSet<String> {
     (0..10)
         .map(|_| {
-            let o = lab.exec("default", pod, &["wget", "-T", "3", "-qO-", url]);
+            let o = lab.exec("default", pod, &["wget", "-qO-", url]);
             assert!(o.status.success(), "wget {url}: {}", out_err(&o));
             out(&o).trim().to_string()
         })
@@ -162,7 +162,7 @@ fn check_cluster_ips(lab: &Lab, mode: &str) {
     let o = lab.exec(
         "default",
         "client1",
-        &["wget", "-T", "5", "-qO-", &format!("http://{empty}:80/")],
+        &["wget", "-qO-", &format!("http://{empty}:80/")],
     );
     assert_contains(
         out_err(&o),
@@ -343,7 +343,7 @@ spec:
     lab.wait_ready("default", "client1");
     lab.wait_ready("default", "self");
     wait_endpoints(&lab, "web", 1);
-    wait_endpoints(&lab, "many", 3);
+    wait_endpoints(&lab, "sticky", 3);
 
     // 000 Test 14: the NodePort on every node, from the outside workstation
     let curl = |node_ip: &str, path: &str, max: &str| {
@@ -381,7 +381,7 @@ spec:
     );
     // Local: the client IP is kept, and a node without a local endpoint drops
     lab.k(&args(
-        r#"patch svc web -p {"spec":{"externalTrafficPolicy":"Local"}}"#,
+        r#"patch svc web -p '{"spec":{"externalTrafficPolicy":"Local"}}'"#,
     ));
     wait_until(secs(30), || {
         let seen = out(&curl(&node1, "/clientip", "3"));
@@ -419,8 +419,6 @@ spec:
             "shell",
             "--",
             "wget",
-            "-T",
-            "3",
             "-qO-",
             &format!("http://{ip}/hostname"),
         ]);
