@@ -557,7 +557,7 @@ fn troubleshooting_calico_services_and_nat() {
             .kinet(&["ssh", "node1", "--", "iptables-save", "-t", "nat"]),
     );
     assert_contains(&save, "-j MASQUERADE");
-    assert_contains(&save, &format!("-s {}", kinet_model::lab::POD_CIDR));
+    assert_contains(&save, format!("-s {}", kinet_model::lab::POD_CIDR));
     // the outside workstation sees pod a's traffic from node1's address
     let mut listen = std::process::Command::new(kinet_bin());
     listen.args([

@@ -242,7 +242,7 @@ spec:
         &save,
         "-m comment --comment \"default/backend:http cluster IP\"",
     );
-    assert_contains(&save, &format!("-d {ip}/32 -p tcp"));
+    assert_contains(&save, format!("-d {ip}/32 -p tcp"));
     let listed = assert_ok(&ssh(
         &lab,
         "node1",
