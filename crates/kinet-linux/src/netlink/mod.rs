@@ -614,6 +614,7 @@ fn link_info(l: LinkMessage) -> LinkInfo {
 #[cfg(test)]
 mod unit {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn netlink_is_send() {
