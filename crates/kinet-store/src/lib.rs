@@ -153,16 +153,16 @@ impl Store {
 
     /// The current revision.
     pub fn rev(&self) -> u64 {
-        self.inner.lock().unwrap().rev
+        self.lock().rev
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.inner.lock().unwrap().objects.get(key).cloned()
+        self.lock().objects.get(key).cloned()
     }
 
     /// All objects whose key starts with `prefix`, in key order, and the revision they were read at.
     pub fn list(&self, prefix: &str) -> (Vec<Arc<Value>>, u64) {
-        let inner = self.inner.lock().unwrap();
+        let inner = self.lock();
         let items = inner
             .objects
             .range(prefix.to_string()..)
@@ -173,7 +173,7 @@ impl Store {
     }
 
     pub fn create(&self, key: &str, obj: Value) -> Result<Arc<Value>> {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.lock();
         if inner.objects.contains_key(key) {
             return Err(StoreError::AlreadyExists);
         }
@@ -183,7 +183,7 @@ impl Store {
     /// Replaces the object at `key`. With `precondition`, fails with Conflict unless the
     /// stored resourceVersion is that one.
     pub fn update(&self, key: &str, obj: Value, precondition: Option<u64>) -> Result<Arc<Value>> {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.lock();
         let cur = inner.objects.get(key).ok_or(StoreError::NotFound)?;
         if let Some(rv) = precondition
             && resource_version(cur) != rv
@@ -197,12 +197,20 @@ impl Store {
         self.commit(&mut inner, key, obj, EventType::Modified)
     }
 
+    /// The store's state. A panic while the lock was held (a caller's
+    /// `update_with` closure) cannot have left it half-changed — closures work
+    /// on a copy and `commit` does not panic — so a poisoned lock is taken as is:
+    /// one failed request must not fail every later one.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Read-modify-write under the store lock. `f` returns false to leave the object as is.
     pub fn update_with<F>(&self, key: &str, f: F) -> Result<Arc<Value>>
     where
         F: FnOnce(&mut Value) -> bool,
     {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.lock();
         let cur = inner.objects.get(key).ok_or(StoreError::NotFound)?.clone();
         let mut obj = (*cur).clone();
         if !f(&mut obj) || obj == *cur {
@@ -213,7 +221,7 @@ impl Store {
 
     /// Removes the object at `key`, returning its last state.
     pub fn delete(&self, key: &str, precondition: Option<u64>) -> Result<Arc<Value>> {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.lock();
         let cur = inner.objects.get(key).ok_or(StoreError::NotFound)?;
         if let Some(rv) = precondition
             && resource_version(cur) != rv
@@ -271,7 +279,7 @@ impl Store {
 
     /// Watches keys under `prefix` for changes after revision `from` (the current one if None).
     pub fn watch(&self, prefix: &str, from: Option<u64>) -> Result<Watch> {
-        let inner = self.inner.lock().unwrap();
+        let inner = self.lock();
         let rx = self.tx.subscribe();
         let from = from.unwrap_or(inner.rev);
         if from < inner.oldest {
@@ -348,6 +356,29 @@ mod tests {
 
     fn obj(name: &str, v: i64) -> Value {
         json!({"metadata": {"name": name}, "v": v})
+    }
+
+    #[test]
+    fn a_panicking_update_leaves_the_store_working() {
+        let s = Store::open(None).unwrap();
+        s.create("/core/leases/x/a", obj("a", 1)).unwrap();
+        // a reader that indexes a stored string as an object panics inside the lock
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.update_with("/core/leases/x/a", |o| {
+                o["v"]["nested"] = json!(1);
+                true
+            })
+        }));
+        assert!(r.is_err(), "serde_json's IndexMut on a number panics");
+        // the object is untouched and every later request is served
+        assert_eq!(s.get("/core/leases/x/a").unwrap()["v"], 1);
+        s.update_with("/core/leases/x/a", |o| {
+            o["v"] = json!(2);
+            true
+        })
+        .unwrap();
+        assert_eq!(s.get("/core/leases/x/a").unwrap()["v"], 2);
+        assert_eq!(s.list("/core/leases/").0.len(), 1);
     }
 
     #[test]
