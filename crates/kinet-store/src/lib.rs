@@ -202,7 +202,9 @@ impl Store {
     /// on a copy and `commit` does not panic — so a poisoned lock is taken as is:
     /// one failed request must not fail every later one.
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Read-modify-write under the store lock. `f` returns false to leave the object as is.

@@ -83,6 +83,8 @@ pub fn up(
     require_root()?;
     let t0 = Instant::now();
     let p = Paths::new(lab);
+    // one `up` of a lab at a time: a second one waits, then finds the daemon running
+    let _up = crate::paths::lock(&p.up_lock(), true)?;
     let running = p.daemon_pid();
     if let (Some(_), Some(cfg)) = (running, LabConfig::load(&p))
         && cfg.nodes != nodes
@@ -312,10 +314,19 @@ pub fn down(lab: &str, keep_state: bool) -> Result<()> {
     require_root()?;
     let p = Paths::new(lab);
     let pb = spinner(&format!("Removing lab {lab:?}"));
-    if let Some(pid) = p.daemon_pid() {
-        // SIGTERM, then SIGKILL if the daemon has not gone within 15 s
-        let _ = kinet_linux::sandbox::terminate(pid, Duration::from_secs(15));
+    // the daemon, and any other daemon of this lab (one whose start went wrong):
+    // SIGTERM, then SIGKILL if it has not gone within 15 s
+    let mut daemons = crate::paths::daemons_of(lab);
+    if let Some(pid) = p.daemon_pid()
+        && !daemons.contains(&pid)
+    {
+        daemons.push(pid);
     }
+    std::thread::scope(|s| {
+        for pid in daemons {
+            s.spawn(move || kinet_linux::sandbox::terminate(pid, Duration::from_secs(15)));
+        }
+    });
     // whatever the daemon left (or a crashed one)
     kinet_node::lab::remove_leftovers(lab)?;
     let _ = std::fs::remove_dir_all(&p.run);

@@ -349,6 +349,15 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
     std::fs::create_dir_all(&p.state)?;
     std::fs::create_dir_all(&p.run)?;
     std::fs::create_dir_all(&p.logs)?;
+    // one daemon per lab: a second one (two `kinet up` at once) goes at once
+    let Some(_daemon_lock) = crate::paths::lock(&p.daemon_lock(), false)? else {
+        anyhow::bail!(
+            "lab {lab_name:?} already has a running daemon{}",
+            p.daemon_pid()
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default()
+        );
+    };
     let _ = std::fs::remove_file(p.ready_file());
     std::fs::write(p.pid_file(), std::process::id().to_string())?;
 

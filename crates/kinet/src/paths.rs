@@ -1,5 +1,6 @@
 //! Where a lab keeps its things. Every path carries the lab's name, so labs can run side by side.
 
+use nix::fcntl::{Flock, FlockArg};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ impl Paths {
         pid_file: run / "daemon.pid",
         ready_file: run / "ready",
         busybox_dir: run / "busybox",
+        daemon_lock: state / "daemon.lock",
+        up_lock: state / "up.lock",
     }
     pub fn context(&self) -> String {
         format!("kinet-{}", self.lab)
@@ -67,6 +70,49 @@ impl Paths {
         let ours = args.contains(&b"daemon".as_slice()) && args.contains(&self.lab.as_bytes());
         ours.then_some(pid)
     }
+}
+
+/// An exclusive `flock` on `path` (created as needed), held until the value is
+/// dropped (or the process ends, however it ends). With `wait` false, None
+/// when another process holds it.
+pub fn lock(path: &std::path::Path, wait: bool) -> std::io::Result<Option<Flock<std::fs::File>>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    let arg = if wait {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockExclusiveNonblock
+    };
+    match Flock::lock(f, arg) {
+        Ok(l) => Ok(Some(l)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(e.into()),
+    }
+}
+
+/// The pids of every daemon process of `lab` (`kinet --name LAB daemon …`),
+/// whether or not the pid file names them.
+pub fn daemons_of(lab: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(3)
+                .any(|w| w[0] == b"--name" && w[1] == lab.as_bytes() && w[2] == b"daemon")
+        })
+        .collect()
 }
 
 /// The lab's settings, kept across restarts.

@@ -266,6 +266,36 @@ fn the_lab_is_sealed() {
     }
 }
 
+/// Issue 11, item 5: two `kinet up` of one lab at once both succeed with one
+/// daemon, and a daemon started by hand beside it is refused; `down` ends them all.
+#[test]
+fn concurrent_ups_share_one_daemon() {
+    let lab = Lab::up(1);
+    let name = lab.name.clone();
+    let ups: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(kinet_bin())
+                .args(["--name", &name, "up", "--no-kubeconfig"])
+                .output()
+        })
+        .collect();
+    for o in ups {
+        assert_ok(&o.expect("run kinet up"));
+    }
+    let second = lab.kinet(&["daemon", "--nodes", "1"]);
+    assert_contains(
+        assert_fails(&second),
+        format!("lab {name:?} already has a running daemon"),
+    );
+    let daemons = || {
+        let o = run(&["pgrep", "-f", &format!("kinet --name {name} daemon")]);
+        out(&o).lines().count()
+    };
+    assert_eq!(daemons(), 1, "one daemon for the lab");
+    drop(lab);
+    assert_eq!(daemons(), 0, "down ended the lab's daemon");
+}
+
 #[test]
 fn state_survives_a_daemon_crash() {
     let lab = two_pods_on_two_nodes();
