@@ -398,6 +398,17 @@ unsafe fn set_lo_up() -> libc::c_int {
     }
 }
 
+/// Gives SIGPIPE its default action (end the process quietly), as C and Go
+/// programs have it: Rust ignores SIGPIPE, so `kinet status | head -1` would
+/// otherwise fail writing to the closed pipe. For the CLI's commands, not for
+/// servers, which must survive a peer that went away.
+pub fn sigpipe_default() {
+    // SAFETY: installing SIG_DFL for SIGPIPE touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Unblock all signals and restore default dispositions (ignored signals stay ignored
 /// across exec otherwise; Rust ignores SIGPIPE). Async-signal-safe.
 unsafe fn reset_signals() {

@@ -234,6 +234,19 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    if matches!(
+        cli.cmd,
+        Cmd::Up { .. }
+            | Cmd::Down { .. }
+            | Cmd::Status
+            | Cmd::Kubeconfig
+            | Cmd::Kubectl { .. }
+            | Cmd::Exec { .. }
+            | Cmd::Ssh { .. }
+    ) {
+        // a closed output ends the command quietly, as `kubectl … | head` does
+        kinet_linux::sandbox::sigpipe_default();
+    }
     let result = match cli.cmd {
         Cmd::Pause { .. } => serve::pause(),
         Cmd::Serve { image, ports, text } => serve::serve(&image, &ports, text),

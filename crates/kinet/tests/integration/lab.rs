@@ -47,6 +47,14 @@ fn up_status_down_leaves_nothing() {
     let st = assert_ok(&lab.kinet(&["status"]));
     assert_contains(&st, "node1");
     assert_contains(&st, "Ready");
+    // a closed output ends the command quietly (issue 11, item 7)
+    let piped = run(&[
+        "sh",
+        "-c",
+        &format!("{} --name {} status | head -1", kinet_bin(), lab.name),
+    ]);
+    assert_eq!(err(&piped), "", "kinet status | head -1 complained");
+    assert_contains(out(&piped), "Lab:");
     // kinet kubectl runs the machine's kubectl against the lab
     let o = lab.kinet(&args("kubectl get ns kube-system -o name"));
     assert_eq!(assert_ok(&o).trim(), "namespace/kube-system");
