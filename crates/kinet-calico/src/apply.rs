@@ -67,6 +67,16 @@ impl Target {
         Ok(RouteChanges { replaced, deleted })
     }
 
+    /// The MTU of the node's LAN link (`eth0`), for the auto veth MTU.
+    pub fn lan_mtu(&self) -> Result<Option<u32>> {
+        let mut nl = Netlink::open(self.netns.as_deref())?;
+        Ok(nl
+            .links()?
+            .into_iter()
+            .find(|l| l.name == LAN_LINK)
+            .and_then(|l| l.mtu))
+    }
+
     pub fn sysctls(&self) -> Result<()> {
         let ns = self
             .netns

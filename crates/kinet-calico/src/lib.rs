@@ -11,6 +11,8 @@
 //! plan::rule_hashes(chain, bodies)                 // felix's `cali:<hash>` comments
 //! apply::Target { netns: Option<PathBuf> }         // the node's netns (None = this one)
 //!   .routes(&want) / .nat(pool) / .sysctls()       // idempotent, never removes on exit
+//! cni::veth_mtu(CNI_MTU, lan_mtu) -> Result<u32>  // calico-config's veth_mtu; "0" = auto (LAN MTU - 0)
+//! cni::conflist(node, mtu) / cni::install(dir, text)   // install-cni: /etc/cni/net.d/10-calico.conflist
 //! run::node(NodeOptions) / run::controllers(ControllersOptions)   // `kinet calico node|controllers`
 //! health::Health, serve(h, host, port), check(host, port, path)  // felix 9099, kube-controllers 9094
 //! info!/warning!/error!(pid, "file.go 42", …)      // `2026-12-01 12:00:00.000 [INFO][1] file.go 42: …`
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod cni;
 pub mod health;
 pub mod log;
 pub mod plan;

@@ -5,6 +5,7 @@
 //! and the service-account token at the standard path).
 
 use crate::apply::Target;
+use crate::cni;
 use crate::health::{self, Health};
 use crate::plan::{self, NodeInfo, NodeRoute};
 use crate::{error, info, warning};
@@ -94,6 +95,7 @@ pub async fn node(opts: NodeOptions) -> Result<()> {
     let target = Target {
         netns: opts.netns.clone(),
     };
+    install_cni(&target, &name);
     let client = client().await?;
     info!(
         PID,
@@ -220,6 +222,69 @@ pub async fn node(opts: NodeOptions) -> Result<()> {
                 }
             }
         }
+    }
+}
+
+/// install-cni, as calico-node's init step: writes the node's CNI network config with
+/// the veth MTU from `CNI_MTU` (calico-config's `veth_mtu`) into the node's
+/// `/etc/cni/net.d`, mounted at `/host` + `CNI_NET_DIR`. Without that mount (the
+/// directory is missing) nothing is written: the host's own directory is never made.
+/// A bad MTU is logged and the config left as it was (new pods keep the old one).
+fn install_cni(target: &Target, node: &str) {
+    let net_dir = std::env::var("CNI_NET_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/etc/cni/net.d".into());
+    let dir = PathBuf::from(format!("/host{net_dir}"));
+    let setting = std::env::var("CNI_MTU").unwrap_or_default();
+    let lan = target.lan_mtu().ok().flatten();
+    let mtu = match cni::veth_mtu(&setting, lan) {
+        Ok(m) => m,
+        Err(e) => {
+            error!(
+                PID,
+                "cni-installer/install.go 301", "Unable to determine MTU: {e}"
+            );
+            return;
+        }
+    };
+    if setting.trim().is_empty() || setting.trim() == "0" {
+        info!(
+            PID,
+            "cni-installer/install.go 279",
+            "MTU auto-detected from the host's {} (encapsulation overhead {}): {mtu}",
+            plan::LAN_LINK,
+            cni::ENCAP_OVERHEAD
+        );
+    }
+    if !dir.is_dir() {
+        warning!(
+            PID,
+            "cni-installer/install.go 195",
+            "{} is not mounted, not installing the CNI network config",
+            dir.display()
+        );
+        return;
+    }
+    match cni::install(&dir, &cni::conflist(node, mtu)) {
+        Ok(p) => {
+            info!(
+                PID,
+                "cni-installer/install.go 476",
+                "Created {} (mtu {mtu})",
+                p.display()
+            );
+            info!(
+                PID,
+                "cni-installer/install.go 480", "Wrote Calico CNI config"
+            );
+        }
+        Err(e) => error!(
+            PID,
+            "cni-installer/install.go 470",
+            "Failed to write {}: {e}",
+            dir.join(cni::CONFLIST_NAME).display()
+        ),
     }
 }
 

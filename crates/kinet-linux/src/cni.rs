@@ -2,6 +2,9 @@
 //! (`cali<hash>`) answers ARP for everything (proxy ARP, no delay), forwards, and
 //! carries a /32 route to the pod; whose pod end `eth0` holds the pod's IP/32 with
 //! the link-local gateway 169.254.1.1 on-link and the default route through it.
+//! Both ends get the MTU of the node's CNI network config (Calico's `"mtu"`, which
+//! calico-node's install-cni step writes from ConfigMap calico-config's `veth_mtu`);
+//! the caller reads it, [`DEFAULT_MTU`] when there is none.
 //!
 //! [`PodWiring`] is the pure plan (what is set, in which namespace); [`wire_pod`]
 //! applies it over rtnetlink and sysctls.
@@ -19,20 +22,36 @@ pub const POD_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
 pub const POD_IFNAME: &str = "eth0";
 /// The MAC of every node end, as Calico sets it.
 pub const NODE_VETH_MAC: [u8; 6] = [0xee; 6];
+/// The veth MTU when the node has no CNI network config yet (calico-node not
+/// started). Calico's plugin would fail with "no network config found"; kinet
+/// wires the pod with the kernel's Ethernet default instead, which is what the
+/// routed lab's auto MTU gives anyway.
+pub const DEFAULT_MTU: u32 = 1500;
+/// The smallest MTU an IPv4 link may have (RFC 791), the largest a veth takes.
+pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=65535;
 
-/// What wiring one pod sets: `veth` is the node end's name, `ip` the pod's address.
+/// What wiring one pod sets: `veth` is the node end's name, `ip` the pod's address,
+/// `mtu` both ends' MTU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodWiring {
     pub veth: String,
     pub ip: Ipv4Addr,
+    pub mtu: u32,
 }
 
 impl PodWiring {
+    /// The wiring with [`DEFAULT_MTU`].
     pub fn new(veth: &str, ip: Ipv4Addr) -> PodWiring {
         PodWiring {
             veth: veth.to_string(),
             ip,
+            mtu: DEFAULT_MTU,
         }
+    }
+
+    pub fn with_mtu(mut self, mtu: u32) -> PodWiring {
+        self.mtu = mtu;
+        self
     }
 
     /// The node's sysctls for the veth's node end.
@@ -80,17 +99,29 @@ impl WireError {
 }
 
 /// Wires the pod namespace `pod_ns` into the node namespace `node_ns` the Calico
-/// way (see the module docs), with `veth` as the node end's name. A leftover link
-/// of that name (an earlier pod of the same name) is removed first. Idempotent
-/// otherwise: addresses and routes are replaced.
+/// way (see the module docs), with `veth` as the node end's name and
+/// [`DEFAULT_MTU`]. A leftover link of that name (an earlier pod of the same name)
+/// is removed first. Idempotent otherwise: addresses and routes are replaced.
 pub fn wire_pod(node_ns: &Path, pod_ns: &Path, veth: &str, ip: Ipv4Addr) -> Result<(), WireError> {
-    let plan = PodWiring::new(veth, ip);
+    wire(node_ns, pod_ns, &PodWiring::new(veth, ip))
+}
+
+/// [`wire_pod`] with the plan's MTU on both ends of the veth.
+pub fn wire(node_ns: &Path, pod_ns: &Path, plan: &PodWiring) -> Result<(), WireError> {
+    if !MTU_RANGE.contains(&plan.mtu) {
+        return Err(Error::Invalid(format!("invalid MTU {}", plan.mtu)).into());
+    }
+    let veth = plan.veth.as_str();
+    let ip = plan.ip;
     let mut node = Netlink::open(Some(node_ns))?;
     // a leftover from an earlier pod of the same name
     let _ = node.link_del(veth);
     node.veth_add(veth, POD_IFNAME, Some(pod_ns))
         .map_err(WireError::Veth)?;
     node.link_set_mac(veth, NODE_VETH_MAC)?;
+    if plan.mtu != DEFAULT_MTU {
+        node.link_set_mtu(veth, plan.mtu)?;
+    }
     let sysctls = plan.node_sysctls();
     let pairs: Vec<(&str, &str)> = sysctls.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     sysctl_set_many(node_ns, &pairs)?;
@@ -98,6 +129,9 @@ pub fn wire_pod(node_ns: &Path, pod_ns: &Path, veth: &str, ip: Ipv4Addr) -> Resu
     node.route_replace(&plan.node_route())?;
     let mut pod = Netlink::open(Some(pod_ns))?;
     pod.link_set_up("lo")?;
+    if plan.mtu != DEFAULT_MTU {
+        pod.link_set_mtu(POD_IFNAME, plan.mtu)?;
+    }
     pod.addr_add(POD_IFNAME, IpAddr::V4(ip), 32)?;
     pod.link_set_up(POD_IFNAME)?;
     for r in plan.pod_routes() {
@@ -134,6 +168,14 @@ mod unit {
             default.to_string(),
             "default via 169.254.1.1 dev eth0 onlink"
         );
+    }
+
+    #[test]
+    fn the_mtu_defaults_to_ethernets() {
+        let w = PodWiring::new("cali0", Ipv4Addr::new(10, 1, 1, 5));
+        assert_eq!(w.mtu, 1500);
+        assert_eq!(w.with_mtu(1450).mtu, 1450);
+        assert!(MTU_RANGE.contains(&68) && !MTU_RANGE.contains(&67));
     }
 
     #[test]

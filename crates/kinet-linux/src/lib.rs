@@ -73,6 +73,7 @@
 //!                                                  // veth cali… (proxy ARP, no proxy delay, forwarding,
 //!                                                  // MAC ee:ee:…, IP/32 route) <-> pod eth0 (IP/32,
 //!                                                  // 169.254.1.1 scope link, default via it onlink, lo up)
+//!   wire(node_ns, pod_ns, &PodWiring::new(veth, ip).with_mtu(mtu))   // the same, with an MTU
 //!   struct PodWiring { veth, ip }: node_sysctls(), node_route(), pod_routes()   // the pure plan
 //!   POD_GATEWAY, POD_IFNAME, NODE_VETH_MAC
 //!

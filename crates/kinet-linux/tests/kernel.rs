@@ -485,6 +485,7 @@ fn calico_style_pod_wiring() {
         .find(|l| l.name == "eth0")
         .unwrap();
     assert_eq!(pod_eth0.kind.as_deref(), Some("veth"));
+    assert_eq!(pod_eth0.mtu, Some(kinet_linux::cni::DEFAULT_MTU));
     assert_eq!(
         sysctl_get(&node, &format!("net/ipv4/conf/{cali}/proxy_arp")).unwrap(),
         "1"

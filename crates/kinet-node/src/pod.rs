@@ -150,6 +150,7 @@ impl Agent {
         // volumes first: kubelet starts nothing until they are mounted
         let vols = Arc::new(PodVolumes::new(
             self.pod_state_dir(&uid).join("volumes"),
+            self.node_root(),
             self.store.clone(),
             self.cfg.tokens.clone(),
         ));

@@ -64,6 +64,8 @@ fn needs_refresh(c: &Cached, now: DateTime<Utc>) -> bool {
 pub struct PodVolumes {
     /// `<state>/pods/<uid>/volumes`.
     pub root: PathBuf,
+    /// The node's own root for node-owned hostPaths (`volumes::node_root`).
+    pub node_root: PathBuf,
     store: Arc<Store>,
     issuer: Option<TokenIssuer>,
     /// (volume, path) → the token in that file.
@@ -126,9 +128,15 @@ impl Sources for ClusterSources<'_> {
 }
 
 impl PodVolumes {
-    pub fn new(root: PathBuf, store: Arc<Store>, issuer: Option<TokenIssuer>) -> PodVolumes {
+    pub fn new(
+        root: PathBuf,
+        node_root: PathBuf,
+        store: Arc<Store>,
+        issuer: Option<TokenIssuer>,
+    ) -> PodVolumes {
         PodVolumes {
             root,
+            node_root,
             store,
             issuer,
             tokens: Mutex::new(HashMap::new()),
@@ -157,7 +165,7 @@ impl PodVolumes {
             .flatten()
         {
             let name = str_at(v, "/name").to_string();
-            let path = volumes::volume_path(&self.root, v);
+            let path = volumes::volume_path(&self.root, &self.node_root, v);
             let res = match volumes::content(pod, v, &mut src) {
                 Ok(Content::Files(files)) => volumes::write_atomic(&path, &files)
                     .map(|_| ())
@@ -167,7 +175,14 @@ impl PodVolumes {
                         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
                     })
                     .map_err(|e| format!("{}: {e}", path.display())),
-                Ok(Content::HostPath { path, kind }) => volumes::prepare_host_path(&path, &kind),
+                Ok(Content::HostPath { path: p, kind }) => {
+                    // a node-owned directory (the node's /etc/cni/net.d …) is made
+                    // in the node's root as needed: a fresh node has none yet
+                    if volumes::is_node_owned(&p.to_string_lossy()) && kind.is_empty() {
+                        let _ = std::fs::create_dir_all(&path);
+                    }
+                    volumes::prepare_host_path(&path, &kind)
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = res {
@@ -254,7 +269,12 @@ mod tests {
             })
         });
         let root = std::env::temp_dir().join(format!("kinet-podvol-{}", uuid_like()));
-        let vols = PodVolumes::new(root.join("volumes"), store.clone(), Some(issuer));
+        let vols = PodVolumes::new(
+            root.join("volumes"),
+            root.join("node"),
+            store.clone(),
+            Some(issuer),
+        );
         let mut pod = serde_json::json!({"metadata": {"name": "p", "namespace": "web", "uid": "u1"},
         "spec": {"containers": [{"name": "c"}], "volumes": [
             {"name": "cache", "emptyDir": {}},

@@ -194,6 +194,7 @@ impl RunnerSpec {
                 &run.pod,
                 c,
                 &agent.pod_state_dir(&run.uid).join("volumes"),
+                &agent.node_root(),
                 &own_dir.join("mnt"),
             ),
             own_dir,

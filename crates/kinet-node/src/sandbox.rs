@@ -1,7 +1,9 @@
 //! A pod's sandbox, as kubelet and the CNI plugin make it: the pod's files
 //! (hosts, resolv.conf, hostname), its holder process (the pod's namespaces), an
 //! address from the node's pod CIDR (host-local IPAM) and the Calico wiring
-//! ([`kinet_linux::cni::wire_pod`]).
+//! ([`kinet_linux::cni::wire`]) with the MTU of the node's CNI network config
+//! (`/etc/cni/net.d/10-calico.conflist` in the node's root, which calico-node
+//! writes; read for each new pod, so existing pods keep theirs).
 
 use crate::agent::Agent;
 use crate::{files, plan};
@@ -65,7 +67,72 @@ impl Ipam {
     }
 }
 
+/// The CNI network config files libcni considers (`.conf`, `.conflist`, `.json`).
+fn is_cni_config(name: &str) -> bool {
+    !name.starts_with('.')
+        && [".conf", ".conflist", ".json"]
+            .iter()
+            .any(|e| name.ends_with(e))
+}
+
+/// The MTU one CNI network config asks for: Calico's plugin's `"mtu"` in a
+/// `.conflist` (`plugins[]`), the top-level `"mtu"` of a single `.conf`. None if
+/// the text is not JSON or has no valid MTU (the plugin then uses 1500).
+pub fn config_mtu(text: &str) -> Option<u32> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let mtu_of = |p: &Value| {
+        p.get("mtu")
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| kinet_linux::cni::MTU_RANGE.contains(m))
+    };
+    match v.get("plugins").and_then(Value::as_array) {
+        Some(plugins) => plugins
+            .iter()
+            .find(|p| p.get("type").and_then(Value::as_str) == Some("calico"))
+            .or_else(|| plugins.iter().find(|p| p.get("mtu").is_some()))
+            .and_then(mtu_of),
+        None => mtu_of(&v),
+    }
+}
+
+/// The pods' MTU from a node's CNI config directory listing (`(file name, text)`):
+/// the first config in name order, as libcni picks it. No config at all (calico-node
+/// has not run on this node yet) gives [`kinet_linux::cni::DEFAULT_MTU`]: where the
+/// real plugin fails ("no networks found"), kinet wires the pod with the default.
+pub fn network_mtu(mut files: Vec<(String, String)>) -> u32 {
+    files.retain(|(n, _)| is_cni_config(n));
+    files.sort();
+    files
+        .first()
+        .and_then(|(_, text)| config_mtu(text))
+        .unwrap_or(kinet_linux::cni::DEFAULT_MTU)
+}
+
+/// [`network_mtu`] of the directory `dir` (missing: the default).
+pub fn network_mtu_in(dir: &std::path::Path) -> u32 {
+    let files = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !is_cni_config(&name) {
+                return None;
+            }
+            Some((name, std::fs::read_to_string(e.path()).ok()?))
+        })
+        .collect();
+    network_mtu(files)
+}
+
 impl Agent {
+    /// This node's own root for its node-owned paths (`/etc/cni/net.d` …, see
+    /// [`crate::volumes::NODE_OWNED_PATHS`]): `/var/lib/kinet/LAB/nodes/NODE/root`.
+    pub(crate) fn node_root(&self) -> PathBuf {
+        crate::volumes::node_root(&self.cfg.state_dir, &self.cfg.node.name)
+    }
+
     /// Creates the pod's sandbox: files, holder process, network. Returns (holder pid, pod IP).
     pub(crate) fn create_sandbox(&self, pod: &Value) -> Result<(u32, Ipv4Addr)> {
         let uid = str_at(pod, "/metadata/uid");
@@ -113,7 +180,9 @@ impl Agent {
         if !host_network {
             let pod_ns = PathBuf::from(format!("/proc/{pid}/ns/net"));
             let veth = plan::veth_name(ns, name);
-            if let Err(e) = kinet_linux::cni::wire_pod(&self.cfg.netns, &pod_ns, &veth, ip) {
+            let mtu = network_mtu_in(&self.node_root().join("etc/cni/net.d"));
+            let wiring = kinet_linux::cni::PodWiring::new(&veth, ip).with_mtu(mtu);
+            if let Err(e) = kinet_linux::cni::wire(&self.cfg.netns, &pod_ns, &wiring) {
                 let _ = sandbox::kill(pid, sandbox::Signal::Kill);
                 self.ipam.release(ip);
                 return Err(e.into());
@@ -157,6 +226,43 @@ mod tests {
             ipam.allocate("").unwrap_err().to_string(),
             "no IP addresses available in range set: 10.1.1.0/30"
         );
+    }
+
+    #[test]
+    fn the_mtu_is_the_first_configs() {
+        let calico = |mtu: u32| {
+            format!(
+                r#"{{"name": "k8s-pod-network", "plugins": [{{"type": "calico", "mtu": {mtu}}}, {{"type": "portmap"}}]}}"#
+            )
+        };
+        let f = |n: &str, t: &str| (n.to_string(), t.to_string());
+        assert_eq!(network_mtu(vec![]), 1500, "no config: the default");
+        assert_eq!(
+            network_mtu(vec![f("10-calico.conflist", &calico(1450))]),
+            1450
+        );
+        // libcni's order: the first name wins; other files are not configs
+        assert_eq!(
+            network_mtu(vec![
+                f("20-other.conflist", &calico(9000)),
+                f("10-calico.conflist", &calico(1400)),
+                f(".10-calico.conflist.tmp", &calico(1300)),
+                f("calico-kubeconfig", "x"),
+            ]),
+            1400
+        );
+        assert_eq!(
+            network_mtu(vec![f("10-net.conf", r#"{"type": "calico", "mtu": 1480}"#)]),
+            1480
+        );
+        // no mtu, a bad one, or no JSON: the plugin's default
+        assert_eq!(config_mtu(r#"{"plugins": [{"type": "calico"}]}"#), None);
+        assert_eq!(
+            config_mtu(r#"{"plugins": [{"type": "calico", "mtu": 20}]}"#),
+            None
+        );
+        assert_eq!(config_mtu("{"), None);
+        assert_eq!(network_mtu(vec![f("10-calico.conflist", "{")]), 1500);
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //!
 //! [`content`] is pure (the cluster is read through [`Sources`]); [`write_atomic`]
 //! and [`prepare_host_path`] touch only the directories they are given.
+//!
+//! hostPath volumes are the machine's own paths, except the node-owned ones
+//! ([`NODE_OWNED_PATHS`]: the CNI's and Calico's directories), which every lab node
+//! has for itself: they resolve to `/var/lib/kinet/LAB/nodes/NODE/root/PATH`
+//! ([`node_root`], [`host_path`]), so calico-node's `/etc/cni/net.d` is its node's.
 
 use crate::fieldpath::field_value;
 use crate::sources::Objects;
@@ -55,6 +60,45 @@ pub trait Sources: Objects {
     fn token(&mut self, volume: &str, src: &TokenSource) -> Result<String, String>;
 }
 
+/// The hostPath directories (and everything below them) that belong to the lab
+/// node rather than the machine: the CNI network configs and plugins, Calico's
+/// state. Other hostPaths are the machine's (nodes share its filesystem).
+pub const NODE_OWNED_PATHS: &[&str] = &[
+    "/etc/cni/net.d",
+    "/opt/cni/bin",
+    "/var/lib/cni",
+    "/var/lib/calico",
+    "/var/run/calico",
+    "/run/calico",
+    "/var/log/calico",
+];
+
+/// The directory that stands for a lab node's `/` for its node-owned paths:
+/// `<state_dir>/nodes/<node>/root` (state_dir is /var/lib/kinet/LAB).
+pub fn node_root(state_dir: &Path, node: &str) -> PathBuf {
+    state_dir.join("nodes").join(node).join("root")
+}
+
+/// True if the absolute `path` is one of [`NODE_OWNED_PATHS`] or below one (a
+/// path with `..` or `.` components never is).
+pub fn is_node_owned(path: &str) -> bool {
+    let p = Path::new(path);
+    p.is_absolute()
+        && p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        && NODE_OWNED_PATHS.iter().any(|o| p.starts_with(o))
+}
+
+/// Where a hostPath is on the machine: under `node_root` if it is node-owned,
+/// else the path itself.
+pub fn host_path(node_root: &Path, path: &str) -> PathBuf {
+    if is_node_owned(path) {
+        node_root.join(path.trim_start_matches('/'))
+    } else {
+        PathBuf::from(path)
+    }
+}
+
 /// The kubelet plugin directory a volume lives in (`kubernetes.io~configmap` …);
 /// None for hostPath, which is the host's own path.
 pub fn plugin_dir(volume: &Value) -> Option<&'static str> {
@@ -76,11 +120,11 @@ pub fn plugin_dir(volume: &Value) -> Option<&'static str> {
 }
 
 /// Where a volume's files are: `<root>/<plugin>/<name>` (root is the pod's volumes
-/// directory), or the host path of a hostPath volume.
-pub fn volume_path(root: &Path, volume: &Value) -> PathBuf {
+/// directory), or the path of a hostPath volume ([`host_path`] in `node_root`).
+pub fn volume_path(root: &Path, node_root: &Path, volume: &Value) -> PathBuf {
     match plugin_dir(volume) {
         Some(p) => root.join(p).join(str_at(volume, "/name")),
-        None => PathBuf::from(str_at(volume, "/hostPath/path")),
+        None => host_path(node_root, str_at(volume, "/hostPath/path")),
     }
 }
 
@@ -574,13 +618,14 @@ fn expand_sub_path(expr: &str, container: &Value) -> String {
 }
 
 /// The bind mounts of a container: each volumeMount from its volume under `root`
-/// (the pod's volumes directory), `subPath` inside it; configMap, secret, downwardAPI
+/// (the pod's volumes directory; node-owned hostPaths under `node_root`), `subPath` inside it; configMap, secret, downwardAPI
 /// and projected volumes are always read-only, as kubelet mounts them. `scratch` is
 /// the container's own empty directory (see [`ContainerMounts`]).
 pub fn container_binds(
     pod: &Value,
     container: &Value,
     root: &Path,
+    node_root: &Path,
     scratch: &Path,
 ) -> Result<ContainerMounts, String> {
     let volumes = pod
@@ -595,7 +640,7 @@ pub fn container_binds(
             .iter()
             .find(|v| v["name"] == name)
             .ok_or_else(|| format!("volume {name:?} not found in pod"))?;
-        let mut source = volume_path(root, v);
+        let mut source = volume_path(root, node_root, v);
         let sub = match m.get("subPathExpr").and_then(Value::as_str) {
             Some(e) if !e.is_empty() => expand_sub_path(e, container),
             _ => str_at(m, "/subPath").to_string(),
@@ -627,7 +672,10 @@ pub fn memory_dirs(pod: &Value, root: &Path) -> Vec<PathBuf> {
         .into_iter()
         .flatten()
         .filter(|v| str_at(v, "/emptyDir/medium") == "Memory")
-        .map(|v| volume_path(root, v))
+        .map(|v| {
+            root.join("kubernetes.io~empty-dir")
+                .join(str_at(v, "/name"))
+        })
         .collect()
 }
 

@@ -242,20 +242,58 @@ fn empty_dirs_and_host_paths() {
         }
     );
     let root = Path::new("/var/lib/kinet/lab/pods/u/volumes");
+    let node = Path::new("/var/lib/kinet/lab/nodes/node1/root");
     assert_eq!(
-        volume_path(root, &json!({"name": "c", "emptyDir": {}})),
+        volume_path(root, node, &json!({"name": "c", "emptyDir": {}})),
         root.join("kubernetes.io~empty-dir/c")
     );
     assert_eq!(
         volume_path(
             root,
+            node,
             &json!({"name": "h", "hostPath": {"path": "/var/log"}})
         ),
         PathBuf::from("/var/log")
     );
+    assert_eq!(
+        volume_path(
+            root,
+            node,
+            &json!({"name": "cni", "hostPath": {"path": "/etc/cni/net.d"}})
+        ),
+        node.join("etc/cni/net.d")
+    );
     assert!(is_emulated(
         &json!({"name": "p", "persistentVolumeClaim": {"claimName": "x"}})
     ));
+}
+
+#[test]
+fn node_owned_host_paths_are_the_nodes() {
+    let node = node_root(Path::new("/var/lib/kinet/lab"), "node2");
+    assert_eq!(node, PathBuf::from("/var/lib/kinet/lab/nodes/node2/root"));
+    for p in [
+        "/etc/cni/net.d",
+        "/etc/cni/net.d/10-calico.conflist",
+        "/var/lib/calico",
+        "/var/run/calico",
+        "/opt/cni/bin",
+    ] {
+        assert!(is_node_owned(p), "{p}");
+        assert_eq!(host_path(&node, p), node.join(&p[1..]));
+    }
+    for p in [
+        "/etc",
+        "/etc/cni",
+        "/etc/cni/net.d2",
+        "/var/log",
+        "/etc/cni/net.d/../../passwd",
+        "etc/cni/net.d",
+        "",
+    ] {
+        assert!(!is_node_owned(p), "{p}");
+        assert_eq!(host_path(&node, p), PathBuf::from(p));
+    }
 }
 
 #[test]
@@ -375,7 +413,7 @@ fn container_binds_follow_volume_mounts() {
         {"name": "logs", "mountPath": "/host-logs"}
     ]});
     let root = Path::new("/v");
-    let m = container_binds(&p, &c, root, Path::new("/s")).unwrap();
+    let m = container_binds(&p, &c, root, Path::new("/n"), Path::new("/s")).unwrap();
     let b: Vec<(String, String, bool)> = m
         .binds
         .iter()
@@ -415,9 +453,9 @@ fn container_binds_follow_volume_mounts() {
     );
     assert_eq!(m.scratch, PathBuf::from("/s"));
     let bad = json!({"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/x", "subPath": "../etc"}]});
-    assert!(container_binds(&p, &bad, root, Path::new("/s")).is_err());
+    assert!(container_binds(&p, &bad, root, Path::new("/n"), Path::new("/s")).is_err());
     let none = json!({"name": "c", "volumeMounts": [{"name": "nope", "mountPath": "/x"}]});
-    assert!(container_binds(&p, &none, root, Path::new("/s")).is_err());
+    assert!(container_binds(&p, &none, root, Path::new("/n"), Path::new("/s")).is_err());
     let mem = json!({"spec": {"volumes": [{"name": "m", "emptyDir": {"medium": "Memory"}}]}});
     assert_eq!(
         memory_dirs(&mem, root),

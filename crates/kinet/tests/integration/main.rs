@@ -16,6 +16,7 @@ mod interactive;
 mod kube_rs;
 mod kubectl;
 mod lab;
+mod mtu;
 mod services;
 mod services_api;
 mod ssh;
