@@ -776,9 +776,11 @@ fn services_tests_9_to_19_and_the_checklist() {
     // Test 11: ten requests see several pods
     let seen: BTreeSet<String> = (0..10)
         .map(|_| {
-            c.ok(&format!("exec busybox -- wget -qO- http://{ip}:80/hostname"))
-                .trim()
-                .to_string()
+            c.ok(&format!(
+                "exec busybox -- wget -qO- http://{ip}:80/hostname"
+            ))
+            .trim()
+            .to_string()
         })
         .collect();
     assert!(
@@ -792,7 +794,9 @@ fn services_tests_9_to_19_and_the_checklist() {
         "backend-",
     );
     assert_contains(
-        c.ok(&format!("exec busybox -- wget -O- http://{ip}:9090/metrics")),
+        c.ok(&format!(
+            "exec busybox -- wget -O- http://{ip}:9090/metrics"
+        )),
         "backend-",
     );
 
@@ -818,7 +822,10 @@ fn services_tests_9_to_19_and_the_checklist() {
         r#"get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}'"#,
     );
     assert_eq!(node_ip, kinet_model::lab::node_ip(1).to_string());
-    let page = c.ssh_until("outside", &format!("curl -s --max-time 3 http://{node_ip}:30080"));
+    let page = c.ssh_until(
+        "outside",
+        &format!("curl -s --max-time 3 http://{node_ip}:30080"),
+    );
     assert_contains(&page, "backend-");
 
     // the checklist: Étapes 1–3 (the Service, its Endpoints, its pods)
@@ -974,7 +981,13 @@ fn services_kubernetes_and_debugging_002() {
     let ip = c.ok("get svc nginx-service -o jsonpath={.spec.clusterIP}");
     let get = c.ok("get svc nginx-service");
     let row = get.lines().nth(1).unwrap_or_default().to_string();
-    for cell in ["nginx-service", "ClusterIP", ip.as_str(), "<none>", "80/TCP"] {
+    for cell in [
+        "nginx-service",
+        "ClusterIP",
+        ip.as_str(),
+        "<none>",
+        "80/TCP",
+    ] {
         assert_contains(&row, cell);
     }
     // `kubectl run -it --rm test --image=busybox --restart=Never -- sh`, typing
@@ -1013,7 +1026,10 @@ fn services_kubernetes_and_debugging_002() {
 
     // "Voir les règles iptables créées": one chain per Service, random probabilities
     let save = c.ssh("node1", "sudo iptables-save");
-    let grep: Vec<&str> = save.lines().filter(|l| l.contains("nginx-service")).collect();
+    let grep: Vec<&str> = save
+        .lines()
+        .filter(|l| l.contains("nginx-service"))
+        .collect();
     let has = |needle: &str| grep.iter().any(|l| l.contains(needle));
     assert!(
         has(&format!("-A KUBE-SERVICES -d {ip}/32 -p tcp")) && has("-j KUBE-SVC-"),
@@ -1041,7 +1057,10 @@ fn services_kubernetes_and_debugging_002() {
     for n in 1..=2 {
         let page = c.ssh_until(
             "outside",
-            &format!("curl -s --max-time 3 http://{}:30080", kinet_model::lab::node_ip(n)),
+            &format!(
+                "curl -s --max-time 3 http://{}:30080",
+                kinet_model::lab::node_ip(n)
+            ),
         );
         assert_contains(&page, "Welcome to nginx!");
     }
@@ -1117,7 +1136,9 @@ fn services_kubernetes_and_debugging_002() {
     c.ok("run debug-test-dns --image=busybox --restart=Never -n default -- sleep 3600");
     c.lab.wait_ready("default", "debug-test-dns");
     assert_contains(
-        c.until(&format!("exec debug-test-dns -n default -- wget -O- http://{ip}:80")),
+        c.until(&format!(
+            "exec debug-test-dns -n default -- wget -O- http://{ip}:80"
+        )),
         "Welcome to nginx!",
     );
     c.ok("delete pod debug-test-dns -n default");

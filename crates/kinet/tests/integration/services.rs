@@ -580,10 +580,19 @@ spec:
     });
     lab.k(&args("delete pod slow --grace-period=120 --wait=false"));
     wait_until(secs(20), || {
-        let conds = lab.k(&args(&format!(
-            r#"get endpointslices -l kubernetes.io/service-name=term -o jsonpath='{{range .items[*].endpoints[?(@.addresses[0]=="{slow_ip}")]}}{{.conditions}}{{end}}'"#
-        )));
-        let v: serde_json::Value = serde_json::from_str(&conds).unwrap_or_default();
+        let slices = lab.k(&args(
+            "get endpointslices -l kubernetes.io/service-name=term -o json",
+        ));
+        let slices: serde_json::Value = serde_json::from_str(&slices).unwrap_or_default();
+        let v = slices["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
+            .find(|e| e["addresses"][0] == slow_ip.as_str())
+            .map(|e| e["conditions"].clone())
+            .unwrap_or_default();
+        let conds = v.to_string();
         if v == serde_json::json!({"ready": false, "serving": true, "terminating": true}) {
             Ok(())
         } else {
@@ -601,7 +610,9 @@ spec:
         &["wget", "-qO-", &format!("http://{slow_ip}:8080/hostname")],
     );
     assert_eq!(assert_ok(&direct).trim(), "slow");
-    lab.k(&args("delete pod slow --grace-period=0 --force --wait=false"));
+    lab.k(&args(
+        "delete pod slow --grace-period=0 --force --wait=false",
+    ));
 
     // UDP: the stale conntrack entry of a gone endpoint is flushed
     wait_endpoints(&lab, "echo", 1);
@@ -658,7 +669,10 @@ spec:
     );
     let filter = assert_ok(&ssh(&lab, "node1", &["sudo", "iptables", "-S"]));
     let kube: Vec<&str> = filter.lines().filter(|l| l.contains("KUBE-")).collect();
-    assert!(!kube.is_empty(), "no KUBE- rules in the filter table:\n{filter}");
+    assert!(
+        !kube.is_empty(),
+        "no KUBE- rules in the filter table:\n{filter}"
+    );
     let nat = assert_ok(&ssh(
         &lab,
         "node1",
@@ -673,9 +687,8 @@ spec:
     // mode ipvs: this kernel has no ip_vs, the pods crash-loop and say why
     set_mode(&lab, "iptables", "ipvs");
     wait_until(secs(90), || {
-        let logs = out_err(&lab.kubectl(&args(
-            "-n kube-system logs -l k8s-app=kube-proxy --tail=20",
-        )));
+        let logs =
+            out_err(&lab.kubectl(&args("-n kube-system logs -l k8s-app=kube-proxy --tail=20")));
         let prev = out_err(&lab.kubectl(&args(
             "-n kube-system logs -l k8s-app=kube-proxy --previous --tail=20",
         )));
