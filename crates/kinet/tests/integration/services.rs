@@ -459,11 +459,13 @@ fn udp_hostname(lab: &Lab, pod: &str, ip: &str) -> String {
 
 /// A pod that serves `/hostname` with busybox httpd and ignores SIGTERM, so a
 /// deletion with a grace period leaves it running (and Ready) while terminating.
-const SLOW: &str = r#"
+fn slow_pod(name: &str) -> String {
+    format!(
+        r#"
 apiVersion: v1
 kind: Pod
 metadata:
-  name: slow
+  name: {name}
   labels:
     app: term
 spec:
@@ -477,7 +479,9 @@ spec:
         path: /hostname
         port: 8080
       periodSeconds: 1
-"#;
+"#
+    )
+}
 
 #[test]
 fn internal_policy_terminating_udp_conntrack_and_kube_proxy_operations() {
@@ -546,97 +550,11 @@ spec:
     lab.apply(&backend("local", 1, Some("node1")));
     lab.apply(&backend("term", 1, None));
     lab.apply(&backend("echo", 1, Some("node2")));
-    lab.apply(SLOW);
     wait_endpoints(&lab, "early", 2);
     let got = wget_until(&lab, "client2", &format!("http://{early}/hostname"));
     assert!(got.starts_with("early-"), "early answered {got:?}");
 
-    // internalTrafficPolicy Local: only a client on node1 (where the endpoint is) gets an answer
-    wait_endpoints(&lab, "local", 1);
-    let local = cluster_ip(&lab, "local");
-    let got = wget_until(&lab, "client1", &format!("http://{local}/hostname"));
-    assert!(got.starts_with("local-"), "local answered {got:?}");
-    for _ in 0..3 {
-        let o = wget_once(&lab, "client2", &format!("http://{local}/hostname"));
-        assert!(
-            !o.status.success(),
-            "internalTrafficPolicy Local: client2 on node2 has no local endpoint but got {}",
-            out(&o)
-        );
-    }
-
-    // terminating endpoints: out of the rotation at once, serving while they terminate
-    wait_endpoints(&lab, "term", 2);
-    lab.wait_ready("default", "slow");
-    let slow_ip = lab.pod_ip("default", "slow");
-    let term = cluster_ip(&lab, "term");
-    wait_until(secs(30), || {
-        let seen = answers(&lab, "client1", &format!("http://{term}/hostname"));
-        if seen.contains("slow") {
-            Ok(())
-        } else {
-            Err(format!("slow never answered through {term}: {seen:?}"))
-        }
-    });
-    lab.k(&args("delete pod slow --grace-period=120 --wait=false"));
-    wait_until(secs(20), || {
-        let slices = lab.k(&args(
-            "get endpointslices -l kubernetes.io/service-name=term -o json",
-        ));
-        let slices: serde_json::Value = serde_json::from_str(&slices).unwrap_or_default();
-        let v = slices["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
-            .find(|e| e["addresses"][0] == slow_ip.as_str())
-            .map(|e| e["conditions"].clone())
-            .unwrap_or_default();
-        let conds = v.to_string();
-        if v == serde_json::json!({"ready": false, "serving": true, "terminating": true}) {
-            Ok(())
-        } else {
-            Err(format!("slow's conditions in the slice: {conds:?}"))
-        }
-    });
-    let seen = answers(&lab, "client1", &format!("http://{term}/hostname"));
-    assert!(
-        seen.iter().all(|h| h.starts_with("term-")),
-        "a terminating endpoint stayed in the rotation: {seen:?}"
-    );
-    let direct = lab.exec(
-        "default",
-        "client1",
-        &["wget", "-qO-", &format!("http://{slow_ip}:8080/hostname")],
-    );
-    assert_eq!(assert_ok(&direct).trim(), "slow");
-    lab.k(&args(
-        "delete pod slow --grace-period=0 --force --wait=false",
-    ));
-
-    // UDP: the stale conntrack entry of a gone endpoint is flushed
-    wait_endpoints(&lab, "echo", 1);
-    let echo = cluster_ip(&lab, "echo");
-    let first = wait_until(secs(30), || {
-        let got = udp_hostname(&lab, "client1", &echo);
-        if got.starts_with("echo-") {
-            Ok(got)
-        } else {
-            Err(format!("udp {echo}:8081 answered {got:?}"))
-        }
-    });
-    lab.k(&args(&format!("delete pod {first} --grace-period=1")));
-    let second = wait_until(secs(60), || {
-        let got = udp_hostname(&lab, "client1", &echo);
-        if got.starts_with("echo-") && got != first {
-            Ok(got)
-        } else {
-            Err(format!(
-                "udp {echo}:8081 from the same source port answered {got:?} (first {first})"
-            ))
-        }
-    });
-    assert_ne!(second, first);
+    check_local_terminating_udp(&lab, "iptables");
 
     // kube-proxy's own view: its logs, its DaemonSet, its rules on the node
     let logs = lab.k(&args("-n kube-system logs ds/kube-proxy"));
@@ -684,8 +602,24 @@ spec:
         "no KUBE-SVC line for {early}:\n{nat}"
     );
 
+    // the same behaviours in nftables mode
+    switch_mode(&lab, "iptables", "nftables");
+    wait_until(secs(30), || {
+        let nft = out(&ssh(
+            &lab,
+            "node1",
+            &["nft", "list", "table", "ip", "kube-proxy"],
+        ));
+        if nft.contains(&early) {
+            Ok(())
+        } else {
+            Err(format!("nftables mode: no {early} in {nft}"))
+        }
+    });
+    check_local_terminating_udp(&lab, "nftables");
+
     // mode ipvs: this kernel has no ip_vs, the pods crash-loop and say why
-    set_mode(&lab, "iptables", "ipvs");
+    set_mode(&lab, "nftables", "ipvs");
     wait_until(secs(90), || {
         let logs =
             out_err(&lab.kubectl(&args("-n kube-system logs -l k8s-app=kube-proxy --tail=20")));
@@ -706,6 +640,14 @@ spec:
         "rollout status daemonset/kube-proxy -n kube-system --timeout=120s",
     ));
     wget_until(&lab, "client2", &format!("http://{early}/hostname"));
+    wait_until(secs(30), || {
+        let nft = ssh(&lab, "node1", &["nft", "list", "table", "ip", "kube-proxy"]);
+        if nft.status.success() {
+            Err(format!("nftables mode's table left behind: {}", out(&nft)))
+        } else {
+            Ok(())
+        }
+    });
 
     // deleting a Service removes its rules
     lab.k(&args("delete svc early"));
@@ -717,4 +659,99 @@ spec:
             Ok(())
         }
     });
+}
+
+/// internalTrafficPolicy Local, a terminating endpoint and a UDP endpoint that
+/// goes away, in the current `mode`.
+fn check_local_terminating_udp(lab: &Lab, mode: &str) {
+    let slow = format!("slow-{mode}");
+    // internalTrafficPolicy Local: only a client on node1 (where the endpoint is) gets an answer
+    wait_endpoints(lab, "local", 1);
+    let local = cluster_ip(lab, "local");
+    let got = wget_until(lab, "client1", &format!("http://{local}/hostname"));
+    assert!(got.starts_with("local-"), "local answered {got:?}");
+    for _ in 0..3 {
+        let o = wget_once(lab, "client2", &format!("http://{local}/hostname"));
+        assert!(
+            !o.status.success(),
+            "{mode}: internalTrafficPolicy Local: client2 on node2 has no local endpoint but got {}",
+            out(&o)
+        );
+    }
+
+    // terminating endpoints: out of the rotation at once, serving while they terminate
+    wait_endpoints(lab, "term", 1);
+    lab.apply(&slow_pod(&slow));
+    lab.wait_ready("default", &slow);
+    let slow_ip = lab.pod_ip("default", &slow);
+    let term = cluster_ip(lab, "term");
+    wait_until(secs(30), || {
+        let seen = answers(lab, "client1", &format!("http://{term}/hostname"));
+        if seen.contains(&slow) {
+            Ok(())
+        } else {
+            Err(format!("slow never answered through {term}: {seen:?}"))
+        }
+    });
+    lab.k(&args(&format!(
+        "delete pod {slow} --grace-period=120 --wait=false"
+    )));
+    wait_until(secs(20), || {
+        let slices = lab.k(&args(
+            "get endpointslices -l kubernetes.io/service-name=term -o json",
+        ));
+        let slices: serde_json::Value = serde_json::from_str(&slices).unwrap_or_default();
+        let v = slices["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
+            .find(|e| e["addresses"][0] == slow_ip.as_str())
+            .map(|e| e["conditions"].clone())
+            .unwrap_or_default();
+        let conds = v.to_string();
+        if v == serde_json::json!({"ready": false, "serving": true, "terminating": true}) {
+            Ok(())
+        } else {
+            Err(format!("slow's conditions in the slice: {conds:?}"))
+        }
+    });
+    let seen = answers(lab, "client1", &format!("http://{term}/hostname"));
+    assert!(
+        seen.iter().all(|h| h.starts_with("term-")),
+        "{mode}: a terminating endpoint stayed in the rotation: {seen:?}"
+    );
+    let direct = lab.exec(
+        "default",
+        "client1",
+        &["wget", "-qO-", &format!("http://{slow_ip}:8080/hostname")],
+    );
+    assert_eq!(assert_ok(&direct).trim(), slow);
+    lab.k(&args(&format!(
+        "delete pod {slow} --grace-period=0 --force --wait=false"
+    )));
+
+    // UDP: the stale conntrack entry of a gone endpoint is flushed
+    wait_endpoints(lab, "echo", 1);
+    let echo = cluster_ip(lab, "echo");
+    let first = wait_until(secs(30), || {
+        let got = udp_hostname(lab, "client1", &echo);
+        if got.starts_with("echo-") {
+            Ok(got)
+        } else {
+            Err(format!("udp {echo}:8081 answered {got:?}"))
+        }
+    });
+    lab.k(&args(&format!("delete pod {first} --grace-period=1")));
+    let second = wait_until(secs(60), || {
+        let got = udp_hostname(lab, "client1", &echo);
+        if got.starts_with("echo-") && got != first {
+            Ok(got)
+        } else {
+            Err(format!(
+                "{mode}: udp {echo}:8081 from the same source port answered {got:?} (first {first})"
+            ))
+        }
+    });
+    assert_ne!(second, first);
 }
