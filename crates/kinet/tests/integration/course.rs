@@ -601,3 +601,545 @@ fn troubleshooting_calico_services_and_nat() {
         ),
     );
 }
+
+impl Course {
+    /// Writes `yaml` to a file named `name` in a fresh directory, as the course
+    /// saves its manifests before `kubectl apply -f`; returns the directory and
+    /// the file's path.
+    fn manifest(&self, name: &str, yaml: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(name);
+        std::fs::write(&f, yaml).unwrap();
+        let path = f.to_str().unwrap().to_string();
+        (dir, path)
+    }
+
+    /// `kinet ssh HOST -- CMD`, which must succeed: its stdout.
+    #[track_caller]
+    fn ssh(&self, host: &str, cmd: &str) -> String {
+        let mut argv = vec!["ssh".to_string(), host.to_string(), "--".to_string()];
+        argv.extend(args(cmd));
+        assert_ok(&self.lab.kinet(&argv))
+    }
+
+    /// `kinet ssh HOST -- CMD` until it succeeds: its stdout.
+    #[track_caller]
+    fn ssh_until(&self, host: &str, cmd: &str) -> String {
+        let mut argv = vec!["ssh".to_string(), host.to_string(), "--".to_string()];
+        argv.extend(args(cmd));
+        wait_until(secs(30), || {
+            let o = self.lab.kinet(&argv);
+            if o.status.success() {
+                Ok(out(&o))
+            } else {
+                Err(format!("kinet ssh {host} -- {cmd}: {}", out_err(&o)))
+            }
+        })
+    }
+
+    /// `kinet kubectl LINE` until it succeeds: its stdout and stderr.
+    #[track_caller]
+    fn until(&self, line: &str) -> String {
+        wait_until(secs(30), || {
+            let o = self.k(line);
+            if o.status.success() {
+                Ok(out_err(&o))
+            } else {
+                Err(format!("kinet kubectl {line}: {}", out_err(&o)))
+            }
+        })
+    }
+}
+
+/// 000's backend for "Tester les Services": three pods serving their hostname
+/// on 8080 (http) and 9090 (metrics), and the Service of Test 9's describe.
+const BACKEND_000: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: backend
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: backend
+  template:
+    metadata:
+      labels:
+        app: backend
+    spec:
+      containers:
+      - name: backend
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: ["netexec", "--http-port=8080"]
+        ports:
+        - containerPort: 8080
+        readinessProbe:
+          httpGet:
+            path: /healthz
+            port: 8080
+          periodSeconds: 1
+      - name: metrics
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: ["serve-hostname", "--http=true", "--port=9090"]
+        ports:
+        - containerPort: 9090
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: backend
+  labels:
+    app: backend
+spec:
+  selector:
+    app: backend
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+  - name: metrics
+    port: 9090
+    targetPort: 9090
+"#;
+
+/// 000 "Tester les Services" (../shared/seeds/000_75941e190b5ea137.txt): Tests 9,
+/// 10, 11, 12, 14 and 19, then the Services steps of "Méthodologie de debugging :
+/// checklist complète" (Étapes 1–3, 5–8 and 10), as written, with the Service's
+/// ClusterIP where the course writes its name. Left out: the names
+/// (`http://backend:80`, `backend.default.svc.cluster.local`, Étape 4's
+/// `nslookup`) need cluster DNS (issue 9); Étape 9 (`get networkpolicies`,
+/// `describe networkpolicy`) is NetworkPolicy's (issue 10); Test 14's `ufw`
+/// lines concern a real machine's firewall.
+#[test]
+fn services_tests_9_to_19_and_the_checklist() {
+    let c = Course { lab: Lab::up(2) };
+    let (_dir, f) = c.manifest("backend.yaml", BACKEND_000);
+    c.ok(&format!("create -f {f}"));
+    c.ok("run busybox --image=busybox --restart=Never -- sleep 3600");
+    c.ok("rollout status deploy/backend --timeout=60s");
+    c.lab.wait_ready("default", "busybox");
+    let ip = c.ok("get svc backend -o jsonpath={.spec.clusterIP}");
+    let pods: BTreeSet<String> = c
+        .ok("get pods -l app=backend -o jsonpath={.items[*].status.podIP}")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(pods.len(), 3, "{pods:?}");
+
+    // Test 9: the Service exists, and describe reads as the course's example
+    let svcs = c.ok("get svc");
+    assert_contains(&svcs, "backend");
+    assert_contains(&svcs, "80/TCP,9090/TCP");
+    let d = wait_until(secs(30), || {
+        let d = c.ok("describe svc backend");
+        if pods.iter().all(|p| d.contains(&format!("{p}:8080"))) {
+            Ok(d)
+        } else {
+            Err(format!("describe lists not every pod yet:\n{d}"))
+        }
+    });
+    let flat = d.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in [
+        "Name: backend".to_string(),
+        "Namespace: default".to_string(),
+        "Labels: app=backend".to_string(),
+        "Annotations: <none>".to_string(),
+        "Selector: app=backend".to_string(),
+        "Type: ClusterIP".to_string(),
+        "IP Family Policy: SingleStack".to_string(),
+        "IP Families: IPv4".to_string(),
+        format!("IP: {ip}"),
+        format!("IPs: {ip}"),
+        "Port: http 80/TCP".to_string(),
+        "TargetPort: 8080/TCP".to_string(),
+        "Session Affinity: None".to_string(),
+        "Events: <none>".to_string(),
+    ] {
+        assert_contains(&flat, &line);
+    }
+    let eps = c.ok("get endpoints backend");
+    for p in &pods {
+        assert_contains(&eps, p);
+    }
+    assert_eq!(
+        c.ok("get pods -l app=backend --no-headers").lines().count(),
+        3
+    );
+
+    // Test 10: from the busybox pod, by the Service's IP
+    let got = c.until(&format!("exec busybox -- wget -O- http://{ip}:80"));
+    assert_contains(&got, format!("Connecting to {ip}:80 ({ip}:80)"));
+    assert_contains(&got, "written to stdout");
+    assert_contains(&got, "backend-");
+
+    // Test 11: ten requests see several pods
+    let seen: BTreeSet<String> = (0..10)
+        .map(|_| {
+            c.ok(&format!(
+                "exec busybox -- wget -qO- http://{ip}:80/hostname"
+            ))
+            .trim()
+            .to_string()
+        })
+        .collect();
+    assert!(
+        seen.len() >= 2 && seen.iter().all(|h| h.starts_with("backend-")),
+        "ten requests reached {seen:?}"
+    );
+
+    // Test 12: both ports
+    assert_contains(
+        c.ok(&format!("exec busybox -- wget -O- http://{ip}:80")),
+        "backend-",
+    );
+    assert_contains(
+        c.ok(&format!(
+            "exec busybox -- wget -O- http://{ip}:9090/metrics"
+        )),
+        "backend-",
+    );
+
+    // Test 19: the node's NAT table sends the ClusterIP to the pods
+    let nat = c.ssh("node1", "sudo iptables -t nat -L -n -v");
+    let grep: Vec<&str> = nat.lines().filter(|l| l.contains(&ip)).collect();
+    assert!(
+        grep.iter()
+            .any(|l| l.contains("KUBE-SVC-") && l.contains("tcp dpt:80")),
+        "grep {ip}: {grep:?}"
+    );
+    assert_contains(&nat, "DNAT");
+    for p in &pods {
+        assert_contains(&nat, format!("to:{p}:8080"));
+    }
+
+    // Test 14: exposed as NodePort 30080, from "your machine" (the outside host)
+    c.ok(r#"patch svc backend --type=json -p '[{"op":"replace","path":"/spec/type","value":"NodePort"},{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]'"#);
+    let row = c.ok("get svc backend");
+    assert_contains(&row, "NodePort");
+    assert_contains(&row, "80:30080/TCP");
+    let node_ip = c.ok(
+        r#"get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}'"#,
+    );
+    assert_eq!(node_ip, kinet_model::lab::node_ip(1).to_string());
+    let page = c.ssh_until(
+        "outside",
+        &format!("curl -s --max-time 3 http://{node_ip}:30080"),
+    );
+    assert_contains(&page, "backend-");
+
+    // the checklist: Étapes 1–3 (the Service, its Endpoints, its pods)
+    c.ok("get svc backend");
+    assert_contains(c.ok("get endpoints backend"), ":8080");
+    let running = c.ok("get pods -l app=backend");
+    assert_eq!(
+        running
+            .lines()
+            .filter(|l| l.contains("2/2") && l.contains("Running"))
+            .count(),
+        3,
+        "{running}"
+    );
+    // Étape 5: through the Service, from a `test` pod
+    c.ok("run test --image=busybox --restart=Never -- sleep 3600");
+    c.lab.wait_ready("default", "test");
+    assert_contains(
+        c.until(&format!("exec test -- wget -O- http://{ip}:80")),
+        "backend-",
+    );
+    // Étape 6: straight to a pod
+    let name = c.ok("get pods -l app=backend -o jsonpath={.items[0].metadata.name}");
+    let pod_ip = c.ok(&format!("get pod {name} -o jsonpath={{.status.podIP}}"));
+    assert_contains(
+        c.ok(&format!("exec test -- wget -O- http://{pod_ip}:8080")),
+        name.as_str(),
+    );
+    // Étape 7: its logs; Étape 8: its conditions (`| grep -A 5 Conditions`)
+    assert_contains(
+        c.ok(&format!("logs {name}")),
+        "Started HTTP server on port 8080",
+    );
+    let d = c.ok(&format!("describe pod {name}"));
+    let at = d.find("Conditions").unwrap_or_else(|| panic!("{d}"));
+    let conditions: Vec<&str> = d[at..].lines().take(6).collect();
+    assert!(
+        conditions
+            .iter()
+            .any(|l| l.trim_start().starts_with("Ready") && l.trim_end().ends_with("True")),
+        "{conditions:?}"
+    );
+    // Étape 10: the recent events
+    let events = c.ok("get events --sort-by=.lastTimestamp");
+    assert!(events.lines().count() > 1, "{events}");
+}
+
+/// 002's service-clusterip.yaml, as written.
+const SERVICE_CLUSTERIP_002: &str = r#"# service-clusterip.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: nginx-service
+spec:
+  type: ClusterIP
+  selector:
+    app: nginx  # Sélectionne les Pods avec ce label
+  ports:
+  - port: 80        # Port du Service
+    targetPort: 80  # Port du Pod
+    protocol: TCP
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:alpine
+        ports:
+        - containerPort: 80
+"#;
+
+const SERVICE_NODEPORT_002: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: nginx-nodeport
+spec:
+  type: NodePort
+  selector:
+    app: nginx
+  ports:
+  - port: 80
+    targetPort: 80
+    nodePort: 30080  # Port sur chaque nœud (30000-32767)
+    protocol: TCP
+"#;
+
+const SERVICE_LOADBALANCER_002: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: nginx-lb
+spec:
+  type: LoadBalancer
+  selector:
+    app: nginx
+  ports:
+  - port: 80
+    targetPort: 80
+"#;
+
+const SERVICE_EXTERNALNAME_002: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: external-database
+spec:
+  type: ExternalName
+  externalName: mysql.example.com  # DNS externe
+"#;
+
+/// The headless Service of 002's full example (`clusterIP: None  # Headless
+/// service (pour StatefulSet)`), over the nginx pods.
+const SERVICE_HEADLESS_002: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: nginx-headless
+spec:
+  selector:
+    app: nginx
+  ports:
+  - port: 80
+    targetPort: 80
+  clusterIP: None  # Headless service (pour StatefulSet)
+"#;
+
+/// 002 "Services Kubernetes" (../shared/seeds/002_f84c37f558a8f29f.txt): its
+/// ClusterIP, NodePort, LoadBalancer and ExternalName manifests and commands as
+/// written, a headless Service, the kube-proxy explanation's `iptables-save |
+/// grep nginx-service`, then "Debugging réseau Kubernetes": the tools and
+/// "Problème 1 : Pod ne peut pas atteindre un Service", with the Service's IP
+/// where the course writes its name. Left out: `wget -O- http://nginx-service`,
+/// `nslookup nginx-service` and step 4 (`nslookup <service-name>`) need cluster
+/// DNS (issue 9), as does ExternalName's pymysql example; step 6 (NetworkPolicies)
+/// is issue 10's; LoadBalancer stays `<pending>` until the MetalLB issue; the
+/// diagnostic script's `wget --timeout=5` is left out (busybox 1.35's `-T` crashes).
+#[test]
+fn services_kubernetes_and_debugging_002() {
+    let c = Course { lab: Lab::up(2) };
+    // 1. ClusterIP
+    let (_d1, f) = c.manifest("service-clusterip.yaml", SERVICE_CLUSTERIP_002);
+    c.ok(&format!("apply -f {f}"));
+    c.ok("rollout status deploy/nginx --timeout=60s");
+    let ip = c.ok("get svc nginx-service -o jsonpath={.spec.clusterIP}");
+    let get = c.ok("get svc nginx-service");
+    let row = get.lines().nth(1).unwrap_or_default().to_string();
+    for cell in [
+        "nginx-service",
+        "ClusterIP",
+        ip.as_str(),
+        "<none>",
+        "80/TCP",
+    ] {
+        assert_contains(&row, cell);
+    }
+    // `kubectl run -it --rm test --image=busybox --restart=Never -- sh`, typing
+    // into its shell (with a terminal, `script`), by the Service's IP
+    wait_until(secs(30), || {
+        let eps = c.ok("get endpoints nginx-service -o jsonpath={.subsets[*].addresses[*].ip}");
+        if eps.split_whitespace().count() == 3 {
+            Ok(())
+        } else {
+            Err(format!("endpoints {eps:?}"))
+        }
+    });
+    let mut shell = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} --name {} kubectl run -it --rm test --image=busybox --restart=Never -- sh",
+                kinet_bin(),
+                c.lab.name
+            ),
+            "/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        shell.stdin.as_mut().unwrap(),
+        format!("wget -O- http://{ip}; exit\n").as_bytes(),
+    )
+    .unwrap();
+    let o = shell.wait_with_output().unwrap();
+    assert_contains(out(&o), "Welcome to nginx!");
+    c.lab.wait_none(secs(30), "get pod test --ignore-not-found");
+
+    // "Voir les règles iptables créées": one chain per Service, random probabilities
+    let save = c.ssh("node1", "sudo iptables-save");
+    let grep: Vec<&str> = save
+        .lines()
+        .filter(|l| l.contains("nginx-service"))
+        .collect();
+    let has = |needle: &str| grep.iter().any(|l| l.contains(needle));
+    assert!(
+        has(&format!("-A KUBE-SERVICES -d {ip}/32 -p tcp")) && has("-j KUBE-SVC-"),
+        "{grep:#?}"
+    );
+    assert!(
+        has("-m statistic --mode random --probability 0.33333333349")
+            && has("-m statistic --mode random --probability 0.50000000000"),
+        "{grep:#?}"
+    );
+    assert_eq!(
+        grep.iter()
+            .filter(|l| l.starts_with("-A KUBE-SVC-") && l.contains("-j KUBE-SEP-"))
+            .count(),
+        3,
+        "{grep:#?}"
+    );
+
+    // 2. NodePort: any node's port 30080, from outside the cluster
+    let (_d2, f) = c.manifest("service-nodeport.yaml", SERVICE_NODEPORT_002);
+    c.ok(&format!("apply -f {f}"));
+    let get = c.ok("get svc nginx-nodeport");
+    assert_contains(&get, "NodePort");
+    assert_contains(&get, "80:30080/TCP");
+    for n in 1..=2 {
+        let page = c.ssh_until(
+            "outside",
+            &format!(
+                "curl -s --max-time 3 http://{}:30080",
+                kinet_model::lab::node_ip(n)
+            ),
+        );
+        assert_contains(&page, "Welcome to nginx!");
+    }
+
+    // 3. LoadBalancer: no cloud provider here, the address stays pending
+    let (_d3, f) = c.manifest("service-loadbalancer.yaml", SERVICE_LOADBALANCER_002);
+    c.ok(&format!("apply -f {f}"));
+    let get = c.ok("get svc nginx-lb");
+    assert_contains(&get, "LoadBalancer");
+    assert_contains(&get, "<pending>");
+
+    // 4. ExternalName: an alias, no ClusterIP, no rules
+    let (_d4, f) = c.manifest("service-externalname.yaml", SERVICE_EXTERNALNAME_002);
+    c.ok(&format!("apply -f {f}"));
+    let get = c.ok("get svc external-database");
+    assert_contains(&get, "ExternalName");
+    assert_contains(&get, "mysql.example.com");
+    assert_eq!(
+        c.ok("get svc external-database -o jsonpath={.spec.clusterIP}"),
+        ""
+    );
+
+    // headless: no ClusterIP, the Endpoints list the pods, kube-proxy leaves it alone
+    let (_d5, f) = c.manifest("service-headless.yaml", SERVICE_HEADLESS_002);
+    c.ok(&format!("apply -f {f}"));
+    let get = c.ok("get svc nginx-headless");
+    assert_contains(&get, "None");
+    wait_until(secs(30), || {
+        let eps = c.ok("get endpoints nginx-headless -o jsonpath={.subsets[*].addresses[*].ip}");
+        if eps.split_whitespace().count() == 3 {
+            Ok(())
+        } else {
+            Err(format!("headless endpoints {eps:?}"))
+        }
+    });
+    let save = c.ssh("node2", "sudo iptables-save");
+    assert_not_contains(&save, "default/nginx-headless");
+    assert_not_contains(&save, "default/external-database");
+
+    // Debugging: the tools
+    c.ok("run netshoot --image=nicolaka/netshoot --restart=Never -- sleep 3600");
+    c.lab.wait_ready("default", "netshoot");
+    // Problème 1 : Pod ne peut pas atteindre un Service
+    assert_contains(c.ok("get pod netshoot"), "Running");
+    assert_contains(c.ok("get svc nginx-service"), &ip);
+    let eps = c.ok("get endpoints nginx-service");
+    assert_contains(&eps, ":80");
+    let page = c.until(&format!("exec netshoot -- curl http://{ip}:80"));
+    assert_contains(&page, "Welcome to nginx!");
+    let logs = c.ok("logs -n kube-system -l k8s-app=calico-node");
+    assert!(!logs.trim().is_empty(), "calico-node logged nothing");
+    // the diagnostic script's kubectl calls: the Service and its Endpoints as JSON
+    let svc: serde_json::Value =
+        serde_json::from_str(&c.ok("get svc nginx-service -n default -o json")).unwrap();
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    assert_eq!(svc["spec"]["clusterIP"], ip.as_str());
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    let ep: serde_json::Value =
+        serde_json::from_str(&c.ok("get endpoints nginx-service -n default -o json")).unwrap();
+    let addrs: Vec<&serde_json::Value> = ep["subsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["addresses"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(addrs.len(), 3, "{ep}");
+    assert!(
+        addrs.iter().all(|a| a["targetRef"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("nginx-"))),
+        "{ep}"
+    );
+    c.ok("run debug-test-dns --image=busybox --restart=Never -n default -- sleep 3600");
+    c.lab.wait_ready("default", "debug-test-dns");
+    assert_contains(
+        c.until(&format!(
+            "exec debug-test-dns -n default -- wget -O- http://{ip}:80"
+        )),
+        "Welcome to nginx!",
+    );
+    c.ok("delete pod debug-test-dns -n default");
+}

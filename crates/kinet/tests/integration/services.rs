@@ -105,6 +105,15 @@ fn ssh(lab: &Lab, host: &str, cmd: &[&str]) -> std::process::Output {
 /// Switches kube-proxy's mode in its ConfigMap and restarts the DaemonSet,
 /// as an operator would.
 fn switch_mode(lab: &Lab, from: &str, to: &str) {
+    set_mode(lab, from, to);
+    lab.k(&args(
+        "rollout status daemonset/kube-proxy -n kube-system --timeout=60s",
+    ));
+}
+
+/// Rewrites `mode: FROM` to `mode: TO` in kube-proxy's ConfigMap and restarts
+/// the DaemonSet, without waiting for the rollout.
+fn set_mode(lab: &Lab, from: &str, to: &str) {
     let cm = lab.k(&["get", "cm", "kube-proxy", "-n", "kube-system", "-o", "json"]);
     let mut cm: serde_json::Value = serde_json::from_str(&cm).unwrap();
     let conf = cm["data"]["config.conf"].as_str().unwrap().to_string();
@@ -116,9 +125,6 @@ fn switch_mode(lab: &Lab, from: &str, to: &str) {
     std::fs::write(&f, cm.to_string()).unwrap();
     lab.k(&["replace", "-f", f.to_str().unwrap()]);
     lab.k(&args("rollout restart daemonset/kube-proxy -n kube-system"));
-    lab.k(&args(
-        "rollout status daemonset/kube-proxy -n kube-system --timeout=60s",
-    ));
 }
 
 /// The checks both modes must pass: load balancing over every ready endpoint
@@ -429,4 +435,323 @@ spec:
         }
     });
     assert_eq!(got.trim(), "self");
+}
+
+/// `timeout 3 wget -qO- URL` from a pod, once.
+fn wget_once(lab: &Lab, pod: &str, url: &str) -> std::process::Output {
+    lab.exec("default", pod, &["timeout", "3", "wget", "-qO-", url])
+}
+
+/// `echo hostname | nc -u -p 40000 IP 8081` from a pod: the same source port
+/// every time, so a stale conntrack entry would keep it on a gone endpoint.
+fn udp_hostname(lab: &Lab, pod: &str, ip: &str) -> String {
+    let o = lab.exec(
+        "default",
+        pod,
+        &[
+            "sh",
+            "-c",
+            &format!("echo hostname | nc -u -w 1 -p 40000 {ip} 8081"),
+        ],
+    );
+    out(&o).trim().to_string()
+}
+
+/// A pod that serves `/hostname` with busybox httpd and ignores SIGTERM, so a
+/// deletion with a grace period leaves it running (and Ready) while terminating.
+fn slow_pod(name: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels:
+    app: term
+spec:
+  terminationGracePeriodSeconds: 120
+  containers:
+  - name: httpd
+    image: busybox:1.36
+    command: ["sh", "-c", "trap '' TERM; mkdir -p /www; hostname > /www/hostname; httpd -p 8080 -h /www; while true; do sleep 1; done"]
+    readinessProbe:
+      httpGet:
+        path: /hostname
+        port: 8080
+      periodSeconds: 1
+"#
+    )
+}
+
+#[test]
+fn internal_policy_terminating_udp_conntrack_and_kube_proxy_operations() {
+    let lab = Lab::up(2);
+    // a Service created before its pods
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: early
+spec:
+  selector:
+    app: early
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: local
+spec:
+  selector:
+    app: local
+  internalTrafficPolicy: Local
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: term
+spec:
+  selector:
+    app: term
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+spec:
+  selector:
+    app: echo
+  ports:
+  - port: 8081
+    protocol: UDP
+    targetPort: 8081
+"#,
+    );
+    lab.apply(&busybox_pod("client1", "node1"));
+    lab.apply(&busybox_pod("client2", "node2"));
+    lab.wait_ready("default", "client1");
+    lab.wait_ready("default", "client2");
+    let early = cluster_ip(&lab, "early");
+    let o = wget_once(&lab, "client1", &format!("http://{early}/hostname"));
+    assert_contains(
+        out_err(&o),
+        format!("wget: can't connect to remote host ({early}): Connection refused"),
+    );
+    lab.apply(&backend("early", 2, None));
+    lab.apply(&backend("local", 1, Some("node1")));
+    lab.apply(&backend("term", 1, None));
+    lab.apply(&backend("echo", 1, Some("node2")));
+    wait_endpoints(&lab, "early", 2);
+    let got = wget_until(&lab, "client2", &format!("http://{early}/hostname"));
+    assert!(got.starts_with("early-"), "early answered {got:?}");
+
+    check_local_terminating_udp(&lab, "iptables");
+
+    // kube-proxy's own view: its logs, its DaemonSet, its rules on the node
+    let logs = lab.k(&args("-n kube-system logs ds/kube-proxy"));
+    assert_contains(&logs, "Successfully retrieved node IP(s)");
+    assert_contains(&logs, "\"SyncProxyRules complete\"");
+    let first_line = logs.lines().next().unwrap_or_default();
+    let b = first_line.as_bytes();
+    assert!(
+        b.len() > 22
+            && b[0] == b'I'
+            && b[1..5].iter().all(u8::is_ascii_digit)
+            && b[5] == b' '
+            && b[8] == b':'
+            && b[14] == b'.',
+        "not a klog line: {first_line:?}"
+    );
+    let wide = lab.k(&args("get ds kube-proxy -n kube-system -o wide"));
+    let row = wide.lines().nth(1).unwrap_or_default();
+    for cell in [
+        "kube-proxy",
+        "kubernetes.io/os=linux",
+        "registry.k8s.io/kube-proxy",
+        "k8s-app=kube-proxy",
+    ] {
+        assert_contains(row, cell);
+    }
+    assert!(
+        row.split_whitespace().nth(1) == Some("2") && row.split_whitespace().nth(3) == Some("2"),
+        "DESIRED and READY should be 2: {wide}"
+    );
+    let filter = assert_ok(&ssh(&lab, "node1", &["sudo", "iptables", "-S"]));
+    let kube: Vec<&str> = filter.lines().filter(|l| l.contains("KUBE-")).collect();
+    assert!(
+        !kube.is_empty(),
+        "no KUBE- rules in the filter table:\n{filter}"
+    );
+    let nat = assert_ok(&ssh(
+        &lab,
+        "node1",
+        &["sudo", "iptables", "-t", "nat", "-L", "-n"],
+    ));
+    let svc_lines: Vec<&str> = nat.lines().filter(|l| l.contains("KUBE-SVC")).collect();
+    assert!(
+        svc_lines.iter().any(|l| l.contains(&early)),
+        "no KUBE-SVC line for {early}:\n{nat}"
+    );
+
+    // the same behaviours in nftables mode
+    switch_mode(&lab, "iptables", "nftables");
+    wait_until(secs(30), || {
+        let nft = out(&ssh(
+            &lab,
+            "node1",
+            &["nft", "list", "table", "ip", "kube-proxy"],
+        ));
+        if nft.contains(&early) {
+            Ok(())
+        } else {
+            Err(format!("nftables mode: no {early} in {nft}"))
+        }
+    });
+    check_local_terminating_udp(&lab, "nftables");
+
+    // mode ipvs: this kernel has no ip_vs, the pods crash-loop and say why
+    set_mode(&lab, "nftables", "ipvs");
+    wait_until(secs(90), || {
+        let logs =
+            out_err(&lab.kubectl(&args("-n kube-system logs -l k8s-app=kube-proxy --tail=20")));
+        let prev = out_err(&lab.kubectl(&args(
+            "-n kube-system logs -l k8s-app=kube-proxy --previous --tail=20",
+        )));
+        let pods = lab.k(&args("get pods -n kube-system -l k8s-app=kube-proxy"));
+        let said = format!("{logs}{prev}").contains("the kernel has no ip_vs support");
+        if said && (pods.contains("CrashLoopBackOff") || pods.contains("Error")) {
+            Ok(())
+        } else {
+            Err(format!("pods:\n{pods}\nlogs:\n{logs}\nprevious:\n{prev}"))
+        }
+    });
+    // and back to iptables: it recovers
+    set_mode(&lab, "ipvs", "iptables");
+    lab.k(&args(
+        "rollout status daemonset/kube-proxy -n kube-system --timeout=120s",
+    ));
+    wget_until(&lab, "client2", &format!("http://{early}/hostname"));
+    wait_until(secs(30), || {
+        let nft = ssh(&lab, "node1", &["nft", "list", "table", "ip", "kube-proxy"]);
+        if nft.status.success() {
+            Err(format!("nftables mode's table left behind: {}", out(&nft)))
+        } else {
+            Ok(())
+        }
+    });
+
+    // deleting a Service removes its rules
+    lab.k(&args("delete svc early"));
+    wait_until(secs(30), || {
+        let save = out(&ssh(&lab, "node1", &["iptables-save", "-t", "nat"]));
+        if save.contains(&early) || save.contains("default/early") {
+            Err(format!("rules of the deleted Service remain:\n{save}"))
+        } else {
+            Ok(())
+        }
+    });
+}
+
+/// internalTrafficPolicy Local, a terminating endpoint and a UDP endpoint that
+/// goes away, in the current `mode`.
+fn check_local_terminating_udp(lab: &Lab, mode: &str) {
+    let slow = format!("slow-{mode}");
+    // internalTrafficPolicy Local: only a client on node1 (where the endpoint is) gets an answer
+    wait_endpoints(lab, "local", 1);
+    let local = cluster_ip(lab, "local");
+    let got = wget_until(lab, "client1", &format!("http://{local}/hostname"));
+    assert!(got.starts_with("local-"), "local answered {got:?}");
+    for _ in 0..3 {
+        let o = wget_once(lab, "client2", &format!("http://{local}/hostname"));
+        assert!(
+            !o.status.success(),
+            "{mode}: internalTrafficPolicy Local: client2 on node2 has no local endpoint but got {}",
+            out(&o)
+        );
+    }
+
+    // terminating endpoints: out of the rotation at once, serving while they terminate
+    wait_endpoints(lab, "term", 1);
+    lab.apply(&slow_pod(&slow));
+    lab.wait_ready("default", &slow);
+    let slow_ip = lab.pod_ip("default", &slow);
+    let term = cluster_ip(lab, "term");
+    wait_until(secs(30), || {
+        let seen = answers(lab, "client1", &format!("http://{term}/hostname"));
+        if seen.contains(&slow) {
+            Ok(())
+        } else {
+            Err(format!("slow never answered through {term}: {seen:?}"))
+        }
+    });
+    lab.k(&args(&format!(
+        "delete pod {slow} --grace-period=120 --wait=false"
+    )));
+    wait_until(secs(20), || {
+        let slices = lab.k(&args(
+            "get endpointslices -l kubernetes.io/service-name=term -o json",
+        ));
+        let slices: serde_json::Value = serde_json::from_str(&slices).unwrap_or_default();
+        let v = slices["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
+            .find(|e| e["addresses"][0] == slow_ip.as_str())
+            .map(|e| e["conditions"].clone())
+            .unwrap_or_default();
+        let conds = v.to_string();
+        if v == serde_json::json!({"ready": false, "serving": true, "terminating": true}) {
+            Ok(())
+        } else {
+            Err(format!("slow's conditions in the slice: {conds:?}"))
+        }
+    });
+    let seen = answers(lab, "client1", &format!("http://{term}/hostname"));
+    assert!(
+        seen.iter().all(|h| h.starts_with("term-")),
+        "{mode}: a terminating endpoint stayed in the rotation: {seen:?}"
+    );
+    let direct = lab.exec(
+        "default",
+        "client1",
+        &["wget", "-qO-", &format!("http://{slow_ip}:8080/hostname")],
+    );
+    assert_eq!(assert_ok(&direct).trim(), slow);
+    lab.k(&args(&format!(
+        "delete pod {slow} --grace-period=0 --force --wait=false"
+    )));
+
+    // UDP: the stale conntrack entry of a gone endpoint is flushed
+    wait_endpoints(lab, "echo", 1);
+    let echo = cluster_ip(lab, "echo");
+    let first = wait_until(secs(30), || {
+        let got = udp_hostname(lab, "client1", &echo);
+        if got.starts_with("echo-") {
+            Ok(got)
+        } else {
+            Err(format!("udp {echo}:8081 answered {got:?}"))
+        }
+    });
+    lab.k(&args(&format!("delete pod {first} --grace-period=1")));
+    let second = wait_until(secs(60), || {
+        let got = udp_hostname(lab, "client1", &echo);
+        if got.starts_with("echo-") && got != first {
+            Ok(got)
+        } else {
+            Err(format!(
+                "{mode}: udp {echo}:8081 from the same source port answered {got:?} (first {first})"
+            ))
+        }
+    });
+    assert_ne!(second, first);
 }
