@@ -43,12 +43,32 @@ impl Lab {
             ]
             .concat(),
         );
-        assert!(
-            o.status.success(),
-            "kinet up failed: {}{}",
-            out(&o),
-            err(&o)
-        );
+        if !o.status.success() {
+            // what the system components were doing, for a failure far away (CI)
+            let show = |argv: &[&str]| {
+                let o = lab.kinet(argv);
+                format!("$ kinet {}\n{}{}", argv.join(" "), out(&o), err(&o))
+            };
+            let diag = [
+                show(&["kubectl", "get", "pods", "-A", "-o", "wide"]),
+                show(&["kubectl", "get", "events", "-n", "kube-system"]),
+                show(&[
+                    "kubectl", "logs", "-n", "kube-system", "-l", "k8s-app=kube-proxy",
+                    "--tail=30", "--prefix",
+                ]),
+            ]
+            .join("\n");
+            let log = std::fs::read_to_string(format!("/var/lib/kinet/{}/daemon.log", lab.name))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "kinet up failed: {}{}\n{diag}\ndaemon log (tail):\n{}",
+                out(&o),
+                err(&o),
+                tail.join("\n")
+            );
+        }
         lab
     }
 
