@@ -53,8 +53,14 @@ impl Lab {
                 show(&["kubectl", "get", "pods", "-A", "-o", "wide"]),
                 show(&["kubectl", "get", "events", "-n", "kube-system"]),
                 show(&[
-                    "kubectl", "logs", "-n", "kube-system", "-l", "k8s-app=kube-proxy",
-                    "--tail=30", "--prefix",
+                    "kubectl",
+                    "logs",
+                    "-n",
+                    "kube-system",
+                    "-l",
+                    "k8s-app=kube-proxy",
+                    "--tail=30",
+                    "--prefix",
                 ]),
             ]
             .join("\n");
