@@ -7,6 +7,7 @@ use crate::errors::ApiError;
 use crate::strategy::{self, FieldValidation, Subresource};
 use crate::{admission, now, random_suffix, resource, services};
 use kinet_model::json as j;
+use kinet_model::quote::go_quote;
 use kinet_model::resources::{self, Resource};
 use kinet_model::{patch, validation};
 use kinet_store::{Store, StoreError};
@@ -96,6 +97,42 @@ impl Patch {
         }
         .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))
     }
+
+    /// The patched object must decode into the kind's Go struct, as upstream's
+    /// patchers decode it (encoding/json for JSON and merge patches, the unstructured
+    /// converter for strategic ones): else 422 Invalid on the field `patch`, showing
+    /// the patched JSON or the strategic patch as Go prints them.
+    fn check_result(&self, r: &Resource, patched: &Value) -> Result<(), ApiError> {
+        let av = r.api_version();
+        match self {
+            Patch::Json(_) | Patch::Merge(_) => validation::check_json(&av, r.kind, patched)
+                .map_err(|e| (e, validation::go_marshal(patched))),
+            Patch::StrategicMerge(b) | Patch::Apply(b) => {
+                validation::check_unstructured(&av, r.kind, patched)
+                    .map_err(|e| (e, validation::go_format(b)))
+            }
+        }
+        .map_err(|(e, shown)| {
+            let cause = validation::Cause {
+                reason: "FieldValueInvalid",
+                field: "patch".into(),
+                message: format!("Invalid value: {}: {e}", go_quote(&shown)),
+            };
+            ApiError::invalid("", "", "", &[cause])
+        })
+    }
+}
+
+/// A create or update body must decode into the kind's Go struct (upstream's
+/// transformDecodeError: 400 BadRequest).
+fn check_decodes(r: &Resource, obj: &Value) -> Result<(), ApiError> {
+    validation::check_json(&r.api_version(), r.kind, obj).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version {} cannot be handled as a {kind}: {e}",
+            go_quote(r.version),
+            kind = r.kind
+        ))
+    })
 }
 
 /// Writes to one store with the registry's rules.
@@ -124,6 +161,7 @@ impl<'a> Registry<'a> {
         opts: WriteOpts,
     ) -> Result<Written, ApiError> {
         strategy::check_type(r, &obj)?;
+        check_decodes(r, &obj)?;
         let mut warnings = Vec::new();
         strategy::check_unknown(r, &obj, opts.validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
@@ -208,6 +246,7 @@ impl<'a> Registry<'a> {
         opts: WriteOpts,
     ) -> Result<Written, ApiError> {
         strategy::check_type(r, &new)?;
+        check_decodes(r, &new)?;
         let mut warnings = Vec::new();
         strategy::check_unknown(r, &new, opts.validation, &mut warnings)?;
         let body_name = j::name(&new);
@@ -310,6 +349,7 @@ impl<'a> Registry<'a> {
                 None => return Err(ApiError::not_found(&r.group_resource(), name)),
             };
             let patched = p.apply_to(&cur, r.kind)?;
+            p.check_result(r, &patched)?;
             let mut warnings = Vec::new();
             strategy::check_unknown(r, &patched, opts.validation, &mut warnings)?;
             let precondition = pinned
