@@ -113,12 +113,18 @@ impl Patch {
             }
         }
         .map_err(|(e, shown)| {
-            let cause = validation::Cause {
-                reason: "FieldValueInvalid",
-                field: "patch".into(),
-                message: format!("Invalid value: {}: {e}", go_quote(&shown)),
-            };
-            ApiError::invalid("", "", "", &[cause])
+            // errors.NewInvalid(schema.GroupKind{}, "", …): no kind or name in the
+            // details, so kubectl says "The request is invalid"
+            let message = format!("Invalid value: {}: {e}", go_quote(&shown));
+            let mut err = ApiError::new(
+                422,
+                "Invalid",
+                format!(" \"\" is invalid: patch: {message}"),
+            );
+            err.details = Some(json!({
+                "causes": [{"reason": "FieldValueInvalid", "message": message, "field": "patch"}]
+            }));
+            err
         })
     }
 }
