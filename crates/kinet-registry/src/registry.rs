@@ -132,6 +132,27 @@ impl Patch {
 /// A create or update body must decode into the kind's Go struct (upstream's
 /// transformDecodeError: 400 BadRequest).
 fn check_decodes(r: &Resource, obj: &Value) -> Result<(), ApiError> {
+    // the serializer reads apiVersion and kind into a struct of two strings first
+    let type_meta = obj.as_object().and_then(|m| {
+        m.iter().find(|(k, v)| {
+            matches!(k.as_str(), "apiVersion" | "kind") && !(v.is_string() || v.is_null())
+        })
+    });
+    if let Some((field, v)) = type_meta {
+        let body = obj.to_string();
+        let summary = if body.len() > 30 {
+            format!("{} ...", String::from_utf8_lossy(&body.as_bytes()[..30]))
+        } else {
+            body
+        };
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; \
+             json parse error: json: cannot unmarshal {} into Go struct field .{field} of type \
+             string ({summary})",
+            r.kind,
+            kinet_model::quote::go_json_kind(v)
+        )));
+    }
     validation::check_json(&r.api_version(), r.kind, obj).map_err(|e| {
         ApiError::bad_request(format!(
             "{kind} in version {} cannot be handled as a {kind}: {e}",

@@ -397,4 +397,20 @@ fn bodies_that_do_not_decode_are_refused_and_not_stored() {
         " \"\" is invalid: patch: Invalid value: \"map[metadata:map[labels:map[a:5]]]\": cannot convert int64 to string"
     );
     assert_eq!(reg.get(cms, Some("team"), "cfg").unwrap(), before);
+
+    let e = reg
+        .create(
+            cms,
+            Some("team"),
+            json!({"kind": 5, "metadata": {"name": "k"}}),
+            opts,
+        )
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message,
+        "the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; \
+         json parse error: json: cannot unmarshal number into Go struct field .kind of type string \
+         ({\"kind\":5,\"metadata\":{\"name\":\" ...)"
+    );
 }
