@@ -45,6 +45,11 @@ fn wrong_field_types_are_refused_with_upstreams_words_and_not_stored() {
             "spec":{"containers":[{"name":"c","image":"busybox","command":"sleep 3600"}]}}"#,
     );
     let bad_deploy = file(&dir, "deploy.yaml", BAD_DEPLOYMENT);
+    let bad_replace = file(
+        &dir,
+        "cfg.json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":"a=1"}"#,
+    );
     lab.k(&["create", "configmap", "cfg", "--from-literal=a=1"]);
     let cfg = || lab.k(&["get", "configmap", "cfg", "-o", "json"]);
     let cfg_before = cfg();
@@ -113,6 +118,13 @@ fn wrong_field_types_are_refused_with_upstreams_words_and_not_stored() {
         assert_contains(
             &e,
             "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string",
+        );
+        // an update (PUT) is decoded as a create is
+        let e = assert_fails(&k.run(&["replace", "--validate=false", "-f", &bad_replace]));
+        assert_contains(
+            &e,
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal \
+             string into Go struct field ConfigMap.data of type map[string]string",
         );
         // a strategic merge patch goes through the unstructured converter
         let e = assert_fails(&k.run(&[
