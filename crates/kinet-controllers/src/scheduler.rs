@@ -111,7 +111,7 @@ pub async fn run(store: Arc<Store>) {
                         if !pending(o) {
                             return false;
                         }
-                        o["spec"]["nodeName"] = json!(node);
+                        j::object_mut(o, &["spec"]).insert("nodeName".into(), json!(node));
                         set_scheduled(o, "True", None, None);
                         true
                     });

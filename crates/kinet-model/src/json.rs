@@ -68,6 +68,26 @@ pub fn namespace(obj: &Value) -> &str {
     str_at(obj, "/metadata/namespace")
 }
 
+/// The object at `path` below `v`, made an object on the way: a missing or
+/// non-object value becomes `{}`. For writes into stored objects, where
+/// `v["spec"]["x"] = …` would panic on a `spec` of another shape.
+pub fn object_mut<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Map<String, Value> {
+    fn ensure(v: &mut Value) -> &mut Map<String, Value> {
+        if !v.is_object() {
+            *v = Value::Object(Map::new());
+        }
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("made an object above"),
+        }
+    }
+    let mut cur = v;
+    for key in path {
+        cur = ensure(cur).entry(*key).or_insert(Value::Null);
+    }
+    ensure(cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +124,19 @@ mod tests {
         assert_eq!(name(&v), "web");
         assert_eq!(namespace(&v), "demo");
         assert_eq!(namespace(&json!({})), "");
+    }
+
+    #[test]
+    fn object_mut_makes_objects_of_any_shape() {
+        let mut v = json!({"spec": "x", "metadata": {"labels": [1]}});
+        object_mut(&mut v, &["spec"]).insert("renewTime".into(), json!("t"));
+        object_mut(&mut v, &["metadata", "labels"]).insert("a".into(), json!("b"));
+        object_mut(&mut v, &["status", "x"]).insert("y".into(), json!(1));
+        assert_eq!(
+            v,
+            json!({"spec": {"renewTime": "t"}, "metadata": {"labels": {"a": "b"}}, "status": {"x": {"y": 1}}})
+        );
+        let mut s = json!("scalar");
+        assert!(object_mut(&mut s, &[]).is_empty());
     }
 }

@@ -13,7 +13,7 @@
 //! in their JSON forms. Fields absent from the wire are omitted; unknown field
 //! numbers are skipped. The per-message table lives in `proto/schema.txt`.
 
-mod schema;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -161,7 +161,7 @@ fn decode_at(body: &[u8], depth: usize) -> Result<Value, String> {
 
 /// The message for a top-level kind (a message with object or list metadata, or one of
 /// the meta/v1 option kinds).
-fn kind_message(api_version: &str, kind: &str) -> Result<&'static Message, String> {
+pub(crate) fn kind_message(api_version: &str, kind: &str) -> Result<&'static Message, String> {
     let schema = Schema::get();
     let in_group = GROUP_VERSIONS
         .iter()

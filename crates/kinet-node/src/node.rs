@@ -91,7 +91,7 @@ pub async fn renew_lease(store: Arc<Store>, name: String) {
         let t = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
         if store.get(&key).is_some() {
             let _ = store.update_with(&key, |l| {
-                l["spec"]["renewTime"] = json!(t);
+                kinet_model::json::object_mut(l, &["spec"]).insert("renewTime".into(), json!(t));
                 true
             });
         } else {

@@ -9,7 +9,7 @@ use crate::podvolumes::PodVolumes;
 use crate::runner::{Kind, RunnerSpec, run_container};
 use crate::status::{self, ContainerState, State, Terminated};
 use kinet_linux::sandbox;
-use kinet_model::json::{arr_at, bool_at, int_at, str_at};
+use kinet_model::json::{arr_at, bool_at, int_at, object_mut, str_at};
 use kinet_model::pod::{is_finished, is_terminating};
 use kinet_registry::events;
 use kinet_registry::now;
@@ -405,7 +405,7 @@ impl PodRun {
                         if outcome != Some(Outcome::Gone) {
                             let statuses: Vec<Value> = ephemeral.iter().map(status::container_status).collect();
                             self.agent.write_status(&self.key, &self.uid, |p| {
-                                p["status"]["ephemeralContainerStatuses"] = json!(statuses);
+                                object_mut(p, &["status"]).insert("ephemeralContainerStatuses".into(), json!(statuses));
                             });
                         }
                     }
@@ -532,7 +532,7 @@ impl PodRun {
 
     fn finish_failed_init(&self) {
         self.agent.write_status(&self.key, &self.uid, |p| {
-            p["status"]["phase"] = json!("Failed");
+            object_mut(p, &["status"]).insert("phase".into(), json!("Failed"));
         });
     }
 
@@ -555,35 +555,33 @@ impl PodRun {
                 ready_reason
             };
             let ready = all_ready && !stopping;
-            p["status"]["conditions"] = json!([
-                status::condition(Some(&prev), "PodReadyToStartContainers", !done, None, &t),
-                status::condition(
-                    Some(&prev),
-                    "Initialized",
-                    true,
-                    if done && !has_init(p) {
-                        Some("PodCompleted")
-                    } else {
-                        None
-                    },
-                    &t
-                ),
-                status::condition(
-                    Some(&prev),
-                    "Ready",
-                    ready,
-                    if ready { None } else { reason },
-                    &t
-                ),
-                status::condition(
-                    Some(&prev),
-                    "ContainersReady",
-                    ready,
-                    if ready { None } else { reason },
-                    &t
-                ),
-                status::condition(Some(&prev), "PodScheduled", true, None, &t),
-            ]);
+            let init_done = if done && !has_init(p) {
+                Some("PodCompleted")
+            } else {
+                None
+            };
+            object_mut(p, &["status"]).insert(
+                "conditions".into(),
+                json!([
+                    status::condition(Some(&prev), "PodReadyToStartContainers", !done, None, &t),
+                    status::condition(Some(&prev), "Initialized", true, init_done, &t),
+                    status::condition(
+                        Some(&prev),
+                        "Ready",
+                        ready,
+                        if ready { None } else { reason },
+                        &t
+                    ),
+                    status::condition(
+                        Some(&prev),
+                        "ContainersReady",
+                        ready,
+                        if ready { None } else { reason },
+                        &t
+                    ),
+                    status::condition(Some(&prev), "PodScheduled", true, None, &t),
+                ]),
+            );
             if let Some(c) = p["status"]["conditions"].as_array_mut() {
                 for c in c.iter_mut().filter(|c| c.get("reason").is_none()) {
                     if let Some(o) = c.as_object_mut() {
@@ -591,8 +589,8 @@ impl PodRun {
                     }
                 }
             }
-            p["status"]["containerStatuses"] = json!(statuses);
-            p["status"]["phase"] = json!(phase);
+            object_mut(p, &["status"]).insert("containerStatuses".into(), json!(statuses));
+            object_mut(p, &["status"]).insert("phase".into(), json!(phase));
         });
     }
 }

@@ -7,6 +7,7 @@ use crate::errors::ApiError;
 use crate::strategy::{self, FieldValidation, Subresource};
 use crate::{admission, now, random_suffix, resource, services};
 use kinet_model::json as j;
+use kinet_model::quote::go_quote;
 use kinet_model::resources::{self, Resource};
 use kinet_model::{patch, validation};
 use kinet_store::{Store, StoreError};
@@ -96,6 +97,69 @@ impl Patch {
         }
         .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))
     }
+
+    /// The patched object must decode into the kind's Go struct, as upstream's
+    /// patchers decode it (encoding/json for JSON and merge patches, the unstructured
+    /// converter for strategic ones): else 422 Invalid on the field `patch`, showing
+    /// the patched JSON or the strategic patch as Go prints them.
+    fn check_result(&self, r: &Resource, patched: &Value) -> Result<(), ApiError> {
+        let av = r.api_version();
+        match self {
+            Patch::Json(_) | Patch::Merge(_) => validation::check_json(&av, r.kind, patched)
+                .map_err(|e| (e, validation::go_marshal(patched))),
+            Patch::StrategicMerge(b) | Patch::Apply(b) => {
+                validation::check_unstructured(&av, r.kind, patched)
+                    .map_err(|e| (e, validation::go_format(b)))
+            }
+        }
+        .map_err(|(e, shown)| {
+            // errors.NewInvalid(schema.GroupKind{}, "", …): no kind or name in the
+            // details, so kubectl says "The request is invalid"
+            let message = format!("Invalid value: {}: {e}", go_quote(&shown));
+            let mut err = ApiError::new(
+                422,
+                "Invalid",
+                format!(" \"\" is invalid: patch: {message}"),
+            );
+            err.details = Some(json!({
+                "causes": [{"reason": "FieldValueInvalid", "message": message, "field": "patch"}]
+            }));
+            err
+        })
+    }
+}
+
+/// A create or update body must decode into the kind's Go struct (upstream's
+/// transformDecodeError: 400 BadRequest).
+fn check_decodes(r: &Resource, obj: &Value) -> Result<(), ApiError> {
+    // the serializer reads apiVersion and kind into a struct of two strings first
+    let type_meta = obj.as_object().and_then(|m| {
+        m.iter().find(|(k, v)| {
+            matches!(k.as_str(), "apiVersion" | "kind") && !(v.is_string() || v.is_null())
+        })
+    });
+    if let Some((field, v)) = type_meta {
+        let body = obj.to_string();
+        let summary = if body.len() > 30 {
+            format!("{} ...", String::from_utf8_lossy(&body.as_bytes()[..30]))
+        } else {
+            body
+        };
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; \
+             json parse error: json: cannot unmarshal {} into Go struct field .{field} of type \
+             string ({summary})",
+            r.kind,
+            kinet_model::quote::go_json_kind(v)
+        )));
+    }
+    validation::check_json(&r.api_version(), r.kind, obj).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version {} cannot be handled as a {kind}: {e}",
+            go_quote(r.version),
+            kind = r.kind
+        ))
+    })
 }
 
 /// Writes to one store with the registry's rules.
@@ -124,6 +188,7 @@ impl<'a> Registry<'a> {
         opts: WriteOpts,
     ) -> Result<Written, ApiError> {
         strategy::check_type(r, &obj)?;
+        check_decodes(r, &obj)?;
         let mut warnings = Vec::new();
         strategy::check_unknown(r, &obj, opts.validation, &mut warnings)?;
         let uid = uuid::Uuid::new_v4().to_string();
@@ -208,6 +273,7 @@ impl<'a> Registry<'a> {
         opts: WriteOpts,
     ) -> Result<Written, ApiError> {
         strategy::check_type(r, &new)?;
+        check_decodes(r, &new)?;
         let mut warnings = Vec::new();
         strategy::check_unknown(r, &new, opts.validation, &mut warnings)?;
         let body_name = j::name(&new);
@@ -310,6 +376,7 @@ impl<'a> Registry<'a> {
                 None => return Err(ApiError::not_found(&r.group_resource(), name)),
             };
             let patched = p.apply_to(&cur, r.kind)?;
+            p.check_result(r, &patched)?;
             let mut warnings = Vec::new();
             strategy::check_unknown(r, &patched, opts.validation, &mut warnings)?;
             let precondition = pinned

@@ -3,7 +3,7 @@
 //! the rate-limited FailedCreate event.
 
 use super::keys::{Kind, Obj};
-use kinet_model::json::{at, int_at, str_at};
+use kinet_model::json::{at, int_at, object_mut, str_at};
 use kinet_model::pod::{is_active, is_terminating};
 use kinet_model::resources::{self, Resource};
 use kinet_registry::events::{self, Source};
@@ -194,7 +194,8 @@ pub fn pod_from_template(owner: &Value, kind: &str, name: &str) -> Value {
 /// A pod for a StatefulSet or DaemonSet: the template, an owner reference, a revision label.
 pub fn revision_pod(owner: &Value, kind: &str, name: &str, revision: &str) -> Value {
     let mut pod = pod_from_template(owner, kind, name);
-    pod["metadata"]["labels"]["controller-revision-hash"] = json!(revision);
+    object_mut(&mut pod, &["metadata", "labels"])
+        .insert("controller-revision-hash".into(), json!(revision));
     pod
 }
 
@@ -208,8 +209,8 @@ pub fn delete_pod(store: &Store, pod: &Value) {
             if at(p, "/metadata/deletionTimestamp").is_some() {
                 return false;
             }
-            p["metadata"]["deletionTimestamp"] = json!(now());
-            p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            object_mut(p, &["metadata"]).insert("deletionTimestamp".into(), json!(now()));
+            object_mut(p, &["metadata"]).insert("deletionGracePeriodSeconds".into(), json!(grace));
             true
         });
     } else {

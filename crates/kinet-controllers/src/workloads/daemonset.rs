@@ -5,7 +5,7 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use kinet_model::json::{at, name, namespace, str_at, string_map_at};
+use kinet_model::json::{at, name, namespace, object_mut, str_at, string_map_at};
 use kinet_model::pod::{is_active, is_ready};
 use kinet_model::selector::labels_of;
 use kinet_registry::events::Source;
@@ -79,7 +79,7 @@ pub fn eligible_nodes<'a>(
 /// A daemon pod for `node`.
 fn daemon_pod(set: &Value, pname: &str, revision: &str, node: &str) -> Value {
     let mut pod = revision_pod(set, "DaemonSet", pname, revision);
-    pod["spec"]["nodeName"] = json!(node);
+    object_mut(&mut pod, &["spec"]).insert("nodeName".into(), json!(node));
     let mut tolerations = pod["spec"]["tolerations"]
         .as_array()
         .cloned()
@@ -92,7 +92,7 @@ fn daemon_pod(set: &Value, pname: &str, revision: &str, node: &str) -> Value {
         };
         tolerations.push(json!({"key": key, "operator": "Exists", "effect": effect}));
     }
-    pod["spec"]["tolerations"] = json!(tolerations);
+    object_mut(&mut pod, &["spec"]).insert("tolerations".into(), json!(tolerations));
     pod
 }
 

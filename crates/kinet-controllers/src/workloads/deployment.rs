@@ -6,7 +6,7 @@
 use super::common::{Ctx, Next, count, owner_ref};
 use super::keys::{Kind, Obj};
 use super::template::{same_template, template_hash};
-use kinet_model::json::{at, int_at, name, namespace, str_at};
+use kinet_model::json::{at, int_at, name, namespace, object_mut, str_at};
 use kinet_registry::events::Source;
 use kinet_registry::now;
 use serde_json::{Value, json};
@@ -152,11 +152,16 @@ fn scale_rs(ctx: &Ctx, d: &Value, rs: &Value, to: i64, src: &Source) {
     let want = count(d, "/spec/replicas");
     let surge = max_surge(d, want);
     let scaled = ctx.store.update_with(&key, |o| {
-        o["spec"]["replicas"] = json!(to);
-        o["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
-            json!(want.to_string());
-        o["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] =
-            json!((want + surge).to_string());
+        object_mut(o, &["spec"]).insert("replicas".into(), json!(to));
+        let annotations = object_mut(o, &["metadata", "annotations"]);
+        annotations.insert(
+            "deployment.kubernetes.io/desired-replicas".into(),
+            json!(want.to_string()),
+        );
+        annotations.insert(
+            "deployment.kubernetes.io/max-replicas".into(),
+            json!((want + surge).to_string()),
+        );
         true
     });
     if scaled.is_ok() {
@@ -181,9 +186,9 @@ fn create_rs(
 ) -> Option<Arc<Value>> {
     let want = int_at(d, "/spec/replicas").unwrap_or(1);
     let mut t = template.clone();
-    t["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+    object_mut(&mut t, &["metadata", "labels"]).insert("pod-template-hash".into(), json!(hash));
     let mut selector = at(d, "/spec/selector").cloned().unwrap_or(json!({}));
-    selector["matchLabels"]["pod-template-hash"] = json!(hash);
+    object_mut(&mut selector, &["matchLabels"]).insert("pod-template-hash".into(), json!(hash));
     let initial = if owned.iter().all(|r| count(r, "/spec/replicas") == 0) && !recreate(d) {
         want
     } else {
@@ -252,8 +257,10 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
         let key = kinet_registry::key_of(Kind::ReplicaSet.resource(), &new_rs);
         ctx.store
             .update_with(&key, |o| {
-                o["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
-                    json!((max_revision + 1).to_string());
+                object_mut(o, &["metadata", "annotations"]).insert(
+                    "deployment.kubernetes.io/revision".into(),
+                    json!((max_revision + 1).to_string()),
+                );
                 true
             })
             .unwrap_or(new_rs)
@@ -363,10 +370,7 @@ fn write_status(ctx: &Ctx, d: &Value, hash: &str, new_rs_name: &str) {
             return false;
         }
         o["status"] = st;
-        if !o["metadata"]["annotations"].is_object() {
-            o["metadata"]["annotations"] = json!({});
-        }
-        o["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(revision);
+        object_mut(o, &["metadata", "annotations"]).insert("deployment.kubernetes.io/revision".into(), json!(revision));
         true
     });
 }

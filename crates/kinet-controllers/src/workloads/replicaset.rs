@@ -3,7 +3,7 @@
 
 use super::common::{Ctx, Next, delete_pod, pod_from_template};
 use super::keys::{Kind, Obj};
-use kinet_model::json::{at, int_at, name, namespace, str_at};
+use kinet_model::json::{at, int_at, name, namespace, object_mut, str_at};
 use kinet_model::pod::{is_active, is_ready};
 use kinet_model::selector::LabelSelector;
 use kinet_registry::events::Source;
@@ -28,7 +28,8 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
         for _ in have..want {
             let pname = format!("{rs_name}-{}", kinet_registry::random_suffix(5));
             let mut pod = pod_from_template(&rs, "ReplicaSet", &pname);
-            pod["metadata"]["generateName"] = json!(format!("{rs_name}-"));
+            object_mut(&mut pod, &["metadata"])
+                .insert("generateName".into(), json!(format!("{rs_name}-")));
             let created = format!("Created pod: {pname}");
             if !ctx.create_pod(&src, &rs, pod, &created, |w| format!("Error creating: {w}")) {
                 next = Next::Retry;

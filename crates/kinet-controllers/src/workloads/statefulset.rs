@@ -6,7 +6,7 @@
 use super::common::{Ctx, Next, delete_pod, revision_pod};
 use super::keys::{Kind, Obj};
 use super::template::template_hash;
-use kinet_model::json::{at, int_at, name, namespace, str_at};
+use kinet_model::json::{at, int_at, name, namespace, object_mut, str_at};
 use kinet_model::pod::{is_active, is_ready};
 use kinet_registry::events::Source;
 use serde_json::{Value, json};
@@ -122,12 +122,14 @@ pub fn reconcile(ctx: &Ctx, o: &Obj) -> Next {
     for i in &plan.create {
         let pname = format!("{set_name}-{i}");
         let mut pod = revision_pod(&set, "StatefulSet", &pname, &revision);
-        pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = json!(pname);
-        pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] = json!(i.to_string());
-        pod["spec"]["hostname"] = json!(pname);
+        object_mut(&mut pod, &["metadata", "labels"])
+            .insert("statefulset.kubernetes.io/pod-name".into(), json!(pname));
+        object_mut(&mut pod, &["metadata", "labels"])
+            .insert("apps.kubernetes.io/pod-index".into(), json!(i.to_string()));
+        object_mut(&mut pod, &["spec"]).insert("hostname".into(), json!(pname));
         let service = str_at(&set, "/spec/serviceName");
         if !service.is_empty() {
-            pod["spec"]["subdomain"] = json!(service);
+            object_mut(&mut pod, &["spec"]).insert("subdomain".into(), json!(service));
         }
         let created = format!("create Pod {pname} in StatefulSet {set_name} successful");
         if !ctx.create_pod(&src, &set, pod, &created, |w| {

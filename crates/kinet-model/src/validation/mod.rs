@@ -22,6 +22,7 @@ mod quantities;
 mod strict;
 #[cfg(test)]
 mod tests;
+mod types;
 mod update;
 mod workloads;
 
@@ -33,6 +34,7 @@ pub use names::{
     is_valid_label_value, is_valid_port_name, is_valid_port_num,
 };
 pub use strict::unknown_fields;
+pub use types::{check_json, check_unstructured, go_format, go_marshal};
 pub use update::validate_ephemeral_update;
 
 use crate::json::{arr_at, at, str_at};

@@ -300,3 +300,117 @@ fn store_errors_keep_their_kind() {
     let e = store_error(r, "web", StoreError::Closed);
     assert_eq!((e.code, e.reason), (500, "InternalError"));
 }
+
+#[test]
+fn bodies_that_do_not_decode_are_refused_and_not_stored() {
+    let s = store();
+    let reg = Registry::new(&s);
+    let cms = resource("", "configmaps");
+    let opts = WriteOpts::default();
+    let e = reg
+        .create(
+            cms,
+            Some("team"),
+            json!({"kind": "ConfigMap", "metadata": {"name": "bad"}, "data": [1, 2]}),
+            opts,
+        )
+        .err()
+        .unwrap();
+    assert_eq!((e.code, e.reason), (400, "BadRequest"));
+    assert_eq!(
+        e.message,
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal array into Go struct field ConfigMap.data of type map[string]string"
+    );
+    assert!(reg.get(cms, Some("team"), "bad").is_err());
+
+    let deploys = resource("apps", "deployments");
+    let e = reg
+        .create(
+            deploys,
+            Some("team"),
+            json!({"metadata": {"name": "d"}, "spec": {"replicas": "3"}}),
+            opts,
+        )
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message,
+        "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+    );
+
+    reg.create(
+        cms,
+        Some("team"),
+        json!({"metadata": {"name": "cfg"}, "data": {"a": "b"}}),
+        opts,
+    )
+    .unwrap();
+    let before = reg.get(cms, Some("team"), "cfg").unwrap();
+    let e = reg
+        .update(
+            cms,
+            Some("team"),
+            "cfg",
+            None,
+            json!({"metadata": {"name": "cfg"}, "data": "x"}),
+            opts,
+        )
+        .err()
+        .unwrap();
+    assert_eq!(e.code, 400);
+
+    let merge = Patch::Merge(json!({"metadata": {"labels": {"a": 5}}}));
+    let e = reg
+        .patch(cms, Some("team"), "cfg", None, &merge, opts)
+        .err()
+        .unwrap();
+    assert_eq!((e.code, e.reason), (422, "Invalid"));
+    assert!(
+        e.message
+            .starts_with(" \"\" is invalid: patch: Invalid value: \"{"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.ends_with("\": json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"),
+        "{}",
+        e.message
+    );
+    let json_patch = Patch::Json(json!([{"op": "add", "path": "/data", "value": 7}]));
+    let e = reg
+        .patch(cms, Some("team"), "cfg", None, &json_patch, opts)
+        .err()
+        .unwrap();
+    assert!(
+        e.message
+            .contains("ConfigMap.data of type map[string]string"),
+        "{}",
+        e.message
+    );
+    let smp = Patch::StrategicMerge(json!({"metadata": {"labels": {"a": 5}}}));
+    let e = reg
+        .patch(cms, Some("team"), "cfg", None, &smp, opts)
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message,
+        " \"\" is invalid: patch: Invalid value: \"map[metadata:map[labels:map[a:5]]]\": cannot convert int64 to string"
+    );
+    assert_eq!(reg.get(cms, Some("team"), "cfg").unwrap(), before);
+
+    let e = reg
+        .create(
+            cms,
+            Some("team"),
+            json!({"kind": 5, "metadata": {"name": "k"}}),
+            opts,
+        )
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message,
+        "the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; \
+         json parse error: json: cannot unmarshal number into Go struct field .kind of type string \
+         ({\"kind\":5,\"metadata\":{\"name\":\" ...)"
+    );
+}

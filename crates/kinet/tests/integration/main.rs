@@ -12,6 +12,7 @@ mod api_robustness;
 mod boundary;
 mod course;
 mod endpoints;
+mod field_types;
 mod interactive;
 mod kube_rs;
 mod kubectl;
