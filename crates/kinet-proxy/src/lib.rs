@@ -13,6 +13,7 @@ pub mod iptables_trace;
 pub mod model;
 pub mod names;
 pub mod nftables;
+pub mod nftables_trace;
 pub mod run;
 pub mod topology;
 
