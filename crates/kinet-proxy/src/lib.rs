@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod behaviours;
 pub mod fixtures;
 pub mod iptables;
 pub mod iptables_trace;

@@ -538,7 +538,9 @@ impl Table {
                     }
                 }
                 if set.get(&key).is_some_and(|v| *v != value) {
-                    return Err(format!("element {key:?} of {name} exists with another value"));
+                    return Err(format!(
+                        "element {key:?} of {name} exists with another value"
+                    ));
                 }
                 set.insert(key, value);
                 Ok(())
@@ -650,7 +652,11 @@ impl NftTracer {
                     .iter()
                     .map(|(k, v)| {
                         let k = k.join(" . ");
-                        if v.is_empty() { k } else { format!("{k} : {v}") }
+                        if v.is_empty() {
+                            k
+                        } else {
+                            format!("{k} : {v}")
+                        }
                     })
                     .collect();
                 (n.clone(), els)
@@ -674,26 +680,25 @@ impl NftTracer {
     fn matches(&self, s: &Stmt, pkt: &Packet, path: &Path) -> bool {
         match s {
             Stmt::Match { field, neg, values } => {
-                let hit = match values {
-                    Values::Cidrs(cidrs) => {
-                        let ip = if *field == Field::Saddr {
-                            pkt.src
-                        } else {
-                            path.dst
-                        };
-                        cidrs.iter().any(|c| c.contains(ip))
-                    }
-                    Values::Set(name) => self.table.sets.get(name).is_some_and(|set| {
-                        set.contains_key(&vec![self.field(pkt, path, *field)])
-                    }),
-                    Values::Word(w) => *w == self.field(pkt, path, *field),
-                };
+                let hit =
+                    match values {
+                        Values::Cidrs(cidrs) => {
+                            let ip = if *field == Field::Saddr {
+                                pkt.src
+                            } else {
+                                path.dst
+                            };
+                            cidrs.iter().any(|c| c.contains(ip))
+                        }
+                        Values::Set(name) => self.table.sets.get(name).is_some_and(|set| {
+                            set.contains_key(&vec![self.field(pkt, path, *field)])
+                        }),
+                        Values::Word(w) => *w == self.field(pkt, path, *field),
+                    };
                 hit != *neg
             }
             Stmt::CtStateNew => true,
-            Stmt::FibLocal { daddr } => {
-                self.is_local(if *daddr { path.dst } else { pkt.src })
-            }
+            Stmt::FibLocal { daddr } => self.is_local(if *daddr { path.dst } else { pkt.src }),
             Stmt::Mark { mask, value, neg } => ((path.mark & mask) == *value) != *neg,
             _ => true,
         }
@@ -758,7 +763,8 @@ impl NftTracer {
                     Stmt::MarkOr(v) => path.mark |= v,
                     Stmt::MarkXor(v) => path.mark ^= v,
                     Stmt::Vmap { key, map } => {
-                        let k: Vec<String> = key.iter().map(|f| self.field(pkt, &path, *f)).collect();
+                        let k: Vec<String> =
+                            key.iter().map(|f| self.field(pkt, &path, *f)).collect();
                         let Some(v) = self.table.sets.get(map).and_then(|m| m.get(&k)) else {
                             path.mark = saved;
                             continue 'rules;
@@ -766,7 +772,8 @@ impl NftTracer {
                         let Ok(g) = parse_goto_text(v) else {
                             return vec![(path, End::Drop)];
                         };
-                        path.matched.push(format!("{chain}: {} [{}]", rule.raw, k.join(" . ")));
+                        path.matched
+                            .push(format!("{chain}: {} [{}]", rule.raw, k.join(" . ")));
                         return self.follow(&g, (chain, idx), pkt, path, depth);
                     }
                     Stmt::Numgen(branches) => {
@@ -877,7 +884,11 @@ impl NftTracer {
         }
         let done = self.run_hook("postrouting", pkt, routed, &mut dead);
         let mut matched = Vec::new();
-        for p in done.iter().map(|p| &p.matched).chain(dead.iter().map(|(p, _)| &p.matched)) {
+        for p in done
+            .iter()
+            .map(|p| &p.matched)
+            .chain(dead.iter().map(|(p, _)| &p.matched))
+        {
             for m in p {
                 if !matched.contains(m) {
                     matched.push(m.clone());
@@ -901,7 +912,9 @@ impl NftTracer {
         let verdict = if !dnats.is_empty() {
             Verdict::Dnat(dnats)
         } else if done.is_empty() {
-            dead.first().map(|(_, v)| v.clone()).unwrap_or(Verdict::Drop)
+            dead.first()
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Verdict::Drop)
         } else {
             Verdict::Accept
         };
@@ -922,21 +935,42 @@ mod tests {
     fn tokenizer_splits_separators_and_keeps_quotes() {
         assert_eq!(
             tokenize(r#"add set ip t s { type ipv4_addr ; comment "a, b" ; }"#),
-            ["add", "set", "ip", "t", "s", "{", "type", "ipv4_addr", ";", "comment", "a, b", ";", "}"]
+            [
+                "add",
+                "set",
+                "ip",
+                "t",
+                "s",
+                "{",
+                "type",
+                "ipv4_addr",
+                ";",
+                "comment",
+                "a, b",
+                ";",
+                "}"
+            ]
         );
     }
 
     #[test]
     fn unknown_statements_are_errors_and_transactions_atomic() {
-        let ok = "add table ip kube-proxy\nadd chain ip kube-proxy x\nadd rule ip kube-proxy x drop\n";
+        let ok =
+            "add table ip kube-proxy\nadd chain ip kube-proxy x\nadd rule ip kube-proxy x drop\n";
         let mut t = NftTracer::new(ok, &[]).unwrap();
         let err = t
             .apply("flush chain ip kube-proxy x\nadd rule ip kube-proxy x frobnicate\n")
             .unwrap_err();
         assert_eq!(err.line, 2);
         assert!(err.reason.contains("frobnicate"), "{err}");
-        assert_eq!(t.chains()["x"], ["drop"], "the failed transaction left nothing");
-        let err = t.apply("add rule ip kube-proxy x jump nowhere\n").unwrap_err();
+        assert_eq!(
+            t.chains()["x"],
+            ["drop"],
+            "the failed transaction left nothing"
+        );
+        let err = t
+            .apply("add rule ip kube-proxy x jump nowhere\n")
+            .unwrap_err();
         assert!(err.reason.contains("missing chain"), "{err}");
         t.apply("add chain ip kube-proxy y\nadd rule ip kube-proxy x jump y\n")
             .unwrap();
