@@ -193,8 +193,13 @@ mod services {
         }
 
         fn apply(&self, yaml: &str) {
+            self.pipe("apply", yaml);
+        }
+
+        /// `kubectl VERB -f -` with `yaml` on its input.
+        fn pipe(&self, verb: &str, yaml: &str) {
             let mut child = Command::new("kubectl")
-                .args(["apply", "-f", "-"])
+                .args([verb, "-f", "-"])
                 .env("KUBECONFIG", &self.kubeconfig)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
@@ -207,7 +212,7 @@ mod services {
                 .unwrap()
                 .write_all(yaml.as_bytes())
                 .unwrap();
-            assert!(child.wait().unwrap().success(), "kubectl apply:\n{yaml}");
+            assert!(child.wait().unwrap().success(), "kubectl {verb}:\n{yaml}");
         }
 
         fn exec(&self, cmd: &str) -> Output {
@@ -240,7 +245,7 @@ mod services {
             let old = format!("mode: {from}");
             assert!(conf.contains(&old), "config.conf has no {old:?}");
             cm["data"]["config.conf"] = conf.replace(&old, &format!("mode: {to}")).into();
-            self.apply(&cm.to_string());
+            self.pipe("replace", &cm.to_string());
             self.ok(&[
                 "rollout",
                 "restart",
@@ -261,9 +266,10 @@ mod services {
         /// Seconds per request of `REQUESTS` short requests to `url`, each on
         /// its own connection, timed by curl in the pod.
         fn round(&self, url: &str) -> Vec<f64> {
-            let urls = vec![url; REQUESTS].join(" ");
+            // -o names one URL's output: one per URL.
+            let urls = vec![format!("-o /dev/null {url}"); REQUESTS].join(" ");
             let o = self.exec(&format!(
-                "curl -sf -H 'Connection: close' -o /dev/null -w '%{{time_total}}\\n' {urls}"
+                "curl -sf -H 'Connection: close' -w '%{{time_total}}\\n' {urls}"
             ));
             assert!(
                 o.status.success(),
