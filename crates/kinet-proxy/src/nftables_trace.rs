@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use crate::iptables_trace::{Origin, Packet, ParseError, Trace, Verdict};
 
 mod parse;
-use parse::{Field, Goto, Stmt, Tokens, Values, parse_goto_text, parse_rule, tokenize};
+use parse::{Field, NftVerdict, Stmt, Tokens, Values, parse_goto_text, parse_rule, tokenize};
 
 #[derive(Clone, Debug, PartialEq)]
 struct Rule {
@@ -188,7 +188,7 @@ impl Table {
                 }
                 if !value.is_empty() {
                     let g = parse_goto_text(&value)?;
-                    if let Goto::Jump(c) | Goto::Goto(c) = &g
+                    if let NftVerdict::Jump(c) | NftVerdict::Goto(c) = &g
                         && !self.chains.contains_key(c)
                     {
                         return Err(format!("element verdict to missing chain {c}"));
@@ -207,8 +207,8 @@ impl Table {
     }
 
     fn check_refs(&self, s: &Stmt) -> Result<(), String> {
-        let chain_ok = |g: &Goto| match g {
-            Goto::Jump(c) | Goto::Goto(c) if !self.chains.contains_key(c) => {
+        let chain_ok = |g: &NftVerdict| match g {
+            NftVerdict::Jump(c) | NftVerdict::Goto(c) if !self.chains.contains_key(c) => {
                 Err(format!("jump to missing chain {c}"))
             }
             _ => Ok(()),
@@ -227,7 +227,8 @@ impl Table {
 
     /// A rule or element that still sends packets to `chain`.
     fn referrer(&self, chain: &str) -> Option<String> {
-        let hits = |g: &Goto| matches!(g, Goto::Jump(c) | Goto::Goto(c) if c == chain);
+        let hits =
+            |g: &NftVerdict| matches!(g, NftVerdict::Jump(c) | NftVerdict::Goto(c) if c == chain);
         for (name, c) in &self.chains {
             for r in &c.rules {
                 for s in &r.stmts {
@@ -368,20 +369,20 @@ impl NftTracer {
     /// Follows `g` from a rule of `chain` (index `idx`).
     fn follow(
         &self,
-        g: &Goto,
+        g: &NftVerdict,
         (chain, idx): (&str, usize),
         pkt: &Packet,
         path: Path,
         depth: usize,
     ) -> Vec<(Path, End)> {
         match g {
-            Goto::Return => vec![(path, End::Return)],
-            Goto::Accept => vec![(path, End::Accept)],
-            Goto::Drop => vec![(path, End::Drop)],
-            Goto::Reject => vec![(path, End::Reject)],
+            NftVerdict::Return => vec![(path, End::Return)],
+            NftVerdict::Accept => vec![(path, End::Accept)],
+            NftVerdict::Drop => vec![(path, End::Drop)],
+            NftVerdict::Reject => vec![(path, End::Reject)],
             // A goto's return is the current chain's.
-            Goto::Goto(c) => self.run_chain(c, pkt, path, depth + 1),
-            Goto::Jump(c) => {
+            NftVerdict::Goto(c) => self.run_chain(c, pkt, path, depth + 1),
+            NftVerdict::Jump(c) => {
                 let mut out = Vec::new();
                 for (p, end) in self.run_chain(c, pkt, path, depth + 1) {
                     if end == End::Return {

@@ -22,7 +22,7 @@ pub(super) enum Values {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum Goto {
+pub(super) enum NftVerdict {
     Jump(String),
     Goto(String),
     Return,
@@ -57,12 +57,12 @@ pub(super) enum Stmt {
         map: String,
     },
     /// `numgen random mod N vmap { 0 : goto X , … }`.
-    Numgen(Vec<Goto>),
+    Numgen(Vec<NftVerdict>),
     /// `update @set { ip saddr }`: no effect on a first packet.
     Update,
     Dnat(String),
     Masquerade,
-    Verdict(Goto),
+    Verdict(NftVerdict),
 }
 
 pub(super) fn tokenize(line: &str) -> Vec<String> {
@@ -140,19 +140,19 @@ impl<'a> Tokens<'a> {
     }
 }
 
-pub(super) fn parse_goto(word: &str, t: &mut Tokens<'_>) -> Result<Goto, String> {
+pub(super) fn parse_goto(word: &str, t: &mut Tokens<'_>) -> Result<NftVerdict, String> {
     Ok(match word {
-        "jump" => Goto::Jump(t.next()?.to_string()),
-        "goto" => Goto::Goto(t.next()?.to_string()),
-        "return" => Goto::Return,
-        "accept" => Goto::Accept,
-        "drop" => Goto::Drop,
-        "reject" => Goto::Reject,
+        "jump" => NftVerdict::Jump(t.next()?.to_string()),
+        "goto" => NftVerdict::Goto(t.next()?.to_string()),
+        "return" => NftVerdict::Return,
+        "accept" => NftVerdict::Accept,
+        "drop" => NftVerdict::Drop,
+        "reject" => NftVerdict::Reject,
         other => return Err(format!("unknown verdict {other}")),
     })
 }
 
-pub(super) fn parse_goto_text(text: &str) -> Result<Goto, String> {
+pub(super) fn parse_goto_text(text: &str) -> Result<NftVerdict, String> {
     let toks = tokenize(text);
     let mut t = Tokens { t: &toks, i: 0 };
     let word = t.next()?;
