@@ -485,6 +485,20 @@ fn cases() -> Vec<Case> {
 }
 
 #[test]
+fn traces_read_as_sentences() {
+    let (svc, sl) = backend();
+    let hairpin = pkt(Origin::Pod, "10.1.1.5", CIP, 80);
+    for mode in MODES {
+        let t = trace(mode, "node1", &[svc.clone()], &[sl.clone()], &hairpin);
+        assert_eq!(
+            t.to_string(),
+            "DNATs to one of 10.1.1.5:8080, 10.1.2.6:8080; masquerades to 10.1.1.5:8080",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
 fn every_behaviour_in_both_modes() {
     let mut failures = Vec::new();
     for c in cases() {
@@ -500,13 +514,13 @@ fn every_behaviour_in_both_modes() {
                     .is_none_or(|to| got.masqueraded_to == *to);
             if got.verdict != *want || !masq_ok {
                 failures.push(format!(
-                    "{} [{mode:?}]: want {want:?} masquerade={} {:?}, got {:?} masquerade={} {:?}\n  {}",
+                    "{} [{mode:?}]: {} -> {}:{} want {want:?} masquerade={} {:?}, got: {got}\n  {}",
                     c.name,
+                    c.pkt.src,
+                    c.pkt.dst,
+                    c.pkt.dport,
                     c.masquerade,
                     c.masqueraded_to,
-                    got.verdict,
-                    got.masquerade,
-                    got.masqueraded_to,
                     got.matched.join("\n  ")
                 ));
             }
