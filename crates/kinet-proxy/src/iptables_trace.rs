@@ -68,6 +68,29 @@ pub struct Trace {
     pub matched: Vec<String>,
 }
 
+/// As a sentence: "DNATs to one of 10.1.1.5:8080, 10.1.2.6:8080; masquerades".
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.verdict {
+            Verdict::Dnat(to) if to.len() == 1 => write!(f, "DNATs to {}", to[0])?,
+            Verdict::Dnat(to) => write!(f, "DNATs to one of {}", to.join(", "))?,
+            Verdict::Accept => write!(f, "accepted")?,
+            Verdict::Drop => write!(f, "dropped")?,
+            Verdict::Reject => write!(f, "rejected")?,
+        }
+        if self.masquerade {
+            write!(f, "; masquerades")?;
+            if let Verdict::Dnat(to) = &self.verdict
+                && to.len() > 1
+                && self.masqueraded_to.len() < to.len()
+            {
+                write!(f, " to {}", self.masqueraded_to.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A line the tracer does not understand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {

@@ -7,12 +7,15 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod behaviours;
 pub mod fixtures;
 pub mod iptables;
 pub mod iptables_trace;
 pub mod model;
 pub mod names;
 pub mod nftables;
+pub mod nftables_trace;
 pub mod run;
 pub mod topology;
 

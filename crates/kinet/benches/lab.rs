@@ -1,9 +1,15 @@
 //! Lab benchmarks (run as root: `cargo bench -p kinet --bench lab`):
 //! - `kinet up --demo` until every pod is Ready (the time `up` itself waits for);
 //! - 100 pods applied with kubectl until `kubectl wait` sees them all Ready;
-//! - memory per pod (PSS of the lab's processes, and the daemon's growth).
+//! - memory per pod (PSS of the lab's processes, and the daemon's growth);
+//! - Services, in kube-proxy's iptables and nftables modes: the round trip of
+//!   short HTTP requests (one connection each) from a pod on node1 to an
+//!   agnhost netexec pod on node2, through its ClusterIP against its pod IP;
+//!   and the time from `kubectl create` of a Service (its endpoint already
+//!   Ready) to the first connection through its ClusterIP from a pod.
 //!
-//! Prints numbers; asserts nothing about time.
+//! `cargo bench -p kinet --bench lab -- services` (or `-- pods`) runs one
+//! group. Prints numbers; asserts nothing about time.
 
 use std::process::Command;
 use std::time::Instant;
@@ -61,6 +67,20 @@ fn daemon_pss(lab: &str) -> u64 {
 }
 
 fn main() {
+    let groups: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wants = |g: &str| groups.is_empty() || groups.iter().any(|a| a == g);
+    if wants("pods") {
+        pods();
+    }
+    if wants("services") {
+        services::run();
+    }
+}
+
+fn pods() {
     let lab = format!("bench{}", std::process::id());
     let runs = 5;
     let mut ups = Vec::new();
@@ -132,4 +152,309 @@ fn main() {
     );
     kinet(&lab, &["down"]);
     let _ = std::fs::remove_file(f);
+}
+
+mod services {
+    use std::process::{Command, Output, Stdio};
+    use std::time::{Duration, Instant};
+
+    use kinet_model::lab::SERVICE_CIDR;
+
+    use super::kinet;
+
+    /// Requests per round, and rounds (pod IP and ClusterIP alternate).
+    const REQUESTS: usize = 200;
+    const ROUNDS: usize = 5;
+    /// Services created one after another for the create-to-connect time.
+    const CREATES: usize = 7;
+
+    struct Lab {
+        name: String,
+        kubeconfig: String,
+    }
+
+    impl Lab {
+        fn k(&self, args: &[&str]) -> Output {
+            Command::new("kubectl")
+                .args(args)
+                .env("KUBECONFIG", &self.kubeconfig)
+                .output()
+                .unwrap()
+        }
+
+        fn ok(&self, args: &[&str]) -> String {
+            let o = self.k(args);
+            assert!(
+                o.status.success(),
+                "kubectl {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        }
+
+        fn apply(&self, yaml: &str) {
+            self.pipe("apply", yaml);
+        }
+
+        /// `kubectl VERB -f -` with `yaml` on its input.
+        fn pipe(&self, verb: &str, yaml: &str) {
+            let mut child = Command::new("kubectl")
+                .args([verb, "-f", "-"])
+                .env("KUBECONFIG", &self.kubeconfig)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(yaml.as_bytes())
+                .unwrap();
+            assert!(child.wait().unwrap().success(), "kubectl {verb}:\n{yaml}");
+        }
+
+        fn exec(&self, cmd: &str) -> Output {
+            self.k(&["exec", "client", "--", "sh", "-c", cmd])
+        }
+
+        /// Until `curl URL` answers from the client pod.
+        fn wait_http(&self, url: &str) {
+            let t = Instant::now();
+            loop {
+                let o = self.exec(&format!("curl -sf --max-time 2 -o /dev/null {url}"));
+                if o.status.success() {
+                    return;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(60),
+                    "{url} never answered"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+
+        fn switch_mode(&self, from: &str, to: &str) {
+            let cm = self.ok(&["get", "cm", "kube-proxy", "-n", "kube-system", "-o", "json"]);
+            let mut cm: serde_json::Value = serde_json::from_str(&cm).unwrap();
+            let conf = cm["data"]["config.conf"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let old = format!("mode: {from}");
+            assert!(conf.contains(&old), "config.conf has no {old:?}");
+            cm["data"]["config.conf"] = conf.replace(&old, &format!("mode: {to}")).into();
+            self.pipe("replace", &cm.to_string());
+            self.ok(&[
+                "rollout",
+                "restart",
+                "daemonset/kube-proxy",
+                "-n",
+                "kube-system",
+            ]);
+            self.ok(&[
+                "rollout",
+                "status",
+                "daemonset/kube-proxy",
+                "-n",
+                "kube-system",
+                "--timeout=90s",
+            ]);
+        }
+
+        /// Seconds per request of `REQUESTS` short requests to `url`, each on
+        /// its own connection, timed by curl in the pod.
+        fn round(&self, url: &str) -> Vec<f64> {
+            // -o names one URL's output: one per URL.
+            let urls = vec![format!("-o /dev/null {url}"); REQUESTS].join(" ");
+            let o = self.exec(&format!(
+                "curl -sf -H 'Connection: close' -w '%{{time_total}}\\n' {urls}"
+            ));
+            assert!(
+                o.status.success(),
+                "curl round to {url}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.trim().replace(',', ".").parse().ok())
+                .collect()
+        }
+    }
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+
+    const PODS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: netexec
+  labels:
+    app: netexec
+spec:
+  nodeSelector:
+    kubernetes.io/hostname: node2
+  containers:
+  - name: agnhost
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: ["netexec", "--http-port=8080"]
+    readinessProbe:
+      httpGet:
+        path: /healthz
+        port: 8080
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  nodeSelector:
+    kubernetes.io/hostname: node1
+  containers:
+  - name: c
+    image: nicolaka/netshoot
+    command: ["sleep", "infinity"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: netexec
+spec:
+  selector:
+    app: netexec
+  ports:
+  - port: 80
+    targetPort: 8080
+"#;
+
+    fn service(name: &str, ip: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: {ip}\n  selector:\n    app: netexec\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+        )
+    }
+
+    /// Seconds from `kubectl create` of a Service to the first answer through
+    /// its ClusterIP from the client pod, which polls from before the create.
+    fn create_to_connect(lab: &Lab, mode: &str, i: usize) -> f64 {
+        let n = u32::try_from(200 + i).unwrap_or(200) + if mode == "nftables" { 20 } else { 0 };
+        let ip = SERVICE_CIDR.nth(n).to_string();
+        let name = format!("bench-{mode}-{i}");
+        // Polls every ~10 ms; a dropped SYN costs its 50 ms connect timeout.
+        let mut poll = Command::new("kubectl")
+            .args([
+                "exec",
+                "client",
+                "--",
+                "sh",
+                "-c",
+                &format!(
+                    "touch /tmp/polling; until curl -sf --connect-timeout 0.05 --max-time 1 -o /dev/null http://{ip}/hostname; do sleep 0.01; done"
+                ),
+            ])
+            .env("KUBECONFIG", &lab.kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Give the poller time to start.
+        let start = Instant::now();
+        while !lab.exec("test -e /tmp/polling").status.success() {
+            assert!(start.elapsed() < Duration::from_secs(10));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let yaml = service(&name, &ip);
+        let mut create = Command::new("kubectl")
+            .args(["create", "-f", "-"])
+            .env("KUBECONFIG", &lab.kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        {
+            use std::io::Write as _;
+            create
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(yaml.as_bytes())
+                .unwrap();
+        }
+        assert!(create.wait().unwrap().success(), "kubectl create {name}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if poll.try_wait().unwrap().is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = poll.kill();
+                panic!("{name} ({ip}) never answered");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        lab.exec("rm -f /tmp/polling");
+        lab.ok(&["delete", "svc", &name, "--wait=false"]);
+        secs
+    }
+
+    pub fn run() {
+        let name = format!("benchsvc{}", std::process::id());
+        let o = kinet(&name, &["up", "--no-kubeconfig", "--nodes", "2"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let lab = Lab {
+            kubeconfig: format!("/var/lib/kinet/{name}/kubeconfig"),
+            name,
+        };
+        lab.apply(PODS);
+        lab.ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "pod/netexec",
+            "pod/client",
+            "--timeout=120s",
+        ]);
+        let pod_ip = lab.ok(&["get", "pod", "netexec", "-o", "jsonpath={.status.podIP}"]);
+        let cip = lab.ok(&["get", "svc", "netexec", "-o", "jsonpath={.spec.clusterIP}"]);
+        let direct = format!("http://{pod_ip}:8080/hostname");
+        let through = format!("http://{cip}:80/hostname");
+        let mut mode = "iptables";
+        for next in ["iptables", "nftables"] {
+            if next != mode {
+                lab.switch_mode(mode, next);
+                mode = next;
+            }
+            lab.wait_http(&direct);
+            lab.wait_http(&through);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                a.extend(lab.round(&direct));
+                b.extend(lab.round(&through));
+            }
+            let (n_a, n_b) = (a.len(), b.len());
+            let (ma, mb) = (median(a), median(b));
+            println!(
+                "{mode}: HTTP request on a new connection, node1 pod -> node2 netexec: pod IP median {:.0} us ({n_a}), ClusterIP median {:.0} us ({n_b}), ratio {:.3}",
+                ma * 1e6,
+                mb * 1e6,
+                mb / ma
+            );
+            let times: Vec<f64> = (0..CREATES)
+                .map(|i| create_to_connect(&lab, mode, i))
+                .collect();
+            let (lo, hi) = times
+                .iter()
+                .fold((f64::MAX, 0f64), |(lo, hi), t| (lo.min(*t), hi.max(*t)));
+            println!(
+                "{mode}: kubectl create Service -> first connection through its ClusterIP: median {:.3}s (min {lo:.3}s, max {hi:.3}s, {CREATES} runs)",
+                median(times)
+            );
+        }
+        kinet(&lab.name, &["down"]);
+    }
 }
