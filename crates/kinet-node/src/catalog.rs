@@ -43,8 +43,8 @@ fn ports_args(ports: &[u16]) -> Vec<String> {
 /// "System components are pods"): kube-proxy → `kinet proxy`, calico/node →
 /// `kinet calico node`, calico/kube-controllers → `kinet calico controllers`.
 /// The image's entrypoint binary, when the manifest names it as `command`,
-/// is dropped; its flags are kept. Calico's CNI installer has nothing to
-/// install here and exits 0.
+/// is dropped; its flags are kept. calico/cni (calico.yaml's install-cni init
+/// container) exits 0: `kinet calico node` writes the node's CNI config itself.
 fn system_component(
     name: &str,
     last: &str,

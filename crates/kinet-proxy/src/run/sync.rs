@@ -22,6 +22,9 @@ use super::proxier::Proxier;
 use crate::iptables::Config;
 use crate::model::{ProxyState, ServiceKey};
 
+/// Syncs allowed back to back before minSyncPeriod applies (upstream's `burstSyncs`).
+const BURST_SYNCS: usize = 2;
+
 enum Update {
     Service(Box<Event<Service>>),
     Slice(Box<Event<EndpointSlice>>),
@@ -374,7 +377,10 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
     let mut need_full = true;
     let mut dirty = false;
     let mut first = true;
-    let mut last_sync: Option<Instant> = None;
+    // upstream's BoundedFrequencyRunner: at most BURST_SYNCS syncs within any
+    // minSyncPeriod, so a Service and its EndpointSlice, arriving a few ms
+    // apart, are both programmed at once rather than a period later
+    let mut recent_syncs: std::collections::VecDeque<Instant> = Default::default();
     let mut next_full = Instant::now() + cfg.sync_period;
     let mut cleanup_at: Option<Instant> = None;
     let mut announced = false;
@@ -384,7 +390,10 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         let now = Instant::now();
         let mut deadline = next_full;
         if all_synced && (dirty || need_full) {
-            let earliest = last_sync.map_or(now, |t| t + cfg.min_sync_period);
+            let earliest = match recent_syncs.front() {
+                Some(t) if recent_syncs.len() >= BURST_SYNCS => *t + cfg.min_sync_period,
+                _ => now,
+            };
             deadline = deadline.min(earliest.max(now));
         }
         if let Some(t) = cleanup_at {
@@ -472,7 +481,10 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         let start = Instant::now();
         let result = tokio::task::block_in_place(|| proxier.sync(&state, &changed, full));
         let elapsed = start.elapsed();
-        last_sync = Some(Instant::now());
+        recent_syncs.push_back(Instant::now());
+        while recent_syncs.len() > BURST_SYNCS {
+            recent_syncs.pop_front();
+        }
         match result {
             Ok(()) => {
                 changed.clear();
