@@ -351,10 +351,22 @@ spec:
     wait_endpoints(&lab, "web", 1);
     wait_endpoints(&lab, "sticky", 3);
 
+    check_node_ports(&lab, "iptables");
+    switch_mode(&lab, "iptables", "nftables");
+    check_node_ports(&lab, "nftables");
+}
+
+/// NodePorts from the outside workstation with both traffic policies, session
+/// affinity and hairpin, in kube-proxy's current `mode`.
+fn check_node_ports(lab: &Lab, mode: &str) {
+    // each round starts from the default policy
+    lab.k(&args(
+        r#"patch svc web -p '{"spec":{"externalTrafficPolicy":"Cluster"}}'"#,
+    ));
     // 000 Test 14: the NodePort on every node, from the outside workstation
     let curl = |node_ip: &str, path: &str, max: &str| {
         ssh(
-            &lab,
+            lab,
             "outside",
             &[
                 "curl",
@@ -377,13 +389,16 @@ spec:
                 Err(format!("curl {ip}:30080 from outside: {}", out_err(&o)))
             }
         });
-        assert!(got.starts_with("web-"), "{ip}:30080 answered {got:?}");
+        assert!(
+            got.starts_with("web-"),
+            "{mode}: {ip}:30080 answered {got:?}"
+        );
     }
     // Cluster: through node2 the source is NATed to node2's address
     let seen = out(&curl(&node2, "/clientip", "3"));
     assert!(
         !seen.starts_with(&outside),
-        "externalTrafficPolicy Cluster kept the client IP: {seen}"
+        "{mode}: externalTrafficPolicy Cluster kept the client IP: {seen}"
     );
     // Local: the client IP is kept, and a node without a local endpoint drops
     lab.k(&args(
@@ -400,22 +415,22 @@ spec:
     let o = curl(&node2, "/hostname", "2");
     assert!(
         !o.status.success(),
-        "node2 has no local endpoint but answered {}",
+        "{mode}: node2 has no local endpoint but answered {}",
         out(&o)
     );
 
     // sessionAffinity ClientIP: one client, one pod
-    let ip = cluster_ip(&lab, "sticky");
-    wget_until(&lab, "client1", &format!("http://{ip}/hostname"));
-    let seen = answers(&lab, "client1", &format!("http://{ip}/hostname"));
+    let ip = cluster_ip(lab, "sticky");
+    wget_until(lab, "client1", &format!("http://{ip}/hostname"));
+    let seen = answers(lab, "client1", &format!("http://{ip}/hostname"));
     assert_eq!(
         seen.len(),
         1,
-        "sessionAffinity ClientIP spread requests over {seen:?}"
+        "{mode}: sessionAffinity ClientIP spread requests over {seen:?}"
     );
 
     // hairpin: a pod reaches itself through its own Service
-    let ip = cluster_ip(&lab, "self");
+    let ip = cluster_ip(lab, "self");
     let got = wait_until(secs(30), || {
         let o = lab.kinet(&[
             "kubectl",
@@ -434,7 +449,7 @@ spec:
             Err(format!("hairpin to {ip}: {}", out_err(&o)))
         }
     });
-    assert_eq!(got.trim(), "self");
+    assert_eq!(got.trim(), "self", "{mode}: hairpin");
 }
 
 /// `timeout 3 wget -qO- URL` from a pod, once.
