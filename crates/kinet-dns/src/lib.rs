@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod corefile;
+pub mod records;
 
 /// MicroK8s's default Corefile (issue 9).
 pub const MICROK8S_COREFILE: &str = ".:53 {
