@@ -306,6 +306,20 @@ pub fn resolve(
     qtype: RecordType,
     serial: u32,
 ) -> Option<Answer> {
+    resolve_at(c, cfg, qname, qtype, serial, 0)
+}
+
+/// How many in-cluster CNAMEs are followed (a cycle of ExternalNames ends here).
+const MAX_CNAME_CHAIN: usize = 8;
+
+fn resolve_at(
+    c: &Cluster,
+    cfg: &Kubernetes,
+    qname: &str,
+    qtype: RecordType,
+    serial: u32,
+    depth: usize,
+) -> Option<Answer> {
     let asked = fqdn(qname);
     let lower = asked.to_ascii_lowercase();
     let zone = cfg
@@ -432,8 +446,20 @@ pub fn resolve(
             }
             done(a)
         }
-        [svc, ns, "svc"] => service(c, cfg, &asked, svc, ns, None, None, qtype, a, serial),
-        [ep, svc, ns, "svc"] => service(c, cfg, &asked, svc, ns, Some(ep), None, qtype, a, serial),
+        [svc, ns, "svc"] => service(c, cfg, &asked, svc, ns, None, None, qtype, a, serial, depth),
+        [ep, svc, ns, "svc"] => service(
+            c,
+            cfg,
+            &asked,
+            svc,
+            ns,
+            Some(ep),
+            None,
+            qtype,
+            a,
+            serial,
+            depth,
+        ),
         [port, proto, svc, ns, "svc"] => {
             let (Some(port), Some(proto)) = (port.strip_prefix('_'), proto.strip_prefix('_'))
             else {
@@ -450,6 +476,7 @@ pub fn resolve(
                 qtype,
                 a,
                 serial,
+                depth,
             )
         }
         _ => nx(a),
@@ -493,6 +520,7 @@ fn service(
     qtype: RecordType,
     mut a: Answer,
     serial: u32,
+    depth: usize,
 ) -> Option<Answer> {
     let ttl = cfg.ttl;
     let nx = |mut a: Answer| {
@@ -541,8 +569,8 @@ fn service(
             });
             // Followed when the target is in the cluster.
             if qtype != RecordType::CNAME
-                && target.to_ascii_lowercase() != asked.to_ascii_lowercase()
-                && let Some(more) = resolve_in(c, cfg, &target, qtype, serial)
+                && !target.eq_ignore_ascii_case(asked)
+                && let Some(more) = resolve_in(c, cfg, &target, qtype, serial, depth + 1)
             {
                 a.answer.extend(more.answer);
             }
@@ -644,8 +672,12 @@ fn resolve_in(
     name: &str,
     qtype: RecordType,
     serial: u32,
+    depth: usize,
 ) -> Option<Answer> {
-    let r = resolve(c, cfg, name, qtype, serial)?;
+    if depth > MAX_CNAME_CHAIN {
+        return None;
+    }
+    let r = resolve_at(c, cfg, name, qtype, serial, depth)?;
     (r.rcode == Rcode::NoError && !r.answer.is_empty()).then_some(r)
 }
 

@@ -348,6 +348,30 @@ fn external_name() {
 }
 
 #[test]
+fn external_name_cycle_ends() {
+    let services = vec![
+        svc(
+            "default",
+            "a",
+            json!({"type": "ExternalName", "externalName": "b.default.svc.cluster.local"}),
+        ),
+        svc(
+            "default",
+            "b",
+            json!({"type": "ExternalName", "externalName": "a.default.svc.cluster.local"}),
+        ),
+    ];
+    let c = Cluster {
+        services: &services,
+        slices: &[],
+        pods: &[],
+    };
+    let a = resolve(&c, &cfg(), "a.default.svc.cluster.local.", A, 1).unwrap();
+    assert!(a.answer.len() <= MAX_CNAME_CHAIN + 2, "{}", a.answer.len());
+    assert!(a.answer.iter().all(|r| r.data.record_type() == CNAME));
+}
+
+#[test]
 fn ptr_records() {
     assert_eq!(
         lines(&ask("1.183.152.10.in-addr.arpa.", PTR)),
