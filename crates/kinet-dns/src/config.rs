@@ -235,6 +235,21 @@ pub fn in_zone(name: &str, zone: &str) -> bool {
     zone == "." || name == zone || name.ends_with(&format!(".{zone}"))
 }
 
+/// CoreDNS's parse.HostPortOrFile: `IP[:port]`, `dns://`/`tls://` upstreams
+/// or a resolv.conf-style file path.
+fn host_port_or_file(to: &str) -> bool {
+    let addr = to
+        .strip_prefix("dns://")
+        .or_else(|| to.strip_prefix("tls://"))
+        .unwrap_or(to);
+    addr.parse::<std::net::IpAddr>().is_ok()
+        || addr.parse::<std::net::SocketAddr>().is_ok()
+        || addr.rsplit_once(':').is_some_and(|(h, p)| {
+            h.parse::<std::net::Ipv4Addr>().is_ok() && p.parse::<u16>().is_ok()
+        })
+        || to.starts_with('/')
+}
+
 fn err(plugin: &str, message: impl Into<String>) -> SetupError {
     SetupError {
         plugin: plugin.to_string(),
@@ -383,6 +398,11 @@ fn setup(d: &Directive, key_zones: &[String]) -> Result<Plugin, SetupError> {
                 force_tcp: false,
                 prefer_udp: false,
             };
+            for to in &f.to {
+                if !host_port_or_file(to) {
+                    return Err(err(n, format!("not an IP address or file: \"{to}\"")));
+                }
+            }
             if f.to.len() > 15 {
                 return Err(err(n, "more than 15 TOs configured: 16"));
             }

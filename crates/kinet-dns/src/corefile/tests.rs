@@ -108,3 +108,15 @@ fn default_corefiles_parse() {
         assert!(names.contains(&"kubernetes") && names.contains(&"loadbalance"));
     }
 }
+
+#[test]
+fn line_numbers_count_comments_and_quoted_newlines() {
+    assert_eq!(
+        perr("# a\n\n.:53 {\n  # b\n  log \"x\ny\"\n  nope\n}"),
+        "Corefile:7 - Error during parsing: Unknown directive 'nope'"
+    );
+    assert_eq!(
+        perr(".:53 {\n}\n}\n"),
+        "Corefile:3 - Error during parsing: Unexpected '}' because no matching opening brace"
+    );
+}
