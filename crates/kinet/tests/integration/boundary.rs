@@ -53,7 +53,7 @@ fn workspace_deps() -> BTreeMap<String, Vec<String>> {
 #[test]
 fn components_depend_on_the_api_not_on_the_daemon() {
     let deps = workspace_deps();
-    let components = ["kinet-proxy", "kinet-calico"];
+    let components = ["kinet-proxy", "kinet-calico", "kinet-dns"];
     for c in components {
         let of = deps
             .get(c)
