@@ -10,6 +10,7 @@ mod continue_token;
 mod finalize;
 mod list;
 mod logs;
+mod nesting;
 mod object;
 mod params;
 mod patch_body;
