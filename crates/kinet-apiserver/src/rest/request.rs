@@ -71,6 +71,9 @@ pub(crate) fn repr(req: &Request<Incoming>, q: &Query) -> Repr {
 /// Upstream's `maxRequestBodyBytes`.
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// How much of a too large body is read and dropped before answering.
+const DRAIN_MAX: usize = 4 * MAX_BODY;
+
 /// Bodies above this size are checked and decoded on a blocking thread, so one
 /// large request never holds an executor thread.
 const INLINE_BODY: usize = 64 * 1024;
@@ -102,26 +105,28 @@ fn content_type(parts: &http::request::Parts) -> &str {
 pub(crate) async fn read_body(
     req: Request<Incoming>,
 ) -> Result<(http::request::Parts, Bytes), ApiError> {
-    let (mut parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    let (mut parts, mut body) = req.into_parts();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("unable to read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY {
+            buf.extend_from_slice(&data);
+        } else if seen > DRAIN_MAX {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        // read to its end (up to a bound) so the client hears the answer
+        // rather than a reset stream, as Go's server does
         return Err(too_large());
     }
-    let bytes = http_body_util::Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                too_large()
-            } else {
-                ApiError::bad_request(format!("unable to read the request body: {e}"))
-            }
-        })?
-        .to_bytes();
+    let bytes = buf.freeze();
     if bytes.is_empty() {
         return Ok((parts, bytes));
     }
