@@ -267,3 +267,42 @@ where
     );
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(ct: &str, body: &str, kind: Option<&str>) -> String {
+        match check_and_decode(ct, body.as_bytes(), kind) {
+            Some(Decoded(Err(e))) if is_depth_error(&e) => e.message,
+            _ => panic!("{ct} {body:.40} not refused for its depth"),
+        }
+    }
+
+    #[test]
+    fn too_deep_bodies_get_upstream_wording() {
+        let deep = "[".repeat(10_001);
+        assert_eq!(
+            refusal("application/yaml", &deep, Some("ConfigMap")),
+            format!(
+                "the object provided is unrecognized (must be of type ConfigMap): yaml: exceeded max depth of 10000 ({} ...)",
+                "5b".repeat(30)
+            )
+        );
+        assert_eq!(
+            refusal("application/yaml", &format!("---\n{deep}"), None),
+            "yaml: line 2: exceeded max depth of 10000"
+        );
+        assert_eq!(
+            refusal("application/json", &format!("{{\"a\":{deep}"), Some("Pod")),
+            format!(
+                "the object provided is unrecognized (must be of type Pod): couldn't get version/kind; json parse error: exceeded max depth ({{\"a\":{} ...)",
+                "[".repeat(25)
+            )
+        );
+        // within the limit: decoded (or refused by the decoder's own words)
+        let ok = check_and_decode("application/yaml", b"a: [[1]]", None);
+        assert!(matches!(ok, Some(Decoded(Ok(v))) if v["a"][0][0] == 1));
+        assert!(check_and_decode("application/vnd.kubernetes.protobuf", b"k8s", None).is_none());
+    }
+}
