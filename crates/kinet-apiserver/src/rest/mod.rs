@@ -1,5 +1,6 @@
 //! The REST layer: the router (resource paths and verbs → handlers) over one
-//! room per job: [`request`] (query, representation, bodies), [`params`] (list
+//! room per job: [`request`] (query, representation, bodies, with [`nesting`]'s
+//! depth limits), [`params`] (list
 //! and watch parameters), [`list`], [`watch`], [`object`] (the verbs on one
 //! object, with its status and ephemeral containers), [`logs`], [`scale`],
 //! [`binding`], [`finalize`], [`token`], and [`patch_body`] (bodies a PATCH
@@ -10,6 +11,7 @@ mod continue_token;
 mod finalize;
 mod list;
 mod logs;
+mod nesting;
 mod object;
 mod params;
 mod patch_body;
