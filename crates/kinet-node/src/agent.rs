@@ -110,6 +110,7 @@ impl Agent {
         let mut workers: HashMap<String, mpsc::UnboundedSender<PodMsg>> = HashMap::new();
         let me = self.cfg.node.name.clone();
         let agent = self.clone();
+        let agent_logs = self.clone();
         // uids re-listed since the last Init: a relist drops the pods it no longer has
         let mut relisted: Option<HashSet<String>> = None;
         let apply =
@@ -160,6 +161,10 @@ impl Agent {
                         }
                     }
                     WatcherEvent::Delete(o) => {
+                        if mine(&o) {
+                            // gone from the API: its logs go too, as kubelet removes them
+                            let _ = std::fs::remove_dir_all(agent_logs.pod_log_dir(&o));
+                        }
                         if mine(&o)
                             && let Some(tx) = workers.remove(str_at(&o, "/metadata/uid"))
                         {
@@ -184,6 +189,19 @@ impl Agent {
     ) {
         let cur = self.store.get(key).unwrap_or_else(|| fallback.clone());
         events::record(&self.store, &self.src, &cur, field_path, typ, reason, msg);
+    }
+
+    /// A pod's container logs (`<log_dir>/pods/<ns>_<name>_<uid>`).
+    pub(crate) fn pod_log_dir(&self, pod: &Value) -> PathBuf {
+        let (ns, name) = (
+            str_at(pod, "/metadata/namespace"),
+            str_at(pod, "/metadata/name"),
+        );
+        let uid = str_at(pod, "/metadata/uid");
+        self.cfg
+            .log_dir
+            .join("pods")
+            .join(format!("{ns}_{name}_{uid}"))
     }
 
     /// A pod's files (`…/pods/<uid>`: hosts, resolv.conf, the holder's pid).

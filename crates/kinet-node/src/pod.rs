@@ -245,6 +245,10 @@ impl Agent {
         }
         let _ = std::fs::remove_dir_all(self.pod_dir(&uid));
         let _ = std::fs::remove_dir_all(self.pod_state_dir(&uid));
+        if outcome == Outcome::Gone {
+            // force-deleted while it ran: the watch removed the logs before it stopped
+            let _ = std::fs::remove_dir_all(self.pod_log_dir(&pod));
+        }
         if outcome == Outcome::DeleteRequested {
             let cur = self.store.get(&key);
             if cur

@@ -8,8 +8,10 @@
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
@@ -18,6 +20,9 @@ pub use watcher::{Watcher, WatcherEvent};
 
 /// How many past events are kept for watches that start from an older revision.
 const HISTORY: usize = 20_000;
+/// And at most this many bytes of them (their objects as JSON), as etcd compacts
+/// its history: a watch from further back is answered 410 Gone.
+const HISTORY_BYTES: usize = 64 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -77,14 +82,25 @@ struct Inner {
     db: Connection,
     rev: u64,
     objects: BTreeMap<String, Arc<Value>>,
-    history: VecDeque<Arc<Event>>,
+    /// Recent changes, each with its size in bytes.
+    history: VecDeque<(Arc<Event>, usize)>,
+    /// The sum of the sizes in `history`.
+    history_bytes: usize,
+    /// The byte bound of `history` (HISTORY_BYTES; smaller in tests).
+    max_history_bytes: usize,
     /// Oldest revision a watch may start from.
     oldest: u64,
 }
 
+type Extensions = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
+
 pub struct Store {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<Event>>,
+    /// `Inner::oldest`, for watchers reading the channel behind the window.
+    oldest: Arc<AtomicU64>,
+    /// State other crates keep per store (caches rebuilt from it), by type.
+    extensions: Mutex<Extensions>,
 }
 
 /// The `metadata.resourceVersion` of an object as a number (0 if missing).
@@ -145,10 +161,32 @@ impl Store {
                 rev,
                 objects,
                 history: VecDeque::new(),
+                history_bytes: 0,
+                max_history_bytes: HISTORY_BYTES,
                 oldest: rev,
             }),
             tx,
+            oldest: Arc::new(AtomicU64::new(rev)),
+            extensions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The value of type `T` kept with this store (created with `Default` on first
+    /// use): a place for caches derived from the store, dropped with it.
+    pub fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut ext = self
+            .extensions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let v = ext
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        match v.downcast::<T>() {
+            Ok(t) => t,
+            // unreachable: the entry of TypeId T holds a T
+            Err(_) => Arc::new(T::default()),
+        }
     }
 
     /// The current revision.
@@ -269,12 +307,19 @@ impl Store {
             object: obj.clone(),
             prev,
         });
-        inner.history.push_back(ev.clone());
-        if inner.history.len() > HISTORY
-            && let Some(old) = inner.history.pop_front()
+        let size = text.len() + key.len();
+        inner.history.push_back((ev.clone(), size));
+        inner.history_bytes += size;
+        while inner.history.len() > HISTORY
+            || (inner.history_bytes > inner.max_history_bytes && inner.history.len() > 1)
         {
+            let Some((old, size)) = inner.history.pop_front() else {
+                break;
+            };
+            inner.history_bytes -= size;
             inner.oldest = old.rev;
         }
+        self.oldest.store(inner.oldest, Ordering::Relaxed);
         let _ = self.tx.send(ev);
         Ok(obj)
     }
@@ -293,11 +338,13 @@ impl Store {
         let backlog: VecDeque<Arc<Event>> = inner
             .history
             .iter()
+            .map(|(e, _)| e)
             .filter(|e| e.rev > from && e.key.starts_with(prefix))
             .cloned()
             .collect();
         Ok(Watch {
             rx,
+            oldest: self.oldest.clone(),
             prefix: prefix.to_string(),
             last: inner.rev.max(from),
             backlog,
@@ -314,6 +361,7 @@ fn obj_with_rv(obj: &Value, rv: u64) -> Value {
 /// A stream of changes under one prefix, in revision order.
 pub struct Watch {
     rx: broadcast::Receiver<Arc<Event>>,
+    oldest: Arc<AtomicU64>,
     prefix: String,
     last: u64,
     backlog: VecDeque<Arc<Event>>,
@@ -335,6 +383,13 @@ impl Watch {
                 });
             }
             match self.rx.recv().await {
+                // the window has moved past this change: this watcher is too far behind
+                Ok(e) if e.rev <= self.oldest.load(Ordering::Relaxed) => {
+                    return Err(StoreError::Gone {
+                        requested: e.rev - 1,
+                        oldest: self.oldest.load(Ordering::Relaxed) + 1,
+                    });
+                }
                 Ok(e) if e.rev > self.last && e.key.starts_with(&self.prefix) => return Ok(e),
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -475,5 +530,52 @@ mod tests {
             other => panic!("expected Gone, got {:?}", other.map(|_| ())),
         }
         assert!(s.watch("/k/", Some(s.rev() - 3)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_history_is_bounded_in_bytes() {
+        let s = Store::open(None).unwrap();
+        s.lock().max_history_bytes = 10_000;
+        let big = "x".repeat(1000);
+        let mut w = s.watch("/k/", Some(0)).unwrap();
+        for i in 0..50 {
+            s.create(
+                &format!("/k/{i}"),
+                json!({"metadata": {"name": "x"}, "v": big}),
+            )
+            .unwrap();
+        }
+        {
+            let inner = s.lock();
+            assert!(inner.history_bytes <= 10_000, "{}", inner.history_bytes);
+            assert!(inner.history.len() < 11, "{}", inner.history.len());
+            assert_eq!(
+                inner.history_bytes,
+                inner.history.iter().map(|(_, n)| n).sum::<usize>()
+            );
+        }
+        // a watch from before the window is gone, one inside it replays
+        match s.watch("/k/", Some(10)) {
+            Err(StoreError::Gone { .. }) => {}
+            other => panic!("expected Gone, got {:?}", other.map(|_| ())),
+        }
+        let mut recent = s.watch("/k/", Some(s.rev() - 3)).unwrap();
+        assert_eq!(recent.next().await.unwrap().rev, s.rev() - 2);
+        // a watcher that read nothing while the window moved on is told to re-list
+        match w.next().await {
+            Err(StoreError::Gone { .. }) => {}
+            other => panic!("expected Gone, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn extensions_are_kept_per_store_and_type() {
+        #[derive(Default)]
+        struct Counter(AtomicU64);
+        let s = Store::open(None).unwrap();
+        s.extension::<Counter>().0.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(s.extension::<Counter>().0.load(Ordering::Relaxed), 1);
+        let t = Store::open(None).unwrap();
+        assert_eq!(t.extension::<Counter>().0.load(Ordering::Relaxed), 0);
     }
 }

@@ -8,7 +8,11 @@
 //!   and the time from `kubectl create` of a Service (its endpoint already
 //!   Ready) to the first connection through its ClusterIP from a pod.
 //!
-//! `cargo bench -p kinet --bench lab -- services` (or `-- pods`) runs one
+//! - churn: 10 cycles of creating 200 pods and deleting them, each cycle's time
+//!   (all Ready, then all gone), the last over the first, and the daemon's RSS/PSS:
+//!   nothing a cycle leaves behind (events, watch history, logs) may slow the next.
+//!
+//! `cargo bench -p kinet --bench lab -- services` (or `-- pods`, `-- churn`) runs one
 //! group. Prints numbers; asserts nothing about time.
 
 use std::process::Command;
@@ -77,6 +81,9 @@ fn main() {
     }
     if wants("services") {
         services::run();
+    }
+    if wants("churn") {
+        churn();
     }
 }
 
@@ -149,6 +156,93 @@ fn pods() {
         pss as f64 / 100.0,
         daemon_after.saturating_sub(daemon_before) as f64,
         daemon_after.saturating_sub(daemon_before) as f64 / 100.0
+    );
+    kinet(&lab, &["down"]);
+    let _ = std::fs::remove_file(f);
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn churn() {
+    const PODS: usize = 200;
+    const CYCLES: usize = 10;
+    let lab = format!("benchc{}", std::process::id());
+    let o = kinet(&lab, &["up", "--no-kubeconfig", "--nodes", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kubeconfig = format!("/var/lib/kinet/{lab}/kubeconfig");
+    let pid: u32 = std::fs::read_to_string(format!("/run/kinet/{lab}/daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let kubectl = |args: &[&str]| {
+        let o = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let mut yaml = String::new();
+    for i in 0..PODS {
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: c{i}\n  labels: {{churn: \"1\"}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sleep\", \"infinity\"]\n"
+        ));
+    }
+    let f = std::env::temp_dir().join(format!("{lab}.yaml"));
+    std::fs::write(&f, yaml).unwrap();
+    let jp =
+        r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#;
+    println!(
+        "churn: daemon before: RSS {} KiB, PSS {} KiB",
+        rss_kb(pid),
+        pss_kb(pid)
+    );
+    let mut times = Vec::new();
+    for cycle in 1..=CYCLES {
+        let t = Instant::now();
+        kubectl(&["apply", "-f", f.to_str().unwrap()]);
+        loop {
+            let out = kubectl(&["get", "pods", "-l", "churn=1", "-o", jp]);
+            if out.lines().filter(|l| *l == "True").count() == PODS {
+                break;
+            }
+            assert!(t.elapsed().as_secs() < 300, "cycle {cycle}: pods not Ready");
+        }
+        let ready = t.elapsed().as_secs_f64();
+        kubectl(&["delete", "pods", "-l", "churn=1", "--wait=false"]);
+        loop {
+            if kubectl(&["get", "pods", "-l", "churn=1", "-o", "name"])
+                .trim()
+                .is_empty()
+            {
+                break;
+            }
+            assert!(t.elapsed().as_secs() < 600, "cycle {cycle}: pods not gone");
+        }
+        let total = t.elapsed().as_secs_f64();
+        times.push(total);
+        println!(
+            "churn cycle {cycle}: {PODS} pods Ready after {ready:.2}s, all gone after {total:.2}s; daemon RSS {} KiB, PSS {} KiB",
+            rss_kb(pid),
+            pss_kb(pid)
+        );
+    }
+    println!(
+        "churn: {CYCLES} cycles of {PODS} pods: first {:.2}s, last {:.2}s, last/first {:.2}",
+        times[0],
+        times[CYCLES - 1],
+        times[CYCLES - 1] / times[0]
     );
     kinet(&lab, &["down"]);
     let _ = std::fs::remove_file(f);

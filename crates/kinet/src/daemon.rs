@@ -479,6 +479,15 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         tokio::spawn(namespaces::run(store.clone(), pki.ca_pem.clone()));
         tokio::spawn(kinet_controllers::workloads::Workloads::new(store.clone()).run());
         tokio::spawn(kinet_controllers::endpoints::run(store.clone()));
+        // --event-ttl: events not updated for an hour (KINET_EVENT_TTL seconds) go
+        let (ttl, events_store) = (kinet_registry::events::ttl_from_env(), store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(kinet_registry::events::sweep_period(ttl));
+            loop {
+                tick.tick().await;
+                kinet_registry::events::expire(&events_store, ttl);
+            }
+        });
         for a in agents {
             tokio::spawn(a.run());
         }

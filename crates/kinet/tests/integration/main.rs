@@ -10,6 +10,7 @@ mod common;
 
 mod api_robustness;
 mod boundary;
+mod churn;
 mod course;
 mod endpoints;
 mod field_types;
