@@ -134,9 +134,20 @@ fn check_cluster_ips(lab: &Lab, mode: &str) {
     let ip = cluster_ip(lab, "backend");
     for client in ["client1", "client2"] {
         wget_until(lab, client, &format!("http://{ip}:80/hostname"));
-        let seen = answers(lab, client, &format!("http://{ip}:80/hostname"));
+        // kube-proxy may still be programming the last endpoints (its sync
+        // period): a batch of ten that sees one pod is tried again
+        let seen = wait_until(secs(30), || {
+            let seen = answers(lab, client, &format!("http://{ip}:80/hostname"));
+            if seen.len() >= 2 {
+                Ok(seen)
+            } else {
+                Err(format!(
+                    "{mode}: ten requests from {client} to {ip}:80 reached {seen:?}"
+                ))
+            }
+        });
         assert!(
-            seen.len() >= 2 && seen.iter().all(|h| h.starts_with("backend-")),
+            seen.iter().all(|h| h.starts_with("backend-")),
             "{mode}: ten requests from {client} to {ip}:80 reached {seen:?}"
         );
         let metrics = wget_until(lab, client, &format!("http://{ip}:9090/hostname"));

@@ -129,6 +129,14 @@ fn services_kubernetes_and_debugging_002() {
             Err(format!("endpoints {eps:?}"))
         }
     });
+    // kube-proxy programs the endpoints within its sync period: wait until
+    // every node forwards the Service, as a user would simply retry
+    for node in ["node1", "node2"] {
+        c.ssh_until(
+            node,
+            &format!("curl -s --max-time 2 -o /dev/null http://{ip}/"),
+        );
+    }
     let mut shell = Command::new("script")
         .args([
             "-qec",
