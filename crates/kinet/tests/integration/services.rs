@@ -127,6 +127,22 @@ fn set_mode(lab: &Lab, from: &str, to: &str) {
     lab.k(&args("rollout restart daemonset/kube-proxy -n kube-system"));
 }
 
+/// Waits until `wget URL` from `pod` is refused as kube-proxy's REJECT makes
+/// it (`Connection refused`); before kube-proxy has programmed a new Service,
+/// the packet would go to the router (`Network is unreachable`).
+fn wait_refused(lab: &Lab, pod: &str, url: &str, ip: &str) {
+    let want = format!("wget: can't connect to remote host ({ip}): Connection refused");
+    wait_until(secs(30), || {
+        let o = lab.exec("default", pod, &["timeout", "3", "wget", "-qO-", url]);
+        let got = out_err(&o);
+        if got.contains(&want) {
+            Ok(())
+        } else {
+            Err(format!("wget {url} from {pod}: {got}"))
+        }
+    });
+}
+
 /// The checks both modes must pass: load balancing over every ready endpoint
 /// from pods on both nodes (000 Test 11), a second named port (Test 12), UDP,
 /// no endpoints → refused at once, and a ClusterIP from a node.
@@ -176,15 +192,7 @@ fn check_cluster_ips(lab: &Lab, mode: &str) {
     }
     // a Service without endpoints refuses at once (REJECT), as the course prints it
     let empty = cluster_ip(lab, "empty");
-    let o = lab.exec(
-        "default",
-        "client1",
-        &["wget", "-qO-", &format!("http://{empty}:80/")],
-    );
-    assert_contains(
-        out_err(&o),
-        format!("wget: can't connect to remote host ({empty}): Connection refused"),
-    );
+    wait_refused(lab, "client1", &format!("http://{empty}:80/"), &empty);
     // from a node, through its own rules
     let o = wait_until(secs(20), || {
         let o = ssh(
@@ -567,11 +575,7 @@ spec:
     lab.wait_ready("default", "client1");
     lab.wait_ready("default", "client2");
     let early = cluster_ip(&lab, "early");
-    let o = wget_once(&lab, "client1", &format!("http://{early}/hostname"));
-    assert_contains(
-        out_err(&o),
-        format!("wget: can't connect to remote host ({early}): Connection refused"),
-    );
+    wait_refused(&lab, "client1", &format!("http://{early}/hostname"), &early);
     lab.apply(&backend("early", 2, None));
     lab.apply(&backend("local", 1, Some("node1")));
     lab.apply(&backend("term", 1, None));

@@ -71,7 +71,8 @@ fn every_kubectl_creates_services_of_each_type() {
         assert_eq!(&r[3..5], ["<none>", "80/TCP"]);
 
         let n = format!("n{v}");
-        let np = 30100 + minor;
+        // in the static band (30000-30085), where automatic picks go last
+        let np = 30000 + minor;
         k.ok(&args(&format!(
             "create service nodeport {n} --tcp=80:8080 --node-port={np}"
         )));

@@ -56,13 +56,18 @@ fn troubleshooting_calico_services_and_nat() {
     c.ok("get services -o wide");
     c.ok("get endpoints");
     let ip = c.ok("get svc api-svc -o jsonpath={.spec.clusterIP}");
-    let refused = c
-        .lab
-        .exec("default", "a", &["wget", "-qO-", &format!("http://{ip}/")]);
-    assert_contains(
-        out_err(&refused),
-        format!("wget: can't connect to remote host ({ip}): Connection refused"),
-    );
+    // refused once kube-proxy has programmed the new Service (within its sync period)
+    let want = format!("wget: can't connect to remote host ({ip}): Connection refused");
+    wait_until(secs(30), || {
+        let o = c
+            .lab
+            .exec("default", "a", &["wget", "-qO-", &format!("http://{ip}/")]);
+        if out_err(&o).contains(&want) {
+            Ok(())
+        } else {
+            Err(out_err(&o))
+        }
+    });
     // the course's fix: recreate the Service with `expose`
     c.ok("delete service api-svc");
     c.ok("expose deployment api --name=api-svc --port=80 --target-port=80");
