@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod endpoints;
+mod feed;
 pub mod namespaces;
 mod queue;
 pub mod scheduler;

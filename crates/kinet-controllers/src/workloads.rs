@@ -25,11 +25,10 @@ pub use template::{canonical, fnv32a, safe_encode, template_hash};
 use crate::queue::WorkQueue;
 use common::{Ctx, Next};
 use keys::{Index, Key, Kind};
-use kinet_store::{Store, Watcher, WatcherEvent};
+use kinet_store::{Store, WatcherEvent};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How often everything is reconciled whatever changed.
 const RESYNC: Duration = Duration::from_secs(30);
@@ -57,25 +56,10 @@ impl Workloads {
     /// Runs until the store closes: follow every watched kind, reconcile the keys
     /// each change concerns.
     pub async fn run(mut self) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        for kind in Kind::ALL {
-            let (tx, store) = (tx.clone(), self.ctx.store.clone());
-            tokio::spawn(async move {
-                let mut w = Watcher::new(store, &kind.prefix());
-                while let Some(ev) = w.next().await {
-                    if tx.send((kind, ev)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let start = tokio::time::Instant::now();
-        let mut resync = tokio::time::interval_at(start + RESYNC, RESYNC);
-        let mut retry = tokio::time::interval_at(start + RETRY, RETRY);
-        for t in [&mut resync, &mut retry] {
-            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        }
+        let kinds = Kind::ALL.map(|k| (k, k.prefix()));
+        let mut rx = crate::feed::watch_all(&self.ctx.store, kinds);
+        let mut resync = crate::feed::ticker(RESYNC);
+        let mut retry = crate::feed::ticker(RETRY);
         loop {
             tokio::select! {
                 msg = rx.recv() => {

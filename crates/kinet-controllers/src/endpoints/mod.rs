@@ -29,12 +29,11 @@ use kinet_model::json::{name, namespace, obj_at};
 use kinet_model::resources::{self, Resource};
 use kinet_model::selector::labels_of;
 use kinet_registry::{Registry, WriteOpts, create, resource};
-use kinet_store::{Store, Watcher, WatcherEvent};
+use kinet_store::{Store, WatcherEvent};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How often every Service is synced whatever changed.
 const RESYNC: Duration = Duration::from_secs(30);
@@ -120,26 +119,10 @@ impl Controller {
     }
 
     async fn run(mut self) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        for kind in Kind::ALL {
-            let (tx, store) = (tx.clone(), self.store.clone());
-            tokio::spawn(async move {
-                let prefix = resources::store_prefix(kind.resource(), None);
-                let mut w = Watcher::new(store, &prefix);
-                while let Some(ev) = w.next().await {
-                    if tx.send((kind, ev)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let start = tokio::time::Instant::now();
-        let mut resync = tokio::time::interval_at(start + RESYNC, RESYNC);
-        let mut retry = tokio::time::interval_at(start + RETRY, RETRY);
-        for t in [&mut resync, &mut retry] {
-            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        }
+        let kinds = Kind::ALL.map(|k| (k, resources::store_prefix(k.resource(), None)));
+        let mut rx = crate::feed::watch_all(&self.store, kinds);
+        let mut resync = crate::feed::ticker(RESYNC);
+        let mut retry = crate::feed::ticker(RETRY);
         loop {
             tokio::select! {
                 msg = rx.recv() => {

@@ -2,6 +2,7 @@
 //! step at a time, with a stand-in kubelet that runs, readies and removes pods.
 
 use super::*;
+use kinet_store::Watcher;
 
 use kinet_model::json::{name, str_at};
 use serde_json::{Value, json};
