@@ -231,9 +231,11 @@ fn expose_patch_describe_and_allocation() {
         &err,
         "failed to allocate IP 10.96.0.10: the provided IP (10.96.0.10) is not in the valid range. The range of valid IPs is 10.152.183.0/24",
     );
-    let f = write(&dir, "fixed.yaml", &svc_yaml("fixed", "10.152.183.200"));
+    // .12 sits in the static band, where automatic picks come last, so no
+    // Service made above can hold it by chance
+    let f = write(&dir, "fixed.yaml", &svc_yaml("fixed", "10.152.183.12"));
     lab.k(&args(&format!("apply -f {f}")));
-    let f2 = write(&dir, "fixed2.yaml", &svc_yaml("fixed2", "10.152.183.200"));
+    let f2 = write(&dir, "fixed2.yaml", &svc_yaml("fixed2", "10.152.183.12"));
     assert_fails(&lab.kubectl(&args(&format!("apply -f {f2}"))));
     lab.k(&args("delete svc fixed"));
     lab.k(&args(&format!("apply -f {f2}")));
@@ -254,7 +256,7 @@ fn expose_patch_describe_and_allocation() {
         "create service nodeport again --tcp=80 --node-port={web_np}"
     ))));
     assert_contains(&err, "provided port is already allocated");
-    let f3 = write(&dir, "fixed3.yaml", &svc_yaml("fixed3", "10.152.183.200"));
+    let f3 = write(&dir, "fixed3.yaml", &svc_yaml("fixed3", "10.152.183.12"));
     let err = assert_fails(&lab.kubectl(&args(&format!("apply -f {f3}"))));
     assert_contains(&err, "provided IP is already allocated");
     lab.k(&args("create service clusterip fresh --tcp=80"));
