@@ -78,12 +78,42 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A past change as the history keeps it: its objects as the JSON text written to
+/// the log, a quarter of what the parsed form holds, parsed again only for a
+/// watch that replays it. Live watchers get the parsed [`Event`] at once.
+struct Past {
+    rev: u64,
+    kind: EventType,
+    key: String,
+    object: Arc<str>,
+    /// The previous state's text (shared with the previous change of the key).
+    prev: Option<Arc<str>>,
+}
+
+impl Past {
+    fn event(&self) -> Option<Arc<Event>> {
+        let parse = |t: &str| serde_json::from_str::<Value>(t).ok().map(Arc::new);
+        Some(Arc::new(Event {
+            rev: self.rev,
+            kind: self.kind,
+            key: self.key.clone(),
+            object: parse(&self.object)?,
+            prev: match &self.prev {
+                Some(t) => Some(parse(t)?),
+                None => None,
+            },
+        }))
+    }
+}
+
 struct Inner {
     db: Connection,
     rev: u64,
     objects: BTreeMap<String, Arc<Value>>,
-    /// Recent changes, each with its size in bytes.
-    history: VecDeque<(Arc<Event>, usize)>,
+    /// The live objects' JSON text, as the log holds it (the `prev` of their next change).
+    texts: HashMap<String, Arc<str>>,
+    /// Recent changes, in revision order, each with its size in bytes.
+    history: VecDeque<(Past, usize)>,
     /// The sum of the sizes in `history`.
     history_bytes: usize,
     /// The byte bound of `history` (HISTORY_BYTES; smaller in tests).
@@ -144,6 +174,7 @@ impl Store {
             r.get::<_, i64>(0)
         })? as u64;
         let mut objects = BTreeMap::new();
+        let mut texts = HashMap::new();
         {
             let mut stmt = db.prepare("SELECT key, value FROM log WHERE deleted = 0")?;
             let rows =
@@ -151,7 +182,8 @@ impl Store {
             for row in rows {
                 let (key, value) = row?;
                 let v: Value = serde_json::from_str(&value)?;
-                objects.insert(key, Arc::new(v));
+                objects.insert(key.clone(), Arc::new(v));
+                texts.insert(key, Arc::from(value));
             }
         }
         let (tx, _) = broadcast::channel(HISTORY);
@@ -160,6 +192,7 @@ impl Store {
                 db,
                 rev,
                 objects,
+                texts,
                 history: VecDeque::new(),
                 history_bytes: 0,
                 max_history_bytes: HISTORY_BYTES,
@@ -295,10 +328,14 @@ impl Store {
         }
         inner.rev = rev;
         let obj = Arc::new(obj);
-        let prev = if kind == EventType::Deleted {
-            inner.objects.remove(key)
+        let text: Arc<str> = Arc::from(text);
+        let (prev, prev_text) = if kind == EventType::Deleted {
+            (inner.objects.remove(key), inner.texts.remove(key))
         } else {
-            inner.objects.insert(key.to_string(), obj.clone())
+            (
+                inner.objects.insert(key.to_string(), obj.clone()),
+                inner.texts.insert(key.to_string(), text.clone()),
+            )
         };
         let ev = Arc::new(Event {
             rev,
@@ -308,7 +345,14 @@ impl Store {
             prev,
         });
         let size = text.len() + key.len();
-        inner.history.push_back((ev.clone(), size));
+        let past = Past {
+            rev,
+            kind,
+            key: key.to_string(),
+            object: text,
+            prev: prev_text,
+        };
+        inner.history.push_back((past, size));
         inner.history_bytes += size;
         while inner.history.len() > HISTORY
             || (inner.history_bytes > inner.max_history_bytes && inner.history.len() > 1)
@@ -335,12 +379,14 @@ impl Store {
                 oldest: inner.oldest + 1,
             });
         }
+        // the history is in revision order: skip what the watcher has seen
+        let start = inner.history.partition_point(|(e, _)| e.rev <= from);
         let backlog: VecDeque<Arc<Event>> = inner
             .history
-            .iter()
+            .range(start..)
             .map(|(e, _)| e)
-            .filter(|e| e.rev > from && e.key.starts_with(prefix))
-            .cloned()
+            .filter(|e| e.key.starts_with(prefix))
+            .filter_map(Past::event)
             .collect();
         Ok(Watch {
             rx,
@@ -530,6 +576,26 @@ mod tests {
             other => panic!("expected Gone, got {:?}", other.map(|_| ())),
         }
         assert!(s.watch("/k/", Some(s.rev() - 3)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_replayed_change_carries_its_previous_state() {
+        let s = Store::open(None).unwrap();
+        s.create("/k/a", obj("a", 1)).unwrap();
+        let from = s.rev();
+        s.update("/k/a", obj("a", 2), None).unwrap();
+        s.delete("/k/a", None).unwrap();
+        let mut w = s.watch("/k/", Some(from)).unwrap();
+        let m = w.next().await.unwrap();
+        assert_eq!(
+            (m.kind, m.object["v"].as_i64()),
+            (EventType::Modified, Some(2))
+        );
+        assert_eq!(m.prev.as_ref().unwrap()["v"], 1);
+        let d = w.next().await.unwrap();
+        assert_eq!(d.kind, EventType::Deleted);
+        assert_eq!(d.prev.as_ref().unwrap()["v"], 2);
+        assert_eq!(d.object["metadata"]["resourceVersion"], s.rev().to_string());
     }
 
     #[tokio::test]
