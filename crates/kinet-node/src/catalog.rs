@@ -32,6 +32,28 @@ pub fn short_name(image: &str) -> String {
     }
 }
 
+/// The image's tag (`1.28` in `busybox:1.28`), if it names one.
+pub fn tag(image: &str) -> Option<&str> {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    let last = no_digest.rsplit('/').next().unwrap_or(no_digest);
+    last.split_once(':').map(|(_, t)| t)
+}
+
+/// busybox 1.28 and older (`busybox:1.28`, `busybox:1.27.2-uclibc`): their
+/// nslookup walks the whole search path and prints the old format, so those
+/// tags get kinet's own (`kinet nslookup`) instead of the host's applet.
+pub fn old_busybox(image: &str) -> bool {
+    if short_name(image) != "busybox" {
+        return false;
+    }
+    let Some(t) = tag(image) else { return false };
+    let mut nums = t.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    match (nums.next().flatten(), nums.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) <= (1, 28),
+        _ => false,
+    }
+}
+
 fn ports_args(ports: &[u16]) -> Vec<String> {
     ports
         .iter()
@@ -41,8 +63,8 @@ fn ports_args(ports: &[u16]) -> Vec<String> {
 
 /// The system components' images run kinet's own subcommands (DESIGN.md,
 /// "System components are pods"): kube-proxy → `kinet proxy`, calico/node →
-/// `kinet calico node`, calico/kube-controllers → `kinet calico controllers`.
-/// The image's entrypoint binary, when the manifest names it as `command`,
+/// `kinet calico node`, calico/kube-controllers → `kinet calico controllers`,
+/// coredns → `kinet dns`. The image's entrypoint binary, when the manifest names it as `command`,
 /// is dropped; its flags are kept. calico/cni (calico.yaml's install-cni init
 /// container) exits 0: `kinet calico node` writes the node's CNI config itself.
 fn system_component(
@@ -53,6 +75,7 @@ fn system_component(
 ) -> Option<Program> {
     let sub: &[&str] = match (name, last) {
         (_, "kube-proxy") => &["proxy"],
+        (_, "coredns") => &["dns"],
         ("calico/node", _) => &["calico", "node"],
         ("calico/kube-controllers", _) => &["calico", "controllers"],
         ("calico/cni", _) => {
@@ -200,6 +223,31 @@ mod tests {
     }
 
     #[test]
+    fn busybox_tags_up_to_1_28_are_old() {
+        for old in [
+            "busybox:1.28",
+            "busybox:1.28.4",
+            "docker.io/library/busybox:1.27.2-uclibc",
+            "busybox:1.24",
+        ] {
+            assert!(old_busybox(old), "{old}");
+        }
+        for new in [
+            "busybox",
+            "busybox:latest",
+            "busybox:1.36",
+            "busybox:1.29.3",
+            "busybox:stable",
+            "alpine:1.2",
+            "localhost:5000/busybox",
+        ] {
+            assert!(!old_busybox(new), "{new}");
+        }
+        assert_eq!(tag("localhost:5000/busybox"), None);
+        assert_eq!(tag("reg.io:5000/x/busybox:1.28@sha256:ab"), Some("1.28"));
+    }
+
+    #[test]
     fn system_images_run_kinet_subcommands() {
         let p = program(
             "registry.k8s.io/kube-proxy:v1.33.0",
@@ -218,6 +266,31 @@ mod tests {
             p,
             Program::Builtin {
                 args: s(&["calico", "node"])
+            }
+        );
+        // MicroK8s's and kubeadm's CoreDNS: args only, or the binary as command
+        for image in [
+            "coredns/coredns:1.10.1",
+            "registry.k8s.io/coredns/coredns:v1.12.0",
+        ] {
+            let p = program(image, &[], &s(&["-conf", "/etc/coredns/Corefile"]), &[]);
+            assert_eq!(
+                p,
+                Program::Builtin {
+                    args: s(&["dns", "-conf", "/etc/coredns/Corefile"])
+                }
+            );
+        }
+        let p = program(
+            "coredns/coredns",
+            &s(&["/coredns"]),
+            &s(&["-conf", "/c"]),
+            &[],
+        );
+        assert_eq!(
+            p,
+            Program::Builtin {
+                args: s(&["dns", "-conf", "/c"])
             }
         );
         let p = program("calico/kube-controllers:v3.28.1", &[], &[], &[]);

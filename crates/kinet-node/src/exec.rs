@@ -52,6 +52,10 @@ pub fn container_path(image: &str, busybox_dir: Option<&Path>) -> String {
         Program::Exec { busybox: true, .. }
     );
     match busybox_dir {
+        // busybox 1.28's nslookup first (the daemon's `old/` holds it, then the applets)
+        Some(d) if busybox && catalog::old_busybox(image) => {
+            format!("{}:{}", d.join("old").display(), d.display())
+        }
         Some(d) if busybox && catalog::short_name(image) == "busybox" => d.display().to_string(),
         Some(d) if busybox => format!("{}:{DEFAULT_PATH}", d.display()),
         _ => DEFAULT_PATH.to_string(),

@@ -429,6 +429,10 @@ pub fn status(lab: &str) -> Result<()> {
                 summary.join(", ")
             }
         );
+        println!();
+        for l in crate::addons::status_lines(&p) {
+            println!("{l}");
+        }
         anyhow::Ok(())
     })
 }

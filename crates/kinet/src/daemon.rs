@@ -334,6 +334,16 @@ fn busybox_dir(p: &Paths) -> Option<PathBuf> {
         .ok()?;
         std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ok()?;
     }
+    // busybox 1.28 and older: their own nslookup (kinet-node exec::container_path)
+    let old = dir.join("old");
+    std::fs::create_dir_all(&old).ok()?;
+    let f = old.join("nslookup");
+    std::fs::write(
+        &f,
+        format!("#!/bin/sh\nexec {} nslookup \"$@\"\n", exe.display()),
+    )
+    .ok()?;
+    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ok()?;
     for applet in String::from_utf8_lossy(&out.stdout).lines() {
         let link = dir.join(applet);
         if !link.exists() {
@@ -420,7 +430,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         kinet_node::podvolumes::remove_stale(&p.state, &live);
         namespaces::ensure_builtin(&store);
         ensure_kubernetes_service(&store, node1_ip);
-        crate::system::ensure(&store, node1_ip)?;
+        crate::system::ensure(&store, node1_ip, &crate::system::enabled(&p))?;
         let tls = pki.server_config()?;
         let self_exe = std::env::current_exe()?;
         let mut agents = Vec::new();

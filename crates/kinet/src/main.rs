@@ -2,12 +2,14 @@
 
 #![forbid(unsafe_code)]
 
+mod addons;
 mod apk;
 mod cli;
 mod client;
 mod daemon;
 mod kubeconfig;
 mod nc;
+mod nslookup;
 mod paths;
 mod serve;
 mod ssh;
@@ -54,8 +56,18 @@ enum Cmd {
         #[arg(long)]
         keep_state: bool,
     },
-    /// Show a lab: daemon, API address, nodes, pods.
+    /// Show a lab: daemon, API address, nodes, pods, addons.
     Status,
+    /// Turn an addon on (like `microk8s enable`): dns.
+    Enable {
+        /// The addon.
+        addon: String,
+    },
+    /// Turn an addon off (like `microk8s disable`): dns.
+    Disable {
+        /// The addon.
+        addon: String,
+    },
     /// Print the lab's kubeconfig.
     Kubeconfig,
     /// Run the machine's kubectl against the lab (like `microk8s kubectl`).
@@ -115,6 +127,12 @@ enum Cmd {
     /// busybox-style nc (for busybox images).
     #[command(hide = true, disable_help_flag = true)]
     Nc {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// nslookup as busybox 1.28 and older had it (for those busybox tags).
+    #[command(hide = true, disable_help_flag = true)]
+    Nslookup {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -239,6 +257,8 @@ fn main() -> ExitCode {
         Cmd::Up { .. }
             | Cmd::Down { .. }
             | Cmd::Status
+            | Cmd::Enable { .. }
+            | Cmd::Disable { .. }
             | Cmd::Kubeconfig
             | Cmd::Kubectl { .. }
             | Cmd::Exec { .. }
@@ -253,6 +273,7 @@ fn main() -> ExitCode {
         Cmd::Agnhost { args } => serve::agnhost(&args),
         Cmd::Proxy { args } => return kinet_proxy::run::main(args),
         Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
+        Cmd::Nslookup { args } => return ExitCode::from(nslookup::run(&args) as u8),
         Cmd::Apk { args } => return ExitCode::from(apk::run(&args).clamp(0, 255) as u8),
         Cmd::Ssh { host, command } => return ssh::run(&cli.name, &host, &command),
         Cmd::Calico(c) => return calico(c),
@@ -274,6 +295,8 @@ fn main() -> ExitCode {
         } => cli::up(&cli.name, nodes, &files, demo, !no_kubeconfig),
         Cmd::Down { keep_state } => cli::down(&cli.name, keep_state),
         Cmd::Status => cli::status(&cli.name),
+        Cmd::Enable { addon } => return addons::switch(&cli.name, &addon, true),
+        Cmd::Disable { addon } => return addons::switch(&cli.name, &addon, false),
         Cmd::Kubeconfig => cli::kubeconfig(&cli.name),
         Cmd::Kubectl { args } => return cli::kubectl(&cli.name, &args),
         Cmd::Exec {

@@ -44,6 +44,7 @@ impl Paths {
     lab_files! {
         store: state / "store.db",
         config: state / "config.json",
+        addons: state / "addons.json",
         token: state / "token",
         pki: state / "pki",
         kubeconfig: state / "kubeconfig",
