@@ -12,6 +12,7 @@ mod api_robustness;
 mod boundary;
 mod churn;
 mod course;
+mod dns;
 mod endpoints;
 mod field_types;
 mod interactive;
