@@ -25,4 +25,5 @@ pub mod cni;
 pub mod health;
 pub mod log;
 pub mod plan;
+pub mod policy;
 pub mod run;

@@ -139,7 +139,13 @@ fn cluster_dns_answers_as_the_course_prints() {
         .unwrap_or_else(|| panic!("no answer line: {o}"));
     assert_eq!(
         answer.split_whitespace().collect::<Vec<_>>(),
-        ["backend.default.svc.cluster.local.", "5", "IN", "A", ip.as_str()],
+        [
+            "backend.default.svc.cluster.local.",
+            "5",
+            "IN",
+            "A",
+            ip.as_str()
+        ],
         "{o}"
     );
     assert_contains(&o, "SERVER: 10.152.183.10#53(10.152.183.10)");
@@ -222,7 +228,11 @@ fn cluster_dns_answers_as_the_course_prints() {
             "exec netshoot -- dig +time=1 +tries=1 +short kubernetes.default.svc.cluster.local",
         ));
         let t = out(&o);
-        if t == "10.152.183.1" { Ok(t) } else { Err(out_err(&o)) }
+        if t == "10.152.183.1" {
+            Ok(t)
+        } else {
+            Err(out_err(&o))
+        }
     });
     assert_eq!(o, "10.152.183.1");
 }
@@ -231,14 +241,20 @@ fn cluster_dns_answers_as_the_course_prints() {
 fn the_dns_addon_is_disabled_and_enabled() {
     let lab = Lab::up(1);
     let status = out(&lab.kinet(&args("status")));
-    assert_contains(&status, "addons:\n  enabled:\n    dns                  # (core) CoreDNS\n  disabled:");
+    assert_contains(
+        &status,
+        "addons:\n  enabled:\n    dns                  # (core) CoreDNS\n  disabled:",
+    );
 
     let o = assert_ok(&lab.kinet(&args("disable dns")));
     assert_contains(&o, "Disabling DNS");
     assert_contains(&o, "deployment.apps \"coredns\" deleted");
     assert_contains(&o, "service \"kube-dns\" deleted");
     assert_contains(&o, "DNS is disabled");
-    lab.wait_none(secs(30), "get pods -n kube-system -l k8s-app=kube-dns -o name");
+    lab.wait_none(
+        secs(30),
+        "get pods -n kube-system -l k8s-app=kube-dns -o name",
+    );
     assert_fails(&lab.kubectl(&args("get svc -n kube-system kube-dns")));
     let status = out(&lab.kinet(&args("status")));
     assert_contains(&status, "  disabled:\n    dns ");
