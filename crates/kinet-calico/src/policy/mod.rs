@@ -26,6 +26,7 @@ use kinet_model::ipam::Cidr;
 use kinet_model::selector::LabelSelector;
 
 pub mod compile;
+pub mod nft;
 pub mod verdict;
 
 #[cfg(test)]
