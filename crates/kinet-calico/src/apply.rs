@@ -106,24 +106,35 @@ impl Target {
     /// transaction. Returns the text applied.
     pub fn nat(&self, pool: Cidr) -> Result<String> {
         let text = plan::nat_restore(pool, &self.nat_save()?);
+        self.pipe("iptables-restore", &["--noflush"], &text)?;
+        Ok(text)
+    }
+
+    /// One `nft -f -` transaction in the target.
+    pub fn nft(&self, text: &str) -> Result<()> {
+        self.pipe("nft", &["-f", "-"], text)
+    }
+
+    /// Runs `prog args` in the target with `text` on its stdin; its stderr is the error.
+    fn pipe(&self, prog: &str, args: &[&str], text: &str) -> Result<()> {
         let mut child = self
-            .command("iptables-restore", &["--noflush"])
+            .command(prog, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .context("running iptables-restore")?;
+            .with_context(|| format!("running {prog}"))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin.write_all(text.as_bytes())?;
         }
         let out = child.wait_with_output()?;
         if !out.status.success() {
             bail!(
-                "iptables-restore failed: {}",
+                "{prog} failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        Ok(text)
+        Ok(())
     }
 
     fn command(&self, prog: &str, args: &[&str]) -> Command {
