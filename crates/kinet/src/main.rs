@@ -6,6 +6,7 @@ mod apk;
 mod cli;
 mod client;
 mod daemon;
+mod internet;
 mod kubeconfig;
 mod nc;
 mod paths;

@@ -15,6 +15,7 @@ mod course;
 mod endpoints;
 mod field_types;
 mod interactive;
+mod internet;
 mod kube_rs;
 mod kubectl;
 mod lab;
