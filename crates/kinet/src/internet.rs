@@ -153,16 +153,23 @@ fn host_of(local: Option<SocketAddr>) -> String {
         .unwrap_or_else(|| a.ip().to_string())
 }
 
+/// Strips a `:port` from a Host header's value.
+fn without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// A Host header naming an address rather than a site (`192.0.2.11`, `8.8.8.8:80`).
+fn is_address(host: &str) -> bool {
+    without_port(host).parse::<Ipv4Addr>().is_ok()
+}
+
 /// The page and response head for one request (`method`, Host header or the
 /// address's name): 200 with a small page naming the host.
 pub fn page(method: &str, host: &str, path: &str, scheme: &str) -> (String, String) {
-    let host = host.rsplit_once(':').map_or(host, |(h, p)| {
-        if p.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
+    let host = without_port(host);
     let body = format!(
         "<!doctype html>\n<html>\n<head><title>{host}</title></head>\n<body>\n<h1>{host}</h1>\n<p>This is {host} on the kinet lab's fake internet ({scheme}://{host}{path}).</p>\n</body>\n</html>\n"
     );
@@ -213,7 +220,8 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("host"))
         .map(|(_, v)| v.trim().to_string())
-        .filter(|h| !h.is_empty())
+        // a site asked by address is the site of that address
+        .filter(|h| !h.is_empty() && !is_address(h))
         .unwrap_or_else(|| host_of(local));
     let (head, body) = page(method, &host, path, scheme);
     let _ = s.write_all(head.as_bytes()).await;
@@ -244,6 +252,8 @@ mod tests {
         assert_eq!(host_of(a([192, 0, 2, 10])), "google.com");
         assert_eq!(host_of(a([8, 8, 8, 8])), "dns.google");
         assert_eq!(host_of(a([203, 0, 113, 99])), "203.0.113.99");
+        assert!(is_address("192.0.2.11") && is_address("8.8.8.8:80"));
+        assert!(!is_address("example.com") && !is_address("example.com:8080"));
     }
 
     #[test]
