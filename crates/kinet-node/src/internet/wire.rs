@@ -201,6 +201,30 @@ mod tests {
     }
 
     #[test]
+    fn mangled_queries_never_panic() {
+        let good = query("www.example.com.", RecordType::A).to_vec().unwrap();
+        // a small xorshift: every byte flipped, the message cut everywhere
+        let mut x: u32 = 0x9e37_79b9;
+        for round in 0..4000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let mut m = good.clone();
+            let at = x as usize % m.len();
+            m[at] ^= (x >> 8) as u8 | 1;
+            if round % 3 == 0 {
+                m.truncate(x as usize % (good.len() + 1));
+            }
+            for tcp in [false, true] {
+                if let Some(out) = respond(&m, tcp) {
+                    assert!(out.len() >= 12 && out.len() <= 65535);
+                    assert_eq!(out[..2], m[..2], "the id is kept");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn edns_is_echoed() {
         let mut m = query("example.com.", RecordType::A);
         let mut e = Edns::new();
