@@ -185,6 +185,12 @@ fn zone_of(name: &str) -> &'static str {
         .unwrap_or("")
 }
 
+/// True for a name above a known one (`com`, `io`): it exists, with no records.
+fn is_ancestor(name: &str) -> bool {
+    let below = format!(".{name}");
+    ZONES.iter().any(|z| z.ends_with(&below))
+}
+
 /// The address behind an `in-addr.arpa` name (`4.3.2.1.in-addr.arpa` → 1.2.3.4).
 fn reverse_addr(name: &str) -> Option<Ipv4Addr> {
     let labels = name.strip_suffix(".in-addr.arpa")?;
@@ -245,8 +251,8 @@ pub fn lookup(qname: &str, qtype: u16) -> Answer {
     }
     let zone = zone_of(&name);
     let addrs = addresses(&name);
-    let is_apex = !zone.is_empty() && name == zone;
-    if addrs.is_empty() && !is_apex {
+    let is_apex = name == zone;
+    if addrs.is_empty() && !is_apex && !is_ancestor(&name) {
         return nxdomain(zone);
     }
     let mut answers: Vec<Rr> = Vec::new();
@@ -363,7 +369,20 @@ mod tests {
         );
         // a name is not a zone by suffix alone
         assert_eq!(lookup("notgoogle.com", qtype::A).rcode, Rcode::NxDomain);
-        assert_eq!(lookup("", qtype::A).rcode, Rcode::NxDomain);
+        assert_eq!(lookup("nosuchtld", qtype::A).rcode, Rcode::NxDomain);
+    }
+
+    #[test]
+    fn the_root_and_the_names_above_known_ones_exist() {
+        // the root answers its SOA (CoreDNS's forward health check asks `. NS`)
+        let r = lookup(".", qtype::SOA);
+        assert_eq!(r.rcode, Rcode::NoError);
+        assert!(matches!(&r.answers[0].data, Data::Soa(s) if s.mname == "a.root-servers.net"));
+        assert_eq!(lookup(".", qtype::NS).rcode, Rcode::NoError);
+        for tld in ["com", "io.", "ORG"] {
+            let r = lookup(tld, qtype::A);
+            assert_eq!((r.rcode, r.answers.len()), (Rcode::NoError, 0), "{tld}");
+        }
     }
 
     #[test]
