@@ -109,6 +109,23 @@ fn the_fake_internet_answers_pods_nodes_and_outside() {
         )),
         "http://example.com/x",
     );
+    let d = assert_ok(&ssh(&lab, "outside -- dig +tcp +time=2 @192.168.1.1 . NS"));
+    assert_contains(&d, "status: NOERROR");
+    // the internet itself, as a host: its addresses, and no way further
+    let lo = assert_ok(&ssh(&lab, "internet -- ip -4 addr show lo"));
+    for a in [
+        "8.8.8.8/32",
+        "8.8.4.4/32",
+        "1.1.1.1/32",
+        "192.0.2.1/24",
+        "203.0.113.1/24",
+    ] {
+        assert_contains(&lo, a);
+    }
+    assert_contains(
+        assert_fails(&ssh(&lab, "internet -- ping -c 1 -W 1 100.64.0.1")),
+        "Network is unreachable",
+    );
     // an unknown site does not resolve
     let o = ssh(
         &lab,
