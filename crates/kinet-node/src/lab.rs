@@ -9,8 +9,8 @@ use std::path::Path;
 /// The environment marker every process of a lab carries (`KINET_LAB=<lab>`).
 pub const LAB_ENV: &str = "KINET_LAB";
 
-/// Creates the LAN switch, router, nodes and outside workstation. Nothing is
-/// connected to the host's own namespace: the lab is sealed.
+/// Creates the LAN switch, router, nodes, outside workstation and the fake internet
+/// behind the router. Nothing is connected to the host's own namespace: the lab is sealed.
 pub fn build(plan: &LabPlan) -> Result<()> {
     netns::create(&plan.lan_netns)
         .with_context(|| format!("creating {}", plan.lan_netns.display()))?;
@@ -21,6 +21,13 @@ pub fn build(plan: &LabPlan) -> Result<()> {
     for h in &plan.hosts {
         build_host(&mut lan, h).with_context(|| format!("wiring {}", h.name))?;
     }
+    let router = plan
+        .hosts
+        .iter()
+        .find(|h| h.name == "router")
+        .context("the plan has no router")?;
+    crate::internet::build(&router.netns, &plan.internet_netns)
+        .context("wiring the internet behind the router")?;
     Ok(())
 }
 
@@ -90,6 +97,9 @@ pub fn teardown(plan: &LabPlan) -> Result<()> {
         if let Err(e) = netns::delete(&h.netns) {
             errors.push(format!("{}: {e}", h.netns.display()));
         }
+    }
+    if let Err(e) = netns::delete(&plan.internet_netns) {
+        errors.push(format!("{}: {e}", plan.internet_netns.display()));
     }
     if let Err(e) = netns::delete(&plan.lan_netns) {
         errors.push(format!("{}: {e}", plan.lan_netns.display()));

@@ -12,6 +12,7 @@ pub mod env;
 pub mod exec;
 pub mod fieldpath;
 pub mod files;
+pub mod internet;
 pub mod lab;
 pub mod node;
 pub mod plan;

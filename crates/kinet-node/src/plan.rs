@@ -12,6 +12,8 @@ pub use kinet_model::lab::{OUTSIDE_IP, ROUTER_IP};
 /// The link-local next hop every pod routes through (answered by proxy ARP).
 pub const POD_GATEWAY: Ipv4Addr = kinet_linux::cni::POD_GATEWAY;
 pub const MAX_NODES: usize = 9;
+/// The fake internet's host name (`kinet-<lab>-internet`).
+pub const INTERNET: &str = "internet";
 
 /// One lab node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub struct LabPlan {
     pub lan_netns: PathBuf,
     pub nodes: Vec<NodePlan>,
     pub hosts: Vec<Host>,
+    /// The fake internet behind the router ([`crate::internet`]), not on the LAN.
+    pub internet_netns: PathBuf,
 }
 
 /// The named network namespace of a lab-level host: `/run/netns/kinet-<lab>-<name>`,
@@ -117,6 +121,7 @@ pub fn lab(lab: &str, n: usize) -> Result<LabPlan, String> {
         lan_netns: netns_path(lab, "lan"),
         nodes,
         hosts,
+        internet_netns: netns_path(lab, INTERNET),
     })
 }
 
@@ -146,6 +151,10 @@ mod tests {
             p.hosts
                 .iter()
                 .any(|h| h.name == "outside" && h.ip == OUTSIDE_IP)
+        );
+        assert_eq!(
+            p.internet_netns,
+            PathBuf::from("/run/netns/kinet-demo-internet")
         );
         // every LAN-side link name fits IFNAMSIZ
         assert!(p.hosts.iter().all(|h| h.name.len() <= 15));

@@ -150,20 +150,26 @@ impl Agent {
             .chars()
             .take(63)
             .collect();
-        let host_resolv = "nameserver 192.168.1.1\n";
+        let host_resolv = crate::internet::host_resolv_conf();
         std::fs::write(dir.join("hosts"), files::hosts(pod, &ip.to_string()))?;
         std::fs::write(
             dir.join("resolv.conf"),
-            files::resolv_conf(pod, host_resolv),
+            files::resolv_conf(pod, &host_resolv),
         )?;
         std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
+        let mut binds = vec![
+            (dir.join("hosts"), PathBuf::from("/etc/hosts")),
+            (dir.join("resolv.conf"), PathBuf::from("/etc/resolv.conf")),
+            (dir.join("hostname"), PathBuf::from("/etc/hostname")),
+        ];
+        // pods trust the lab's CA (the fake internet's certificates) with the machine's
+        let bundle = crate::internet::ca_bundle_path(&self.cfg.state_dir);
+        if bundle.exists() && std::path::Path::new(crate::internet::HOST_CA_BUNDLE).exists() {
+            binds.push((bundle, PathBuf::from(crate::internet::HOST_CA_BUNDLE)));
+        }
         let spec = sandbox::HolderSpec {
             hostname,
-            binds: vec![
-                (dir.join("hosts"), PathBuf::from("/etc/hosts")),
-                (dir.join("resolv.conf"), PathBuf::from("/etc/resolv.conf")),
-                (dir.join("hostname"), PathBuf::from("/etc/hostname")),
-            ],
+            binds,
             argv: vec![
                 self.cfg.self_exe.display().to_string(),
                 "pause".into(),

@@ -406,6 +406,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
     lab::remove_leftovers(lab_name)?;
     let _ = std::fs::remove_dir_all(p.run.join("pods"));
     lab::build(&plan).context("building the lab network")?;
+    kinet_node::internet::write_ca_bundle(&p.state, &pki.ca_pem)?;
     let bb = busybox_dir(&p);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -431,6 +432,7 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
         namespaces::ensure_builtin(&store);
         ensure_kubernetes_service(&store, node1_ip);
         crate::system::ensure(&store, node1_ip, &crate::system::enabled(&p))?;
+        crate::internet::start(&plan, &pki).context("starting the fake internet")?;
         let tls = pki.server_config()?;
         let self_exe = std::env::current_exe()?;
         let mut agents = Vec::new();

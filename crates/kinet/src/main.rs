@@ -7,6 +7,7 @@ mod apk;
 mod cli;
 mod client;
 mod daemon;
+mod internet;
 mod kubeconfig;
 mod nc;
 mod nslookup;
@@ -89,9 +90,9 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
-    /// A shell (or a command after --) on a lab host: node1..nodeN, router or outside.
+    /// A shell (or a command after --) on a lab host: node1..nodeN, router, outside or internet.
     Ssh {
-        /// node1..nodeN, router or outside.
+        /// node1..nodeN, router, outside or internet (the fake internet behind the router).
         host: String,
         /// The command and its arguments (after --); default: a login shell.
         #[arg(last = true)]

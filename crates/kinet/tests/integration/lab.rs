@@ -192,7 +192,7 @@ fn the_lab_is_sealed() {
         before,
         "the lab added or took links of the host namespace"
     );
-    let hosts = ["lan", "router", "node1", "outside"];
+    let hosts = ["lan", "router", "node1", "outside", "internet"];
     let lab_ns: Vec<String> = hosts.iter().map(|h| lab.netns(h)).collect();
     for host in hosts {
         let ns = lab.netns(host);
@@ -235,6 +235,8 @@ fn the_lab_is_sealed() {
         let want: &[&str] = match host {
             "lan" => &["br0", "lo", "node1", "outside", "router"],
             "node1" => &["cali", "eth0", "lo"],
+            // the router's uplink to the fake internet
+            "router" => &["eth0", "lo", "wan0"],
             _ => &["eth0", "lo"],
         };
         // one cali… veth per pod of the node (the test's and calico-kube-controllers')
@@ -245,24 +247,67 @@ fn the_lab_is_sealed() {
         got.dedup();
         assert_eq!(got, want, "{host}'s links");
     }
-    // the routes: nodes and the workstation go through the router, which has no
-    // route out (route lookups only: no packet is sent)
-    let router = run(&args(&format!(
-        "ip -n {} route get 203.0.113.7",
-        lab.netns("router")
-    )));
-    assert_contains(assert_fails(&router), "Network is unreachable");
-    let routes = ip_json(&["-n", &lab.netns("router"), "route"]);
-    let dsts: Vec<&str> = routes
-        .as_array()
-        .expect("a list of routes")
-        .iter()
-        .filter_map(|r| r["dst"].as_str())
-        .collect();
+    // the routes: nodes and the workstation go through the router, whose default
+    // route is the fake internet, which has none: nothing goes further (route
+    // lookups only: no packet is sent)
+    let got = ip_json(&["-n", &lab.netns("router"), "route", "get", "203.0.113.7"]);
     assert_eq!(
-        dsts,
-        ["10.1.1.0/24", "192.168.1.0/24"],
-        "the router routes to the pods and the LAN only, with no default route"
+        (got[0]["gateway"].as_str(), got[0]["dev"].as_str()),
+        (Some("198.51.100.1"), Some("wan0")),
+        "router: {got}"
+    );
+    let dsts = |host: &str| -> Vec<String> {
+        ip_json(&["-n", &lab.netns(host), "route"])
+            .as_array()
+            .expect("a list of routes")
+            .iter()
+            .filter_map(|r| r["dst"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(
+        dsts("router"),
+        [
+            "default",
+            "10.1.1.0/24",
+            "192.168.1.0/24",
+            "198.51.100.0/24"
+        ],
+        "the router routes to the pods, the LAN and the internet only"
+    );
+    assert_eq!(
+        dsts("internet"),
+        ["192.168.1.0/24", "198.51.100.0/24"],
+        "the internet routes back to the LAN only, with no default route"
+    );
+    for dst in ["100.64.0.1", "142.250.1.1", "10.0.0.1"] {
+        let o = run(&args(&format!(
+            "ip -n {} route get {dst}",
+            lab.netns("internet")
+        )));
+        assert_contains(assert_fails(&o), "Network is unreachable");
+    }
+    // the internet holds documentation addresses and the public resolvers' only
+    let addrs = ip_json(&["-n", &lab.netns("internet"), "-4", "addr"]);
+    let mut held: Vec<String> = addrs
+        .as_array()
+        .expect("a list of links")
+        .iter()
+        .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| Some(format!("{}/{}", a["local"].as_str()?, a["prefixlen"])))
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            "1.1.1.1/32",
+            "127.0.0.1/8",
+            "192.0.2.1/24",
+            "198.51.100.1/24",
+            "203.0.113.1/24",
+            "8.8.4.4/32",
+            "8.8.8.8/32"
+        ],
+        "the internet's addresses"
     );
     for host in ["node1", "outside"] {
         let got = ip_json(&["-n", &lab.netns(host), "route", "get", "203.0.113.7"]);

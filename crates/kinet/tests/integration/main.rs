@@ -16,6 +16,7 @@ mod dns;
 mod endpoints;
 mod field_types;
 mod interactive;
+mod internet;
 mod kube_rs;
 mod kubectl;
 mod lab;
