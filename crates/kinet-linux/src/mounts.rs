@@ -16,10 +16,20 @@
 //! `setns` into the container's namespace — what `kubectl exec` does — lands in the
 //! same view. Nothing is created or mounted on the host.
 //!
+//! With a [`Layer`] (what kinet gives every container) the container's view of the
+//! host is read-only: after the mounts are made, the whole tree is made read-only
+//! (mount_setattr, recursively) and only the container's own parts are made writable
+//! again: its volumes (unless `readOnly`), an empty tmpfs of its own on `/tmp`,
+//! `/root` … , a private writable overlay on `/run`, and a private `/dev` (the host's
+//! null, zero, tty … and `/dev/pts`, a `/dev/shm` of its own). Mount points the
+//! volumes need inside the layer are made there, not in an overlay; overlays made for
+//! missing mount points elsewhere are read-only like the rest.
+//!
 //! Planning (which directories to overlay, which mounts to put back, what to create)
 //! happens before `fork` and is pure given a view of the filesystem ([`plan`]); the
 //! child then runs a list of prepared system calls ([`Prepared::run`]) that are all
-//! async-signal-safe. Needs Linux 5.2 (`open_tree`, `move_mount`) and overlayfs.
+//! async-signal-safe. Needs Linux 5.2 (`open_tree`, `move_mount`), 5.12 for a layer
+//! (`mount_setattr`), and overlayfs.
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -47,6 +57,46 @@ pub struct ContainerMounts {
     /// An existing, empty directory of kinet's own; the container's private tmpfs for
     /// overlay upper layers is mounted on it inside the container's namespace only.
     pub scratch: PathBuf,
+    /// The container's own layer over a read-only host; `None`: the pod's view as it is.
+    pub layer: Option<Layer>,
+}
+
+/// A container's view of the host: everything read-only (recursively, `/proc` and
+/// `/sys` included) except its volumes and this writable layer of its own, which no
+/// other container (of its pod or another) and not the host sees.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Layer {
+    /// Directories that get an empty tmpfs of the container's own (`/tmp`, `/root` …;
+    /// mode 1777 if the host's directory has the sticky bit). Missing ones are skipped.
+    pub tmpfs: Vec<PathBuf>,
+    /// Directories that get a private writable overlay: the host's files stay visible,
+    /// writes stay in the container (`/run`, which holds kinet's busybox applets).
+    pub overlays: Vec<PathBuf>,
+    /// A private `/dev` as container runtimes make it: a tmpfs with the host's
+    /// null, zero, full, random, urandom, tty and ptmx, the host's `/dev/pts` (so
+    /// `kubectl exec -t` terminals work), a private `/dev/shm`, and the `fd`,
+    /// `stdin`, `stdout`, `stderr` links. False: the host's `/dev`, read-only.
+    pub private_dev: bool,
+    /// Privileged containers: `/proc` and `/sys` stay writable (sysctls), and so does
+    /// the host's `/dev` (without a private one).
+    pub privileged: bool,
+}
+
+/// The device nodes a private `/dev` takes from the host.
+pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+
+/// A planned [`Layer`]: the directories that exist, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlannedLayer {
+    /// (directory, mode) of each private tmpfs.
+    pub tmpfs: Vec<(PathBuf, u32)>,
+    /// A private `/dev` replaces the host's.
+    pub private_dev: bool,
+    /// The host's device nodes bound into the private `/dev`.
+    pub dev_nodes: Vec<PathBuf>,
+    /// The host's `/dev/pts` goes into the private `/dev`.
+    pub dev_pts: bool,
+    pub privileged: bool,
 }
 
 /// What the planner needs to know about the pod's filesystem.
@@ -56,6 +106,10 @@ pub trait View {
     fn resolve(&self, p: &Path) -> Option<(PathBuf, bool)>;
     /// True if something (even a dangling symlink) is at `p`.
     fn present(&self, p: &Path) -> bool;
+    /// The permission bits of the directory `p` (0o755 if unknown).
+    fn mode(&self, _p: &Path) -> u32 {
+        0o755
+    }
 }
 
 /// The host's filesystem (which a pod's namespace shows, apart from its own binds).
@@ -71,6 +125,13 @@ impl View for HostView {
     fn present(&self, p: &Path) -> bool {
         std::fs::symlink_metadata(p).is_ok()
     }
+
+    fn mode(&self, p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o755)
+    }
 }
 
 /// A private overlay on an existing directory, and the mounts under it to put back.
@@ -78,6 +139,9 @@ impl View for HostView {
 pub struct Overlay {
     pub dir: PathBuf,
     pub submounts: Vec<PathBuf>,
+    /// Part of the container's writable layer; else it is read-only once the mount
+    /// points it holds are made (with a [`Layer`]).
+    pub writable: bool,
 }
 
 /// What is at a bind's target before mounting.
@@ -107,6 +171,7 @@ pub struct Plan {
     pub overlays: Vec<Overlay>,
     pub binds: Vec<PlannedBind>,
     pub scratch: PathBuf,
+    pub layer: Option<PlannedLayer>,
 }
 
 fn normal_components(p: &Path) -> anyhow::Result<Vec<&OsStr>> {
@@ -151,6 +216,36 @@ pub fn plan(
     mountpoints: &[PathBuf],
     view: &dyn View,
 ) -> anyhow::Result<Plan> {
+    let layer = plan_layer(spec.layer.as_ref(), view)?;
+    // the container's own writable overlays
+    let writable: Vec<PathBuf> = match &spec.layer {
+        Some(l) => {
+            let mut v = Vec::new();
+            for o in &l.overlays {
+                normal_components(o)?;
+                if let Some((c, true)) = view.resolve(o)
+                    && c != Path::new("/")
+                    && !v.contains(&c)
+                {
+                    v.push(c);
+                }
+            }
+            v
+        }
+        None => Vec::new(),
+    };
+    // directories whose content the container sees empty (its tmpfs, its /dev)
+    let mut empty: Vec<PathBuf> = Vec::new();
+    if let Some(l) = &layer {
+        empty.extend(l.tmpfs.iter().map(|(d, _)| d.clone()));
+        if l.private_dev {
+            empty.push("/dev".into());
+        }
+    }
+    let writable: Vec<PathBuf> = writable
+        .into_iter()
+        .filter(|w| !empty.iter().any(|e| w.starts_with(e)))
+        .collect();
     let mut order: Vec<&Bind> = spec.binds.iter().collect();
     order.sort_by_key(|b| depth(&b.target));
     let mut binds: Vec<PlannedBind> = Vec::new();
@@ -195,6 +290,10 @@ pub fn plan(
         let mut cur = PathBuf::from("/");
         let mut missing: &[&OsStr] = &[];
         for (i, c) in comps.iter().enumerate() {
+            if empty.iter().any(|e| cur.starts_with(e)) {
+                missing = &comps[i..];
+                break;
+            }
             let cand = cur.join(c);
             match view.resolve(&cand) {
                 Some((canon, is_dir)) => {
@@ -231,7 +330,13 @@ pub fn plan(
             });
             continue;
         }
-        if !dirs.contains(&cur) {
+        // missing directories in the writable layer are made there; elsewhere an
+        // overlay on their nearest existing ancestor holds them
+        let in_layer = empty
+            .iter()
+            .chain(writable.iter())
+            .any(|e| cur.starts_with(e));
+        if !in_layer && !dirs.contains(&cur) {
             dirs.push(cur.clone());
         }
         let mut mkdirs = Vec::new();
@@ -263,8 +368,11 @@ pub fn plan(
             kept.push(d);
         }
     }
+    let mut all: Vec<(PathBuf, bool)> = kept.into_iter().map(|d| (d, false)).collect();
+    all.extend(writable.into_iter().map(|w| (w, true)));
+    all.sort_by_key(|(d, _)| depth(d));
     let mut overlays = Vec::new();
-    if !kept.is_empty() {
+    if !all.is_empty() {
         check_option_path(&spec.scratch)?;
         if !spec.scratch.is_absolute() {
             bail!(
@@ -273,7 +381,7 @@ pub fn plan(
             );
         }
     }
-    for d in kept {
+    for (d, writable) in all {
         check_option_path(&d)?;
         let top = |m: &Path| {
             strictly_under(m, &d)
@@ -290,13 +398,53 @@ pub fn plan(
         overlays.push(Overlay {
             dir: d,
             submounts: subs,
+            writable,
         });
     }
     Ok(Plan {
         overlays,
         binds,
         scratch: spec.scratch.clone(),
+        layer,
     })
+}
+
+/// The layer's tmpfs directories that exist (resolved, with the host directory's
+/// mode) and the private `/dev`'s nodes.
+fn plan_layer(layer: Option<&Layer>, view: &dyn View) -> anyhow::Result<Option<PlannedLayer>> {
+    let Some(l) = layer else {
+        return Ok(None);
+    };
+    let mut tmpfs: Vec<(PathBuf, u32)> = Vec::new();
+    for t in &l.tmpfs {
+        normal_components(t)?;
+        if let Some((c, true)) = view.resolve(t)
+            && c != Path::new("/")
+            && !tmpfs.iter().any(|(x, _)| *x == c)
+        {
+            let mode = view.mode(&c);
+            tmpfs.push((c, mode));
+        }
+    }
+    tmpfs.sort_by_key(|(d, _)| depth(d));
+    let private_dev = l.private_dev && !l.privileged;
+    let dev_nodes = if private_dev {
+        DEV_NODES
+            .iter()
+            .map(|n| Path::new("/dev").join(n))
+            .filter(|p| view.present(p))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let dev_pts = private_dev && matches!(view.resolve(Path::new("/dev/pts")), Some((_, true)));
+    Ok(Some(PlannedLayer {
+        tmpfs,
+        private_dev,
+        dev_nodes,
+        dev_pts,
+        privileged: l.privileged,
+    }))
 }
 
 /// Overlay options separate with ',' and ':'; kinet's paths never need them.
@@ -360,15 +508,73 @@ const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 enum Op {
     Unshare,
     OpenSelfNs,
-    MountTmpfs(CString),
+    MountTmpfs {
+        path: CString,
+        data: CString,
+    },
     Mkdir(CString),
     Touch(CString),
-    Clone { path: CString, slot: usize },
-    Overlay { dir: CString, data: CString },
+    Clone {
+        path: CString,
+        slot: usize,
+    },
+    Overlay {
+        dir: CString,
+        data: CString,
+    },
     Reroot,
-    Attach { slot: usize, target: CString },
-    RemountRo(CString),
+    Attach {
+        slot: usize,
+        target: CString,
+    },
+    Symlink {
+        to: CString,
+        link: CString,
+    },
+    /// mount_setattr(2): set and clear `MOUNT_ATTR_*` flags of the mount at `path`.
+    SetAttr {
+        path: CString,
+        set: u64,
+        clr: u64,
+        recursive: bool,
+    },
     Detach(CString),
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// Makes the mount at `path` and every mount below it read-only (mount_setattr(2));
+/// -1 with errno on failure. Async-signal-safe.
+///
+/// # Safety
+/// A plain system call on a valid C string.
+pub(crate) unsafe fn read_only_tree(path: &std::ffi::CStr) -> libc::c_long {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: path is a valid C string and attr a correctly sized mount_attr.
+    unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    }
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
 }
 
 /// A planned mount namespace, ready to be made between `fork` and `exec`.
@@ -388,6 +594,13 @@ fn cpath(p: &Path) -> anyhow::Result<CString> {
 
 impl Prepared {
     /// Turns a plan into system calls. `report` receives the failing op, if any.
+    ///
+    /// The order: unshare; clone every mount that is needed later (volumes, the host's
+    /// device nodes) while the pod's tree is intact; the overlays (a missing mount
+    /// point's ancestor, the writable layer's) with the mounts under them put back;
+    /// the private `/dev` and tmpfs; the volumes (making their mount points); then,
+    /// with a layer, the whole tree read-only and the writable parts writable again
+    /// (a mount keeps its flags when it is cloned, so this comes last).
     pub fn new(plan: &Plan, report: Option<OwnedFd>) -> anyhow::Result<Prepared> {
         let mut ops = Vec::new();
         let mut what = Vec::new();
@@ -396,6 +609,12 @@ impl Prepared {
             ops.push(op);
             what.push(w);
         };
+        let tmpfs = |p: &Path, data: &str| -> anyhow::Result<Op> {
+            Ok(Op::MountTmpfs {
+                path: cpath(p)?,
+                data: CString::new(data)?,
+            })
+        };
         push(Op::Unshare, "unshare the mount namespace".into());
         if plan.overlays.iter().any(|o| o.dir == Path::new("/")) {
             push(Op::OpenSelfNs, "open /proc/self/ns/mnt".into());
@@ -403,7 +622,7 @@ impl Prepared {
         let s = &plan.scratch;
         if !plan.overlays.is_empty() {
             push(
-                Op::MountTmpfs(cpath(s)?),
+                tmpfs(s, "mode=0700")?,
                 format!("mount a tmpfs on {}", s.display()),
             );
             for i in 0..plan.overlays.len() {
@@ -413,29 +632,36 @@ impl Prepared {
                 }
             }
         }
-        let mut bind_slots = Vec::new();
-        for b in &plan.binds {
+        let mut clone = |push: &mut dyn FnMut(Op, String), p: &Path| -> anyhow::Result<usize> {
             push(
                 Op::Clone {
-                    path: cpath(&b.source)?,
+                    path: cpath(p)?,
                     slot: slots,
                 },
-                format!("open_tree {}", b.source.display()),
+                format!("open_tree {}", p.display()),
             );
-            bind_slots.push(slots);
             slots += 1;
+            Ok(slots - 1)
+        };
+        let mut bind_slots = Vec::new();
+        for b in &plan.binds {
+            bind_slots.push(clone(&mut push, &b.source)?);
         }
+        let layer = plan.layer.clone().unwrap_or_default();
+        let mut dev_slots = Vec::new();
+        for n in &layer.dev_nodes {
+            dev_slots.push(clone(&mut push, n)?);
+        }
+        let pts = Path::new("/dev/pts");
+        let pts_slot = if layer.dev_pts {
+            Some(clone(&mut push, pts)?)
+        } else {
+            None
+        };
         for (i, o) in plan.overlays.iter().enumerate() {
-            let first = slots;
+            let mut sub_slots = Vec::new();
             for m in &o.submounts {
-                push(
-                    Op::Clone {
-                        path: cpath(m)?,
-                        slot: slots,
-                    },
-                    format!("open_tree {}", m.display()),
-                );
-                slots += 1;
+                sub_slots.push(clone(&mut push, m)?);
             }
             let data = format!(
                 "lowerdir={},upperdir={},workdir={}",
@@ -453,10 +679,10 @@ impl Prepared {
             if o.dir == Path::new("/") {
                 push(Op::Reroot, "enter the new root".into());
             }
-            for (k, m) in o.submounts.iter().enumerate() {
+            for (m, slot) in o.submounts.iter().zip(sub_slots) {
                 push(
                     Op::Attach {
-                        slot: first + k,
+                        slot,
                         target: cpath(m)?,
                     },
                     format!("put {} back", m.display()),
@@ -465,6 +691,77 @@ impl Prepared {
         }
         if !plan.overlays.is_empty() {
             push(Op::Detach(cpath(s)?), format!("unmount {}", s.display()));
+        }
+        // paths made writable again once the tree is read-only: (path, recursive)
+        let mut writable: Vec<(PathBuf, bool)> = plan
+            .overlays
+            .iter()
+            .filter(|o| o.writable)
+            .map(|o| (o.dir.clone(), false))
+            .collect();
+        if layer.private_dev {
+            let dev = Path::new("/dev");
+            push(
+                tmpfs(dev, "mode=0755,size=65536k")?,
+                "mount a tmpfs on /dev".into(),
+            );
+            writable.push((dev.into(), false));
+            for (n, slot) in layer.dev_nodes.iter().zip(dev_slots) {
+                push(Op::Touch(cpath(n)?), format!("create {}", n.display()));
+                push(
+                    Op::Attach {
+                        slot,
+                        target: cpath(n)?,
+                    },
+                    format!("bind mount the host's {}", n.display()),
+                );
+                writable.push((n.clone(), false));
+            }
+            if let Some(slot) = pts_slot {
+                push(Op::Mkdir(cpath(pts)?), "mkdir /dev/pts".into());
+                push(
+                    Op::Attach {
+                        slot,
+                        target: cpath(pts)?,
+                    },
+                    "bind mount the host's /dev/pts".into(),
+                );
+                writable.push((pts.into(), false));
+            }
+            let shm = Path::new("/dev/shm");
+            push(Op::Mkdir(cpath(shm)?), "mkdir /dev/shm".into());
+            push(
+                tmpfs(shm, "mode=1777,size=65536k")?,
+                "mount a tmpfs on /dev/shm".into(),
+            );
+            writable.push((shm.into(), false));
+            for (link, to) in [
+                ("fd", "/proc/self/fd"),
+                ("stdin", "/proc/self/fd/0"),
+                ("stdout", "/proc/self/fd/1"),
+                ("stderr", "/proc/self/fd/2"),
+            ] {
+                let l = dev.join(link);
+                push(
+                    Op::Symlink {
+                        to: CString::new(to)?,
+                        link: cpath(&l)?,
+                    },
+                    format!("symlink {} -> {to}", l.display()),
+                );
+            }
+        }
+        for (d, mode) in &layer.tmpfs {
+            push(
+                tmpfs(d, &format!("mode={mode:04o}"))?,
+                format!("mount a tmpfs on {}", d.display()),
+            );
+            writable.push((d.clone(), false));
+        }
+        if layer.privileged {
+            for k in ["/proc", "/sys", "/dev"] {
+                writable.push((k.into(), true));
+            }
         }
         for (b, slot) in plan.binds.iter().zip(bind_slots) {
             for d in &b.mkdirs {
@@ -492,10 +789,45 @@ impl Prepared {
                     b.target.display()
                 ),
             );
-            if b.read_only {
+        }
+        if plan.layer.is_some() {
+            push(
+                Op::SetAttr {
+                    path: c"/".into(),
+                    set: MOUNT_ATTR_RDONLY,
+                    clr: 0,
+                    recursive: true,
+                },
+                "make the host's tree read-only".into(),
+            );
+            for (p, recursive) in &writable {
                 push(
-                    Op::RemountRo(cpath(&b.target)?),
-                    format!("make {} read-only", b.target.display()),
+                    Op::SetAttr {
+                        path: cpath(p)?,
+                        set: 0,
+                        clr: MOUNT_ATTR_RDONLY,
+                        recursive: *recursive,
+                    },
+                    format!("make {} writable", p.display()),
+                );
+            }
+        }
+        // each volume as its mount asks, in order (an inner mount after its outer one)
+        for b in &plan.binds {
+            let (set, clr, w) = if b.read_only {
+                (MOUNT_ATTR_RDONLY, 0, "read-only")
+            } else {
+                (0, MOUNT_ATTR_RDONLY, "writable")
+            };
+            if b.read_only || plan.layer.is_some() {
+                push(
+                    Op::SetAttr {
+                        path: cpath(&b.target)?,
+                        set,
+                        clr,
+                        recursive: false,
+                    },
+                    format!("make {} {w}", b.target.display()),
                 );
             }
         }
@@ -554,13 +886,13 @@ impl Prepared {
                     ) as _)?;
                     self.self_ns = fd as RawFd;
                 }
-                Op::MountTmpfs(p) => {
+                Op::MountTmpfs { path, data } => {
                     check(libc::mount(
                         c"tmpfs".as_ptr(),
-                        p.as_ptr(),
+                        path.as_ptr(),
                         c"tmpfs".as_ptr(),
                         libc::MS_NOSUID | libc::MS_NODEV,
-                        c"mode=0700".as_ptr().cast(),
+                        data.as_ptr().cast(),
                     ) as _)?;
                 }
                 Op::Mkdir(p) => {
@@ -612,14 +944,39 @@ impl Prepared {
                         MOVE_MOUNT_F_EMPTY_PATH,
                     ))?;
                 }
-                Op::RemountRo(p) => {
-                    check(libc::mount(
-                        std::ptr::null(),
-                        p.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-                        std::ptr::null(),
-                    ) as _)?;
+                Op::Symlink { to, link } => {
+                    if libc::symlink(to.as_ptr(), link.as_ptr()) < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.raw_os_error() != Some(libc::EEXIST) {
+                            return Err(e);
+                        }
+                    }
+                }
+                Op::SetAttr {
+                    path,
+                    set,
+                    clr,
+                    recursive,
+                } => {
+                    let attr = MountAttr {
+                        attr_set: *set,
+                        attr_clr: *clr,
+                        propagation: 0,
+                        userns_fd: 0,
+                    };
+                    let flags = if *recursive {
+                        libc::AT_RECURSIVE as libc::c_uint
+                    } else {
+                        0
+                    };
+                    check(libc::syscall(
+                        libc::SYS_mount_setattr,
+                        libc::AT_FDCWD,
+                        path.as_ptr(),
+                        flags,
+                        &attr as *const MountAttr,
+                        std::mem::size_of::<MountAttr>(),
+                    ))?;
                 }
                 Op::Detach(p) => {
                     check(libc::umount2(p.as_ptr(), libc::MNT_DETACH) as _)?;

@@ -69,7 +69,162 @@ fn spec(binds: &[(&str, &str, bool)]) -> ContainerMounts {
             })
             .collect(),
         scratch: "/run/kinet/lab/pods/u/c".into(),
+        layer: None,
     }
+}
+
+/// A container with kinet's usual layer.
+fn layered(binds: &[(&str, &str, bool)], privileged: bool) -> ContainerMounts {
+    ContainerMounts {
+        layer: Some(Layer {
+            tmpfs: ["/tmp", "/root", "/nosuch"]
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+            overlays: vec!["/run".into()],
+            private_dev: true,
+            privileged,
+        }),
+        ..spec(binds)
+    }
+}
+
+fn layered_host() -> Fake {
+    let mut f = host();
+    for (p, d) in [
+        ("/root", true),
+        ("/dev", true),
+        ("/dev/null", false),
+        ("/dev/tty", false),
+        ("/dev/pts", true),
+        ("/tmp/host-file", false),
+    ] {
+        f.0.insert(p.into(), (p.into(), d));
+    }
+    f
+}
+
+fn ops(p: &Plan) -> Vec<String> {
+    let prep = Prepared::new(p, None).unwrap();
+    (0..prep.ops.len())
+        .filter_map(|i| prep.describe(i).map(String::from))
+        .collect()
+}
+
+#[test]
+fn the_layer_is_the_existing_directories_and_a_private_dev() {
+    let p = plan(&layered(&[], false), &mps(), &layered_host()).unwrap();
+    let l = p.layer.clone().unwrap();
+    assert_eq!(
+        l.tmpfs,
+        [
+            (PathBuf::from("/tmp"), 0o755),
+            (PathBuf::from("/root"), 0o755)
+        ]
+    );
+    assert_eq!(
+        l.dev_nodes,
+        [PathBuf::from("/dev/null"), PathBuf::from("/dev/tty")]
+    );
+    assert!(l.private_dev && l.dev_pts);
+    // /run is a writable overlay (the host's files stay visible), with its mounts back
+    assert_eq!(p.overlays.len(), 1);
+    assert_eq!(p.overlays[0].dir, PathBuf::from("/run"));
+    assert!(p.overlays[0].writable);
+    let what = ops(&p);
+    let pos = |w: &str| {
+        what.iter()
+            .position(|x| x == w)
+            .unwrap_or_else(|| panic!("{w} not in {what:#?}"))
+    };
+    // clones first, then the layer, then everything read-only, then the writable parts
+    assert!(pos("open_tree /dev/null") < pos("mount a tmpfs on /dev"));
+    assert!(pos("mount a tmpfs on /dev") < pos("bind mount the host's /dev/null"));
+    let ro = pos("make the host's tree read-only");
+    assert!(pos("mount a tmpfs on /tmp") < ro);
+    for w in [
+        "/run",
+        "/dev",
+        "/dev/null",
+        "/dev/pts",
+        "/dev/shm",
+        "/tmp",
+        "/root",
+    ] {
+        assert!(ro < pos(&format!("make {w} writable")), "{w}");
+    }
+    assert!(!what.iter().any(|w| w == "make /proc writable"));
+}
+
+#[test]
+fn privileged_containers_keep_the_hosts_dev_and_writable_kernel_files() {
+    let p = plan(&layered(&[], true), &mps(), &layered_host()).unwrap();
+    let l = p.layer.clone().unwrap();
+    assert!(!l.private_dev && l.dev_nodes.is_empty());
+    let what = ops(&p);
+    assert!(!what.iter().any(|w| w == "mount a tmpfs on /dev"));
+    for w in ["/proc", "/sys", "/dev", "/tmp"] {
+        assert!(what.contains(&format!("make {w} writable")), "{w}");
+    }
+}
+
+#[test]
+fn mount_points_in_the_layer_are_made_there_without_an_overlay() {
+    let p = plan(
+        &layered(
+            &[
+                (
+                    "/src/token",
+                    "/var/run/secrets/kubernetes.io/serviceaccount",
+                    true,
+                ),
+                ("/src/empty", "/tmp/host-file/x", false),
+                ("/src/cm/key", "/dev/custom/key", true),
+            ],
+            false,
+        ),
+        &mps(),
+        &layered_host(),
+    )
+    .unwrap();
+    // only the writable /run overlay: the token's directories are made in it, and
+    // /tmp's content is the container's (empty) tmpfs, not the host's
+    let dirs: Vec<_> = p.overlays.iter().map(|o| o.dir.clone()).collect();
+    assert_eq!(dirs, [PathBuf::from("/run")]);
+    let t = |src: &str| p.binds.iter().find(|b| b.source == Path::new(src)).unwrap();
+    assert_eq!(t("/src/empty").mkdirs, [PathBuf::from("/tmp/host-file")]);
+    assert_eq!(t("/src/empty").leaf, Leaf::Dir);
+    assert_eq!(t("/src/cm/key").mkdirs, [PathBuf::from("/dev/custom")]);
+    assert_eq!(t("/src/cm/key").leaf, Leaf::File);
+    let what = ops(&p);
+    let pos = |w: &str| what.iter().position(|x| x == w).unwrap();
+    // a mount point in the tmpfs is made after it; volumes get their flags last
+    assert!(pos("mount a tmpfs on /tmp") < pos("mkdir /tmp/host-file"));
+    assert!(pos("make the host's tree read-only") < pos("make /tmp/host-file/x writable"));
+    assert!(pos("make /tmp writable") < pos("make /tmp/host-file/x writable"));
+    assert!(what.contains(&"make /dev/custom/key read-only".to_string()));
+}
+
+#[test]
+fn a_missing_mount_point_outside_the_layer_gets_a_read_only_overlay() {
+    let p = plan(
+        &layered(&[("/src/empty", "/data", false)], false),
+        &mps(),
+        &layered_host(),
+    )
+    .unwrap();
+    let dirs: Vec<_> = p
+        .overlays
+        .iter()
+        .map(|o| (o.dir.clone(), o.writable))
+        .collect();
+    assert_eq!(
+        dirs,
+        [(PathBuf::from("/"), false), (PathBuf::from("/run"), true)]
+    );
+    let what = ops(&p);
+    assert!(!what.iter().any(|w| w == "make / writable"));
+    assert!(what.iter().any(|w| w == "make /data writable"));
 }
 
 #[test]
