@@ -175,10 +175,11 @@ impl PodVolumes {
                         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
                     })
                     .map_err(|e| format!("{}: {e}", path.display())),
-                Ok(Content::HostPath { path: p, kind }) => {
+                Ok(Content::HostPath { kind, .. }) => {
                     // a node-owned directory (the node's /etc/cni/net.d …) is made
                     // in the node's root as needed: a fresh node has none yet
-                    if volumes::is_node_owned(&p.to_string_lossy()) && kind.is_empty() {
+                    // and so is a path the machine does not have (the node's own)
+                    if path.starts_with(&self.node_root) && kind.is_empty() {
                         let _ = std::fs::create_dir_all(&path);
                     }
                     volumes::prepare_host_path(&path, &kind)
