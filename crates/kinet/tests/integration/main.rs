@@ -14,6 +14,7 @@ mod churn;
 mod course;
 mod endpoints;
 mod field_types;
+mod host_fs;
 mod interactive;
 mod kube_rs;
 mod kubectl;
