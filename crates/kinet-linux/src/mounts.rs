@@ -514,9 +514,12 @@ enum Op {
     },
     Mkdir(CString),
     Touch(CString),
+    /// open_tree(2) a copy of the mounts at `path`; `no_symlinks`: refuse a path
+    /// with any symbolic link in it (openat2's RESOLVE_NO_SYMLINKS).
     Clone {
         path: CString,
         slot: usize,
+        no_symlinks: bool,
     },
     Overlay {
         dir: CString,
@@ -542,6 +545,7 @@ enum Op {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 
 /// Makes the mount at `path` and every mount below it read-only (mount_setattr(2));
 /// -1 with errno on failure. Async-signal-safe.
@@ -632,36 +636,44 @@ impl Prepared {
                 }
             }
         }
-        let mut clone = |push: &mut dyn FnMut(Op, String), p: &Path| -> anyhow::Result<usize> {
+        let mut clone = |push: &mut dyn FnMut(Op, String),
+                         p: &Path,
+                         no_symlinks: bool|
+         -> anyhow::Result<usize> {
             push(
                 Op::Clone {
                     path: cpath(p)?,
                     slot: slots,
+                    no_symlinks,
                 },
                 format!("open_tree {}", p.display()),
             );
             slots += 1;
             Ok(slots - 1)
         };
+        // a writable volume in a layered container is taken as its path says, with
+        // no symbolic link on the way (the caller resolved it): a link a container
+        // swapped in meanwhile must not lead a writable mount to the host's files
+        let layered = plan.layer.is_some();
         let mut bind_slots = Vec::new();
         for b in &plan.binds {
-            bind_slots.push(clone(&mut push, &b.source)?);
+            bind_slots.push(clone(&mut push, &b.source, layered && !b.read_only)?);
         }
         let layer = plan.layer.clone().unwrap_or_default();
         let mut dev_slots = Vec::new();
         for n in &layer.dev_nodes {
-            dev_slots.push(clone(&mut push, n)?);
+            dev_slots.push(clone(&mut push, n, false)?);
         }
         let pts = Path::new("/dev/pts");
         let pts_slot = if layer.dev_pts {
-            Some(clone(&mut push, pts)?)
+            Some(clone(&mut push, pts, false)?)
         } else {
             None
         };
         for (i, o) in plan.overlays.iter().enumerate() {
             let mut sub_slots = Vec::new();
             for m in &o.submounts {
-                sub_slots.push(clone(&mut push, m)?);
+                sub_slots.push(clone(&mut push, m, false)?);
             }
             let data = format!(
                 "lowerdir={},upperdir={},workdir={}",
@@ -911,15 +923,45 @@ impl Prepared {
                     ) as _)?;
                     libc::close(fd as RawFd);
                 }
-                Op::Clone { path, slot } => {
-                    let fd = check(libc::syscall(
-                        libc::SYS_open_tree,
-                        libc::AT_FDCWD,
-                        path.as_ptr(),
-                        OPEN_TREE_CLONE
-                            | libc::O_CLOEXEC as libc::c_uint
-                            | libc::AT_RECURSIVE as libc::c_uint,
-                    ))?;
+                Op::Clone {
+                    path,
+                    slot,
+                    no_symlinks,
+                } => {
+                    let flags = OPEN_TREE_CLONE
+                        | libc::O_CLOEXEC as libc::c_uint
+                        | libc::AT_RECURSIVE as libc::c_uint;
+                    let fd = if *no_symlinks {
+                        let mut how: libc::open_how = std::mem::zeroed();
+                        how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+                        how.resolve = RESOLVE_NO_SYMLINKS;
+                        let at = check(libc::syscall(
+                            libc::SYS_openat2,
+                            libc::AT_FDCWD,
+                            path.as_ptr(),
+                            &how as *const libc::open_how,
+                            std::mem::size_of::<libc::open_how>(),
+                        ))? as RawFd;
+                        let fd = libc::syscall(
+                            libc::SYS_open_tree,
+                            at,
+                            empty.as_ptr(),
+                            flags | libc::AT_EMPTY_PATH as libc::c_uint,
+                        );
+                        let e = io::Error::last_os_error();
+                        libc::close(at);
+                        if fd < 0 {
+                            return Err(e);
+                        }
+                        fd
+                    } else {
+                        check(libc::syscall(
+                            libc::SYS_open_tree,
+                            libc::AT_FDCWD,
+                            path.as_ptr(),
+                            flags,
+                        ))?
+                    };
                     self.slots[*slot] = fd as RawFd;
                 }
                 Op::Overlay { dir, data } => {

@@ -353,3 +353,33 @@ async fn a_layered_container_sees_the_host_read_only_but_its_own_tmp_and_dev() {
     assert!(out.contains("Read-only file system"), "{out}");
     assert!(!Path::new("/tmp/kltest-z").exists());
 }
+
+#[tokio::test]
+async fn a_writable_volume_through_a_symbolic_link_is_refused() {
+    let pod = Pod::with(false, true);
+    let vol = pod.dir.join("vol");
+    std::os::unix::fs::symlink(vol.join("empty"), vol.join("link")).unwrap();
+    let layer = Layer {
+        tmpfs: vec!["/tmp".into()],
+        ..Default::default()
+    };
+    let mut m = pod.mounts("scratch1", &[(&vol.join("link"), "/tmp/v", false)]);
+    m.layer = Some(layer.clone());
+    let mut cmd = tokio::process::Command::new("/bin/true");
+    let report = sandbox::join_container(
+        &mut cmd,
+        pod.pid,
+        &JoinOptions {
+            mounts: Some(m),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = report.explain(cmd.spawn().unwrap_err());
+    assert!(e.to_string().contains("open_tree"), "{e:#}");
+    assert!(e.to_string().contains("symbolic links"), "{e:#}");
+    // read-only, a link is followed as before
+    let mut m = pod.mounts("scratch1", &[(&vol.join("link"), "/tmp/v", true)]);
+    m.layer = Some(layer);
+    assert_eq!(output(pod.container(m, "ls /tmp/v; echo ok")).await, "ok\n");
+}

@@ -317,18 +317,19 @@ impl RunnerSpec {
 }
 
 /// A writable volume mount whose source leaves the volumes it may come from (a
-/// `subPath` through a symlink a container made, `../` tricks) is mounted
-/// read-only: pods never write the machine's files.
+/// `subPath` through a symlink a container made) is mounted read-only: pods never
+/// write the machine's files.
 fn guard_writable_binds(m: &mut kinet_linux::mounts::ContainerMounts, allowed: &[PathBuf]) {
     let allowed: Vec<PathBuf> = allowed
         .iter()
         .filter_map(|a| std::fs::canonicalize(a).ok())
         .collect();
     for b in m.binds.iter_mut().filter(|b| !b.read_only) {
-        let inside = std::fs::canonicalize(&b.source)
-            .is_ok_and(|c| allowed.iter().any(|a| c.starts_with(a)));
-        if !inside {
-            b.read_only = true;
+        match std::fs::canonicalize(&b.source) {
+            // taken by this path, with no symbolic link on the way (see
+            // kinet_linux::mounts: a link swapped in meanwhile fails the mount)
+            Ok(c) if allowed.iter().any(|a| c.starts_with(a)) => b.source = c,
+            _ => b.read_only = true,
         }
     }
 }
