@@ -178,9 +178,14 @@ impl PodVolumes {
                 Ok(Content::HostPath { kind, .. }) => {
                     // a node-owned directory (the node's /etc/cni/net.d …) is made
                     // in the node's root as needed: a fresh node has none yet
-                    // and so is a path the machine does not have (the node's own)
-                    if path.starts_with(&self.node_root) && kind.is_empty() {
-                        let _ = std::fs::create_dir_all(&path);
+                    // and so is a path the machine does not have (the node's own),
+                    // with the parents a `FileOrCreate` expects the node to have
+                    if path.starts_with(&self.node_root) {
+                        if kind.is_empty() {
+                            let _ = std::fs::create_dir_all(&path);
+                        } else if let (Some(parent), "FileOrCreate") = (path.parent(), &*kind) {
+                            let _ = std::fs::create_dir_all(parent);
+                        }
                     }
                     volumes::prepare_host_path(&path, &kind)
                 }

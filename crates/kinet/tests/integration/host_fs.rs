@@ -45,9 +45,11 @@ spec:
     volumeMounts:
     - {{name: host, mountPath: /host}}
     - {{name: own, mountPath: /own}}
+    - {{name: lock, mountPath: /lock}}
   volumes:
   - {{name: host, hostPath: {{path: /}}}}
   - {{name: own, hostPath: {{path: /kinet-hostfs-{name}, type: DirectoryOrCreate}}}}
+  - {{name: lock, hostPath: {{path: /run/kinet-hostfs-{name}/x.lock, type: FileOrCreate}}}}
 "#,
         name = lab.name
     )
@@ -125,4 +127,12 @@ fn pods_see_the_host_read_only_and_write_only_their_own_layer() {
     assert!(!Path::new(&own).exists(), "made on the machine");
     let node_own = format!("/var/lib/kinet/{}/nodes/node1/root{own}/f", lab.name);
     assert_eq!(std::fs::read_to_string(&node_own).unwrap(), "node\n");
+    // a FileOrCreate too, with the parents the node would have
+    assert_ok(&root("echo lock > /lock"));
+    assert!(!Path::new(&format!("/run/kinet-hostfs-{}", lab.name)).exists());
+    let lock = format!(
+        "/var/lib/kinet/{}/nodes/node1/root/run/kinet-hostfs-{}/x.lock",
+        lab.name, lab.name
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "lock\n");
 }
