@@ -64,8 +64,8 @@ pub struct ContainerMounts {
 /// other container (of its pod or another) and not the host sees.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Layer {
-    /// Directories that get an empty tmpfs of the container's own (`/tmp`, `/root` …;
-    /// mode 1777 if the host's directory has the sticky bit). Missing ones are skipped.
+    /// Directories that get an empty tmpfs of the container's own (`/tmp`, `/root` …,
+    /// with the mode of the host's directory). Missing ones are skipped.
     pub tmpfs: Vec<PathBuf>,
     /// Directories that get a private writable overlay: the host's files stay visible,
     /// writes stay in the container (`/run`, which holds kinet's busybox applets).

@@ -724,15 +724,26 @@ pub const LAYER_OVERLAYS: &[&str] = &["/run"];
 
 /// A container's writable layer over its read-only view of the host (see
 /// [`kinet_linux::mounts::Layer`]); `privileged` keeps `/proc`, `/sys` and the host's
-/// `/dev` writable, as runtimes give privileged containers.
+/// `/dev` writable, as runtimes give privileged containers;
+/// `readOnlyRootFilesystem` leaves only the volumes (and `/dev`) writable.
 pub fn container_layer(container: &Value) -> Layer {
-    let privileged = container
-        .pointer("/securityContext/privileged")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let flag = |k: &str| {
+        container
+            .pointer(&format!("/securityContext/{k}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let privileged = flag("privileged");
+    let layer = |dirs: &[&str]| -> Vec<PathBuf> {
+        if flag("readOnlyRootFilesystem") {
+            Vec::new()
+        } else {
+            dirs.iter().map(PathBuf::from).collect()
+        }
+    };
     Layer {
-        tmpfs: LAYER_TMPFS.iter().map(PathBuf::from).collect(),
-        overlays: LAYER_OVERLAYS.iter().map(PathBuf::from).collect(),
+        tmpfs: layer(LAYER_TMPFS),
+        overlays: layer(LAYER_OVERLAYS),
         private_dev: !privileged,
         privileged,
     }

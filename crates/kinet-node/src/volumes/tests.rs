@@ -324,6 +324,8 @@ fn containers_get_a_layer_and_privileged_ones_the_hosts_dev() {
     assert_eq!(l.overlays, [PathBuf::from("/run")]);
     let l = container_layer(&json!({"securityContext": {"privileged": true}}));
     assert!(!l.private_dev && l.privileged);
+    let l = container_layer(&json!({"securityContext": {"readOnlyRootFilesystem": true}}));
+    assert!(l.tmpfs.is_empty() && l.overlays.is_empty() && l.private_dev);
 }
 
 #[test]

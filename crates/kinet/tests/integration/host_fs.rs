@@ -46,6 +46,10 @@ spec:
     - {{name: host, mountPath: /host}}
     - {{name: own, mountPath: /own}}
     - {{name: lock, mountPath: /lock}}
+  - name: ro
+    image: busybox:1.36
+    command: [sleep, infinity]
+    securityContext: {{readOnlyRootFilesystem: true}}
   volumes:
   - {{name: host, hostPath: {{path: /}}}}
   - {{name: own, hostPath: {{path: /kinet-hostfs-{name}, type: DirectoryOrCreate}}}}
@@ -114,7 +118,7 @@ fn pods_see_the_host_read_only_and_write_only_their_own_layer() {
     assert_eq!(assert_ok(&o), "captured\n");
 
     // hostPath /: the machine's files, read-only
-    let root = |script: &str| lab.kubectl(&["exec", "root", "--", "sh", "-c", script]);
+    let root = |script: &str| lab.kubectl(&["exec", "root", "-c", "c", "--", "sh", "-c", script]);
     assert_eq!(assert_ok(&root(&format!("cat /host{hf}"))), "host\n");
     let e = assert_fails(&root(&format!("rm /host{hf}")));
     assert_contains(&e, "Read-only file system");
@@ -135,4 +139,7 @@ fn pods_see_the_host_read_only_and_write_only_their_own_layer() {
         lab.name, lab.name
     );
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), "lock\n");
+    // readOnlyRootFilesystem: no writable layer at all
+    let e = assert_fails(&lab.kubectl(&args("exec root -c ro -- touch /tmp/f")));
+    assert_contains(&e, "Read-only file system");
 }
