@@ -53,7 +53,8 @@
 //! mod sandbox
 //!   struct HolderSpec { hostname: String, binds: Vec<(PathBuf, PathBuf)>, argv: Vec<String>,
 //!                       netns: Option<PathBuf>,    // netns: Some = join it (hostNetwork)
-//!                       tmpfs: Vec<PathBuf> }      // tmpfs in the pod's mount namespace
+//!                       tmpfs: Vec<PathBuf>,       // tmpfs in the pod's mount namespace
+//!                       read_only: bool }          // the host's tree read-only in the pod
 //!   spawn_holder(&HolderSpec) -> anyhow::Result<u32>        // pid; double-forked, setsid, stdio /dev/null
 //!   join(&mut tokio::process::Command, pid, workdir: Option<&Path>) -> anyhow::Result<()>
 //!   join_std(&mut std::process::Command, pid, workdir: Option<&Path>) -> anyhow::Result<()>
@@ -61,7 +62,8 @@
 //!   join_container(cmd, pid, &JoinOptions) -> anyhow::Result<mounts::Report>  // explain(err)
 //!
 //! mod mounts                                        // a container's own mount namespace
-//!   struct ContainerMounts { binds: Vec<Bind { source, target, read_only }>, scratch: PathBuf }
+//!   struct ContainerMounts { binds: Vec<Bind { source, target, read_only }>, scratch: PathBuf,
+//!                            layer: Option<Layer { tmpfs, overlays, private_dev, privileged }> }
 //!   plan(&ContainerMounts, mountpoints, &dyn View) -> anyhow::Result<Plan>   // pure
 //!   mountpoints(pid) -> anyhow::Result<Vec<PathBuf>>
 //!   kill(pid, Signal::{Term,Kill,Int,Hup}) -> Result<()>    // Ok if gone

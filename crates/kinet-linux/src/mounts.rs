@@ -16,18 +16,26 @@
 //! `setns` into the container's namespace — what `kubectl exec` does — lands in the
 //! same view. Nothing is created or mounted on the host.
 //!
+//! With a [`Layer`] (what kinet gives every container) the container's view of the
+//! host is read-only: after the mounts are made, the whole tree is made read-only
+//! (mount_setattr, recursively) and only the container's own parts are made writable
+//! again: its volumes (unless `readOnly`), an empty tmpfs of its own on `/tmp`,
+//! `/root` … , a private writable overlay on `/run`, and a private `/dev` (the host's
+//! null, zero, tty … and `/dev/pts`, a `/dev/shm` of its own). Mount points the
+//! volumes need inside the layer are made there, not in an overlay; overlays made for
+//! missing mount points elsewhere are read-only like the rest.
+//!
 //! Planning (which directories to overlay, which mounts to put back, what to create)
 //! happens before `fork` and is pure given a view of the filesystem ([`plan`]); the
 //! child then runs a list of prepared system calls ([`Prepared::run`]) that are all
-//! async-signal-safe. Needs Linux 5.2 (`open_tree`, `move_mount`) and overlayfs.
+//! async-signal-safe. Needs Linux 5.2 (`open_tree`, `move_mount`), 5.12 for a layer
+//! (`mount_setattr`), and overlayfs.
 
-use std::ffi::{CString, OsStr};
-use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 
 /// One volume mount of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -47,6 +55,46 @@ pub struct ContainerMounts {
     /// An existing, empty directory of kinet's own; the container's private tmpfs for
     /// overlay upper layers is mounted on it inside the container's namespace only.
     pub scratch: PathBuf,
+    /// The container's own layer over a read-only host; `None`: the pod's view as it is.
+    pub layer: Option<Layer>,
+}
+
+/// A container's view of the host: everything read-only (recursively, `/proc` and
+/// `/sys` included) except its volumes and this writable layer of its own, which no
+/// other container (of its pod or another) and not the host sees.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Layer {
+    /// Directories that get an empty tmpfs of the container's own (`/tmp`, `/root` …,
+    /// with the mode of the host's directory). Missing ones are skipped.
+    pub tmpfs: Vec<PathBuf>,
+    /// Directories that get a private writable overlay: the host's files stay visible,
+    /// writes stay in the container (`/run`, which holds kinet's busybox applets).
+    pub overlays: Vec<PathBuf>,
+    /// A private `/dev` as container runtimes make it: a tmpfs with the host's
+    /// null, zero, full, random, urandom, tty and ptmx, the host's `/dev/pts` (so
+    /// `kubectl exec -t` terminals work), a private `/dev/shm`, and the `fd`,
+    /// `stdin`, `stdout`, `stderr` links. False: the host's `/dev`, read-only.
+    pub private_dev: bool,
+    /// Privileged containers: `/proc` and `/sys` stay writable (sysctls), and so does
+    /// the host's `/dev` (without a private one).
+    pub privileged: bool,
+}
+
+/// The device nodes a private `/dev` takes from the host.
+pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+
+/// A planned [`Layer`]: the directories that exist, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlannedLayer {
+    /// (directory, mode) of each private tmpfs.
+    pub tmpfs: Vec<(PathBuf, u32)>,
+    /// A private `/dev` replaces the host's.
+    pub private_dev: bool,
+    /// The host's device nodes bound into the private `/dev`.
+    pub dev_nodes: Vec<PathBuf>,
+    /// The host's `/dev/pts` goes into the private `/dev`.
+    pub dev_pts: bool,
+    pub privileged: bool,
 }
 
 /// What the planner needs to know about the pod's filesystem.
@@ -56,6 +104,10 @@ pub trait View {
     fn resolve(&self, p: &Path) -> Option<(PathBuf, bool)>;
     /// True if something (even a dangling symlink) is at `p`.
     fn present(&self, p: &Path) -> bool;
+    /// The permission bits of the directory `p` (0o755 if unknown).
+    fn mode(&self, _p: &Path) -> u32 {
+        0o755
+    }
 }
 
 /// The host's filesystem (which a pod's namespace shows, apart from its own binds).
@@ -71,6 +123,13 @@ impl View for HostView {
     fn present(&self, p: &Path) -> bool {
         std::fs::symlink_metadata(p).is_ok()
     }
+
+    fn mode(&self, p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o755)
+    }
 }
 
 /// A private overlay on an existing directory, and the mounts under it to put back.
@@ -78,6 +137,9 @@ impl View for HostView {
 pub struct Overlay {
     pub dir: PathBuf,
     pub submounts: Vec<PathBuf>,
+    /// Part of the container's writable layer; else it is read-only once the mount
+    /// points it holds are made (with a [`Layer`]).
+    pub writable: bool,
 }
 
 /// What is at a bind's target before mounting.
@@ -107,6 +169,7 @@ pub struct Plan {
     pub overlays: Vec<Overlay>,
     pub binds: Vec<PlannedBind>,
     pub scratch: PathBuf,
+    pub layer: Option<PlannedLayer>,
 }
 
 fn normal_components(p: &Path) -> anyhow::Result<Vec<&OsStr>> {
@@ -151,6 +214,36 @@ pub fn plan(
     mountpoints: &[PathBuf],
     view: &dyn View,
 ) -> anyhow::Result<Plan> {
+    let layer = plan_layer(spec.layer.as_ref(), view)?;
+    // the container's own writable overlays
+    let writable: Vec<PathBuf> = match &spec.layer {
+        Some(l) => {
+            let mut v = Vec::new();
+            for o in &l.overlays {
+                normal_components(o)?;
+                if let Some((c, true)) = view.resolve(o)
+                    && c != Path::new("/")
+                    && !v.contains(&c)
+                {
+                    v.push(c);
+                }
+            }
+            v
+        }
+        None => Vec::new(),
+    };
+    // directories whose content the container sees empty (its tmpfs, its /dev)
+    let mut empty: Vec<PathBuf> = Vec::new();
+    if let Some(l) = &layer {
+        empty.extend(l.tmpfs.iter().map(|(d, _)| d.clone()));
+        if l.private_dev {
+            empty.push("/dev".into());
+        }
+    }
+    let writable: Vec<PathBuf> = writable
+        .into_iter()
+        .filter(|w| !empty.iter().any(|e| w.starts_with(e)))
+        .collect();
     let mut order: Vec<&Bind> = spec.binds.iter().collect();
     order.sort_by_key(|b| depth(&b.target));
     let mut binds: Vec<PlannedBind> = Vec::new();
@@ -195,6 +288,10 @@ pub fn plan(
         let mut cur = PathBuf::from("/");
         let mut missing: &[&OsStr] = &[];
         for (i, c) in comps.iter().enumerate() {
+            if empty.iter().any(|e| cur.starts_with(e)) {
+                missing = &comps[i..];
+                break;
+            }
             let cand = cur.join(c);
             match view.resolve(&cand) {
                 Some((canon, is_dir)) => {
@@ -231,7 +328,13 @@ pub fn plan(
             });
             continue;
         }
-        if !dirs.contains(&cur) {
+        // missing directories in the writable layer are made there; elsewhere an
+        // overlay on their nearest existing ancestor holds them
+        let in_layer = empty
+            .iter()
+            .chain(writable.iter())
+            .any(|e| cur.starts_with(e));
+        if !in_layer && !dirs.contains(&cur) {
             dirs.push(cur.clone());
         }
         let mut mkdirs = Vec::new();
@@ -263,8 +366,11 @@ pub fn plan(
             kept.push(d);
         }
     }
+    let mut all: Vec<(PathBuf, bool)> = kept.into_iter().map(|d| (d, false)).collect();
+    all.extend(writable.into_iter().map(|w| (w, true)));
+    all.sort_by_key(|(d, _)| depth(d));
     let mut overlays = Vec::new();
-    if !kept.is_empty() {
+    if !all.is_empty() {
         check_option_path(&spec.scratch)?;
         if !spec.scratch.is_absolute() {
             bail!(
@@ -273,7 +379,7 @@ pub fn plan(
             );
         }
     }
-    for d in kept {
+    for (d, writable) in all {
         check_option_path(&d)?;
         let top = |m: &Path| {
             strictly_under(m, &d)
@@ -290,13 +396,53 @@ pub fn plan(
         overlays.push(Overlay {
             dir: d,
             submounts: subs,
+            writable,
         });
     }
     Ok(Plan {
         overlays,
         binds,
         scratch: spec.scratch.clone(),
+        layer,
     })
+}
+
+/// The layer's tmpfs directories that exist (resolved, with the host directory's
+/// mode) and the private `/dev`'s nodes.
+fn plan_layer(layer: Option<&Layer>, view: &dyn View) -> anyhow::Result<Option<PlannedLayer>> {
+    let Some(l) = layer else {
+        return Ok(None);
+    };
+    let mut tmpfs: Vec<(PathBuf, u32)> = Vec::new();
+    for t in &l.tmpfs {
+        normal_components(t)?;
+        if let Some((c, true)) = view.resolve(t)
+            && c != Path::new("/")
+            && !tmpfs.iter().any(|(x, _)| *x == c)
+        {
+            let mode = view.mode(&c);
+            tmpfs.push((c, mode));
+        }
+    }
+    tmpfs.sort_by_key(|(d, _)| depth(d));
+    let private_dev = l.private_dev && !l.privileged;
+    let dev_nodes = if private_dev {
+        DEV_NODES
+            .iter()
+            .map(|n| Path::new("/dev").join(n))
+            .filter(|p| view.present(p))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let dev_pts = private_dev && matches!(view.resolve(Path::new("/dev/pts")), Some((_, true)));
+    Ok(Some(PlannedLayer {
+        tmpfs,
+        private_dev,
+        dev_nodes,
+        dev_pts,
+        privileged: l.privileged,
+    }))
 }
 
 /// Overlay options separate with ',' and ':'; kinet's paths never need them.
@@ -351,608 +497,9 @@ pub fn mountpoints(pid: u32) -> anyhow::Result<Vec<PathBuf>> {
     Ok(parse_mountinfo(&text))
 }
 
-// ---- the child side: prepared system calls ----
-
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-
-#[derive(Debug)]
-enum Op {
-    Unshare,
-    OpenSelfNs,
-    MountTmpfs(CString),
-    Mkdir(CString),
-    Touch(CString),
-    Clone { path: CString, slot: usize },
-    Overlay { dir: CString, data: CString },
-    Reroot,
-    Attach { slot: usize, target: CString },
-    RemountRo(CString),
-    Detach(CString),
-}
-
-/// A planned mount namespace, ready to be made between `fork` and `exec`.
-pub struct Prepared {
-    ops: Vec<Op>,
-    /// What each op does, for error messages.
-    what: Vec<String>,
-    slots: Vec<RawFd>,
-    self_ns: RawFd,
-    report: Option<OwnedFd>,
-}
-
-fn cpath(p: &Path) -> anyhow::Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .with_context(|| format!("path {} contains a NUL byte", p.display()))
-}
-
-impl Prepared {
-    /// Turns a plan into system calls. `report` receives the failing op, if any.
-    pub fn new(plan: &Plan, report: Option<OwnedFd>) -> anyhow::Result<Prepared> {
-        let mut ops = Vec::new();
-        let mut what = Vec::new();
-        let mut slots = 0usize;
-        let mut push = |op: Op, w: String| {
-            ops.push(op);
-            what.push(w);
-        };
-        push(Op::Unshare, "unshare the mount namespace".into());
-        if plan.overlays.iter().any(|o| o.dir == Path::new("/")) {
-            push(Op::OpenSelfNs, "open /proc/self/ns/mnt".into());
-        }
-        let s = &plan.scratch;
-        if !plan.overlays.is_empty() {
-            push(
-                Op::MountTmpfs(cpath(s)?),
-                format!("mount a tmpfs on {}", s.display()),
-            );
-            for i in 0..plan.overlays.len() {
-                for l in ["u", "w"] {
-                    let d = s.join(format!("{l}{i}"));
-                    push(Op::Mkdir(cpath(&d)?), format!("mkdir {}", d.display()));
-                }
-            }
-        }
-        let mut bind_slots = Vec::new();
-        for b in &plan.binds {
-            push(
-                Op::Clone {
-                    path: cpath(&b.source)?,
-                    slot: slots,
-                },
-                format!("open_tree {}", b.source.display()),
-            );
-            bind_slots.push(slots);
-            slots += 1;
-        }
-        for (i, o) in plan.overlays.iter().enumerate() {
-            let first = slots;
-            for m in &o.submounts {
-                push(
-                    Op::Clone {
-                        path: cpath(m)?,
-                        slot: slots,
-                    },
-                    format!("open_tree {}", m.display()),
-                );
-                slots += 1;
-            }
-            let data = format!(
-                "lowerdir={},upperdir={},workdir={}",
-                o.dir.display(),
-                s.join(format!("u{i}")).display(),
-                s.join(format!("w{i}")).display()
-            );
-            push(
-                Op::Overlay {
-                    dir: cpath(&o.dir)?,
-                    data: CString::new(data.clone())?,
-                },
-                format!("mount overlay ({data}) on {}", o.dir.display()),
-            );
-            if o.dir == Path::new("/") {
-                push(Op::Reroot, "enter the new root".into());
-            }
-            for (k, m) in o.submounts.iter().enumerate() {
-                push(
-                    Op::Attach {
-                        slot: first + k,
-                        target: cpath(m)?,
-                    },
-                    format!("put {} back", m.display()),
-                );
-            }
-        }
-        if !plan.overlays.is_empty() {
-            push(Op::Detach(cpath(s)?), format!("unmount {}", s.display()));
-        }
-        for (b, slot) in plan.binds.iter().zip(bind_slots) {
-            for d in &b.mkdirs {
-                push(Op::Mkdir(cpath(d)?), format!("mkdir {}", d.display()));
-            }
-            match b.leaf {
-                Leaf::Exists => {}
-                Leaf::Dir => push(
-                    Op::Mkdir(cpath(&b.target)?),
-                    format!("mkdir {}", b.target.display()),
-                ),
-                Leaf::File => push(
-                    Op::Touch(cpath(&b.target)?),
-                    format!("create {}", b.target.display()),
-                ),
-            }
-            push(
-                Op::Attach {
-                    slot,
-                    target: cpath(&b.target)?,
-                },
-                format!(
-                    "bind mount {} on {}",
-                    b.source.display(),
-                    b.target.display()
-                ),
-            );
-            if b.read_only {
-                push(
-                    Op::RemountRo(cpath(&b.target)?),
-                    format!("make {} read-only", b.target.display()),
-                );
-            }
-        }
-        Ok(Prepared {
-            ops,
-            what,
-            slots: vec![-1; slots],
-            self_ns: -1,
-            report,
-        })
-    }
-
-    /// Makes the mounts. Runs in the forked child: async-signal-safe calls only (no
-    /// allocation: every buffer was made by [`Prepared::new`]).
-    pub fn run(&mut self) -> io::Result<()> {
-        for i in 0..self.ops.len() {
-            if let Err(e) = self.step(i) {
-                if let Some(r) = &self.report {
-                    let rec = [
-                        (i as u32).to_ne_bytes(),
-                        (e.raw_os_error().unwrap_or(0) as u32).to_ne_bytes(),
-                    ];
-                    let bytes: [u8; 8] = [
-                        rec[0][0], rec[0][1], rec[0][2], rec[0][3], rec[1][0], rec[1][1],
-                        rec[1][2], rec[1][3],
-                    ];
-                    // SAFETY: an 8-byte write from a stack buffer to a pipe.
-                    unsafe { libc::write(r.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-                }
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    fn step(&mut self, i: usize) -> io::Result<()> {
-        let check = |r: libc::c_long| {
-            if r < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(r)
-            }
-        };
-        let empty = c"";
-        // SAFETY: plain system calls on CStrings and descriptors owned by self; no
-        // allocation happens here.
-        unsafe {
-            match &self.ops[i] {
-                Op::Unshare => {
-                    check(libc::unshare(libc::CLONE_NEWNS) as _)?;
-                }
-                Op::OpenSelfNs => {
-                    let fd = check(libc::open(
-                        c"/proc/self/ns/mnt".as_ptr(),
-                        libc::O_RDONLY | libc::O_CLOEXEC,
-                    ) as _)?;
-                    self.self_ns = fd as RawFd;
-                }
-                Op::MountTmpfs(p) => {
-                    check(libc::mount(
-                        c"tmpfs".as_ptr(),
-                        p.as_ptr(),
-                        c"tmpfs".as_ptr(),
-                        libc::MS_NOSUID | libc::MS_NODEV,
-                        c"mode=0700".as_ptr().cast(),
-                    ) as _)?;
-                }
-                Op::Mkdir(p) => {
-                    if libc::mkdir(p.as_ptr(), 0o755) < 0 {
-                        let e = io::Error::last_os_error();
-                        if e.raw_os_error() != Some(libc::EEXIST) {
-                            return Err(e);
-                        }
-                    }
-                }
-                Op::Touch(p) => {
-                    let fd = check(libc::open(
-                        p.as_ptr(),
-                        libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                        0o644,
-                    ) as _)?;
-                    libc::close(fd as RawFd);
-                }
-                Op::Clone { path, slot } => {
-                    let fd = check(libc::syscall(
-                        libc::SYS_open_tree,
-                        libc::AT_FDCWD,
-                        path.as_ptr(),
-                        OPEN_TREE_CLONE
-                            | libc::O_CLOEXEC as libc::c_uint
-                            | libc::AT_RECURSIVE as libc::c_uint,
-                    ))?;
-                    self.slots[*slot] = fd as RawFd;
-                }
-                Op::Overlay { dir, data } => {
-                    check(libc::mount(
-                        c"overlay".as_ptr(),
-                        dir.as_ptr(),
-                        c"overlay".as_ptr(),
-                        0,
-                        data.as_ptr().cast(),
-                    ) as _)?;
-                }
-                Op::Reroot => {
-                    check(libc::setns(self.self_ns, libc::CLONE_NEWNS) as _)?;
-                }
-                Op::Attach { slot, target } => {
-                    check(libc::syscall(
-                        libc::SYS_move_mount,
-                        self.slots[*slot],
-                        empty.as_ptr(),
-                        libc::AT_FDCWD,
-                        target.as_ptr(),
-                        MOVE_MOUNT_F_EMPTY_PATH,
-                    ))?;
-                }
-                Op::RemountRo(p) => {
-                    check(libc::mount(
-                        std::ptr::null(),
-                        p.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-                        std::ptr::null(),
-                    ) as _)?;
-                }
-                Op::Detach(p) => {
-                    check(libc::umount2(p.as_ptr(), libc::MNT_DETACH) as _)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The description of op `i`.
-    pub fn describe(&self, i: usize) -> Option<&str> {
-        self.what.get(i).map(String::as_str)
-    }
-}
-
-/// The parent's end of a [`Prepared`]'s report pipe: says which mount step failed.
-#[derive(Debug)]
-pub struct Report {
-    read: OwnedFd,
-    what: Vec<String>,
-}
-
-impl Report {
-    /// A pipe for `prepared`'s failures (call before handing `prepared` to the child).
-    pub fn pipe() -> anyhow::Result<(Report, OwnedFd)> {
-        let (rd, wr) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-                .context("pipe2")?;
-        Ok((
-            Report {
-                read: rd,
-                what: Vec::new(),
-            },
-            wr,
-        ))
-    }
-
-    pub(crate) fn set_descriptions(&mut self, p: &Prepared) {
-        self.what = p.what.clone();
-    }
-
-    /// Explains a failed spawn: the mount step that failed, or the error as it is.
-    pub fn explain(&self, e: io::Error) -> anyhow::Error {
-        let mut buf = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into a stack buffer from a non-blocking pipe.
-        let n = unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
-        if n == 8 {
-            let op = u32::from_ne_bytes(buf[0..4].try_into().unwrap()) as usize;
-            let errno = u32::from_ne_bytes(buf[4..8].try_into().unwrap()) as i32;
-            let what = self
-                .what
-                .get(op)
-                .cloned()
-                .unwrap_or_else(|| format!("mount step {op}"));
-            return anyhow!("{what}: {}", io::Error::from_raw_os_error(errno));
-        }
-        anyhow::Error::from(e)
-    }
-}
+mod ops;
+pub(crate) use ops::read_only_tree;
+pub use ops::{Prepared, Report};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    /// A fake filesystem: path → (resolved, is_dir).
-    struct Fake(BTreeMap<PathBuf, (PathBuf, bool)>);
-
-    impl Fake {
-        fn new(entries: &[(&str, &str, bool)]) -> Fake {
-            Fake(
-                entries
-                    .iter()
-                    .map(|(p, r, d)| (PathBuf::from(p), (PathBuf::from(r), *d)))
-                    .collect(),
-            )
-        }
-    }
-
-    impl View for Fake {
-        fn resolve(&self, p: &Path) -> Option<(PathBuf, bool)> {
-            if p == Path::new("/") {
-                return Some((p.into(), true));
-            }
-            self.0.get(p).cloned()
-        }
-        fn present(&self, p: &Path) -> bool {
-            self.0.contains_key(p) || p == Path::new("/dangling")
-        }
-    }
-
-    fn host() -> Fake {
-        Fake::new(&[
-            ("/etc", "/etc", true),
-            ("/etc/hosts", "/etc/hosts", false),
-            ("/run", "/run", true),
-            ("/var", "/var", true),
-            ("/var/run", "/run", true),
-            ("/proc", "/proc", true),
-            ("/tmp", "/tmp", true),
-            ("/src/cm", "/src/cm", true),
-            ("/src/cm/key", "/src/cm/..data/key", false),
-            ("/src/empty", "/src/empty", true),
-            ("/src/token", "/src/token", true),
-        ])
-    }
-
-    fn mps() -> Vec<PathBuf> {
-        [
-            "/",
-            "/proc",
-            "/dev",
-            "/dev/pts",
-            "/etc/hosts",
-            "/run/netns",
-            "/run/user/0",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .collect()
-    }
-
-    fn spec(binds: &[(&str, &str, bool)]) -> ContainerMounts {
-        ContainerMounts {
-            binds: binds
-                .iter()
-                .map(|(s, t, ro)| Bind {
-                    source: s.into(),
-                    target: t.into(),
-                    read_only: *ro,
-                })
-                .collect(),
-            scratch: "/run/kinet/lab/pods/u/c".into(),
-        }
-    }
-
-    #[test]
-    fn existing_targets_need_no_overlay() {
-        let p = plan(&spec(&[("/src/empty", "/tmp", false)]), &mps(), &host()).unwrap();
-        assert!(p.overlays.is_empty());
-        assert_eq!(p.binds[0].leaf, Leaf::Exists);
-        assert_eq!(p.binds[0].target, PathBuf::from("/tmp"));
-    }
-
-    #[test]
-    fn missing_targets_overlay_the_nearest_existing_ancestor() {
-        let p = plan(
-            &spec(&[
-                (
-                    "/src/token",
-                    "/var/run/secrets/kubernetes.io/serviceaccount",
-                    true,
-                ),
-                ("/src/cm", "/etc/config", true),
-            ]),
-            &mps(),
-            &host(),
-        )
-        .unwrap();
-        // /var/run is a symlink to /run: the overlay is on /run, and the mounts under
-        // it come back; /etc is on the same filesystem as / but no overlay is on /
-        let dirs: Vec<_> = p.overlays.iter().map(|o| o.dir.clone()).collect();
-        assert_eq!(dirs, [PathBuf::from("/etc"), PathBuf::from("/run")]);
-        assert_eq!(p.overlays[0].submounts, [PathBuf::from("/etc/hosts")]);
-        assert_eq!(
-            p.overlays[1].submounts,
-            [
-                PathBuf::from("/run/kinet/lab/pods/u/c"),
-                PathBuf::from("/run/netns"),
-                PathBuf::from("/run/user/0")
-            ]
-        );
-        let sa = p
-            .binds
-            .iter()
-            .find(|b| b.source == Path::new("/src/token"))
-            .unwrap();
-        assert_eq!(
-            sa.target,
-            PathBuf::from("/run/secrets/kubernetes.io/serviceaccount")
-        );
-        assert_eq!(
-            sa.mkdirs,
-            [
-                PathBuf::from("/run/secrets"),
-                PathBuf::from("/run/secrets/kubernetes.io")
-            ]
-        );
-        assert_eq!(sa.leaf, Leaf::Dir);
-    }
-
-    #[test]
-    fn a_top_level_directory_overlays_the_root_and_covers_the_rest_of_its_filesystem() {
-        let p = plan(
-            &spec(&[
-                ("/src/empty", "/data", false),
-                ("/src/cm", "/etc/config", true),
-            ]),
-            &mps(),
-            &host(),
-        )
-        .unwrap();
-        assert_eq!(p.overlays.len(), 1);
-        assert_eq!(p.overlays[0].dir, PathBuf::from("/"));
-        // only the top-level mounts under / (their children come with them)
-        assert_eq!(
-            p.overlays[0].submounts,
-            [
-                PathBuf::from("/dev"),
-                PathBuf::from("/etc/hosts"),
-                PathBuf::from("/proc"),
-                PathBuf::from("/run/kinet/lab/pods/u/c"),
-                PathBuf::from("/run/netns"),
-                PathBuf::from("/run/user/0"),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_separate_filesystem_gets_its_own_overlay_after_the_outer_one() {
-        let mut m = mps();
-        m.push("/run".into());
-        m.sort();
-        let p = plan(
-            &spec(&[
-                ("/src/empty", "/data", false),
-                ("/src/token", "/run/secrets/x", true),
-            ]),
-            &m,
-            &host(),
-        )
-        .unwrap();
-        let dirs: Vec<_> = p.overlays.iter().map(|o| o.dir.clone()).collect();
-        assert_eq!(dirs, [PathBuf::from("/"), PathBuf::from("/run")]);
-        assert!(p.overlays[0].submounts.contains(&PathBuf::from("/run")));
-        assert!(
-            !p.overlays[0]
-                .submounts
-                .contains(&PathBuf::from("/run/netns"))
-        );
-        assert!(
-            p.overlays[1]
-                .submounts
-                .contains(&PathBuf::from("/run/netns"))
-        );
-        assert!(
-            p.overlays[1]
-                .submounts
-                .contains(&PathBuf::from("/run/kinet/lab/pods/u/c"))
-        );
-    }
-
-    #[test]
-    fn mounts_inside_other_mounts_come_after_them_and_are_made_in_the_volume() {
-        let p = plan(
-            &spec(&[
-                ("/src/cm/key", "/data/conf/app.conf", true),
-                ("/src/empty", "/data", false),
-            ]),
-            &mps(),
-            &host(),
-        )
-        .unwrap();
-        assert_eq!(p.binds[0].target, PathBuf::from("/data"));
-        assert_eq!(p.binds[1].target, PathBuf::from("/data/conf/app.conf"));
-        assert_eq!(p.binds[1].mkdirs, [PathBuf::from("/data/conf")]);
-        assert_eq!(p.binds[1].leaf, Leaf::File);
-        assert_eq!(p.overlays.len(), 1);
-    }
-
-    #[test]
-    fn bad_paths_are_refused() {
-        assert!(plan(&spec(&[("/src/empty", "rel", false)]), &mps(), &host()).is_err());
-        assert!(plan(&spec(&[("/src/empty", "/a/../b", false)]), &mps(), &host()).is_err());
-        assert!(plan(&spec(&[("/nosuch", "/tmp", false)]), &mps(), &host()).is_err());
-        let e = plan(
-            &spec(&[("/src/empty", "/etc/hosts/x", false)]),
-            &mps(),
-            &host(),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("not a directory"), "{e}");
-        let e = plan(
-            &spec(&[("/src/empty", "/dangling/x", false)]),
-            &mps(),
-            &host(),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("dangling"), "{e}");
-    }
-
-    #[test]
-    fn mountinfo_paths_are_unescaped() {
-        let text = "22 27 0:21 / /proc rw - proc proc rw\n30 27 0:27 / /mnt/a\\040b rw - tmpfs t rw\n27 1 254:0 / / rw - ext4 /dev/vda rw\n";
-        assert_eq!(
-            parse_mountinfo(text),
-            [
-                PathBuf::from("/"),
-                PathBuf::from("/mnt/a b"),
-                PathBuf::from("/proc")
-            ]
-        );
-    }
-
-    #[test]
-    fn prepared_ops_follow_the_plan() {
-        let p = plan(
-            &spec(&[("/src/empty", "/data", false), ("/src/cm", "/tmp", true)]),
-            &mps(),
-            &host(),
-        )
-        .unwrap();
-        let prep = Prepared::new(&p, None).unwrap();
-        let what: Vec<&str> = (0..prep.ops.len())
-            .filter_map(|i| prep.describe(i))
-            .collect();
-        assert_eq!(what[0], "unshare the mount namespace");
-        assert!(what.contains(&"enter the new root"));
-        let overlay = what
-            .iter()
-            .position(|w| w.starts_with("mount overlay"))
-            .unwrap();
-        let reroot = what
-            .iter()
-            .position(|w| *w == "enter the new root")
-            .unwrap();
-        let put_back = what.iter().position(|w| *w == "put /proc back").unwrap();
-        let bind = what
-            .iter()
-            .position(|w| w.starts_with("bind mount /src/empty"))
-            .unwrap();
-        assert!(overlay < reroot && reroot < put_back && put_back < bind);
-        assert!(what.contains(&"make /tmp read-only"));
-        assert_eq!(prep.slots.len(), 2 + p.overlays[0].submounts.len());
-    }
-}
+mod tests;

@@ -45,6 +45,10 @@ pub struct HolderSpec {
     /// Existing directories that get a tmpfs in the pod's mount namespace (emptyDir
     /// volumes with `medium: Memory`); the host never sees it.
     pub tmpfs: Vec<PathBuf>,
+    /// Make the pod's view of the host read-only (recursively, after `binds`; the
+    /// `tmpfs` mounts stay writable), so that nothing joining the pod's mount
+    /// namespace can write the host's files.
+    pub read_only: bool,
 }
 
 // Record tags and setup stages reported by the holder through the status pipe.
@@ -60,6 +64,7 @@ const STAGE_LO_UP: i32 = 7;
 const STAGE_CHDIR: i32 = 8;
 const STAGE_STDIO: i32 = 9;
 const STAGE_EXEC: i32 = 10;
+const STAGE_READ_ONLY: i32 = 11;
 /// `STAGE_BIND + i`: bind mount number `i` failed.
 const STAGE_BIND: i32 = 100;
 /// `STAGE_TMPFS + i`: tmpfs number `i` failed.
@@ -70,6 +75,7 @@ struct Prepared {
     hostname: Vec<u8>,
     binds: Vec<(CString, CString)>,
     tmpfs: Vec<CString>,
+    read_only: bool,
     prog: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -154,6 +160,7 @@ fn prepare(spec: &HolderSpec) -> anyhow::Result<Prepared> {
         hostname: spec.hostname.as_bytes().to_vec(),
         binds,
         tmpfs,
+        read_only: spec.read_only,
         prog: cstring(prog.as_os_str(), "program")?,
         argv,
         envp,
@@ -174,6 +181,7 @@ fn stage_name(stage: i32) -> String {
         STAGE_CHDIR => "chdir /".into(),
         STAGE_STDIO => "redirect stdio".into(),
         STAGE_EXEC => "exec".into(),
+        STAGE_READ_ONLY => "make / read-only".into(),
         s if s >= STAGE_TMPFS => format!("tmpfs #{}", s - STAGE_TMPFS),
         s if s >= STAGE_BIND => format!("bind mount #{}", s - STAGE_BIND),
         s => format!("stage {s}"),
@@ -338,6 +346,9 @@ unsafe fn holder_child(
             {
                 fail(STAGE_BIND + i as i32);
             }
+        }
+        if p.read_only && crate::mounts::read_only_tree(root) < 0 {
+            fail(STAGE_READ_ONLY);
         }
         for (i, dir) in p.tmpfs.iter().enumerate() {
             if libc::mount(

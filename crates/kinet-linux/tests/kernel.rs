@@ -534,6 +534,7 @@ fn holder_hostname_binds_lo_and_join() {
         argv: vec!["sleep".into(), "infinity".into()],
         netns: None,
         tmpfs: vec![],
+        read_only: false,
     });
     assert!(sandbox::is_alive(pid));
     let me = std::process::id();
@@ -600,6 +601,7 @@ fn holder_join_with_tokio() {
         argv: vec!["sleep".into(), "infinity".into()],
         netns: None,
         tmpfs: vec![],
+        read_only: false,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -625,6 +627,7 @@ fn holder_host_network_joins_existing_netns() {
         argv: vec!["sleep".into(), "infinity".into()],
         netns: Some(node.clone()),
         tmpfs: vec![],
+        read_only: false,
     });
     assert_eq!(proc_ns_inode(pid, "net"), netns::inode(&node).unwrap());
     assert_ne!(
@@ -646,6 +649,7 @@ fn holder_errors_are_reported() {
         argv: argv.iter().map(|s| s.to_string()).collect(),
         netns: None,
         tmpfs: vec![],
+        read_only: false,
     };
     let e = sandbox::spawn_holder(&spec(&["kltest-no-such-command"], vec![])).unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
@@ -723,6 +727,7 @@ fn holders_do_not_pin_deleted_namespaces() {
         argv: vec!["sleep".into(), "infinity".into()],
         netns: None,
         tmpfs: vec![],
+        read_only: false,
     });
     netns::delete(&pod).unwrap();
     // Namespace teardown is asynchronous in the kernel: poll.

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kinet_linux::mounts::{Bind, ContainerMounts};
+use kinet_linux::mounts::{Bind, ContainerMounts, Layer};
 use kinet_linux::sandbox::{self, HolderSpec, JoinOptions, Signal};
 
 mod common;
@@ -40,6 +40,11 @@ fn host_mounts() -> String {
 
 impl Pod {
     fn new(memory: bool) -> Pod {
+        Pod::with(memory, false)
+    }
+
+    /// A pod whose view of the host is read-only (as kinet makes them).
+    fn with(memory: bool, read_only: bool) -> Pod {
         assert!(nix::unistd::geteuid().is_root(), "run as root");
         let host_mounts = host_mounts();
         let dir = PathBuf::from("/run").join(unique());
@@ -58,6 +63,7 @@ impl Pod {
             } else {
                 vec![]
             },
+            read_only,
         })
         .expect("spawn holder");
         Pod {
@@ -78,6 +84,7 @@ impl Pod {
                 })
                 .collect(),
             scratch: self.dir.join(scratch),
+            layer: None,
         }
     }
 
@@ -275,4 +282,104 @@ async fn mount_failures_say_which_step_failed() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("does not exist"), "{e:#}");
+}
+
+#[tokio::test]
+async fn a_layered_container_sees_the_host_read_only_but_its_own_tmp_and_dev() {
+    let pod = Pod::with(true, true);
+    // a file of the host's own filesystem (not under the writable /run overlay)
+    let host_file = PathBuf::from("/var").join(pod.dir.file_name().unwrap());
+    std::fs::write(&host_file, "host\n").unwrap();
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(host_file.clone());
+    let mut m = pod.mounts(
+        "scratch1",
+        &[
+            (&pod.dir.join("vol/empty"), "/data/empty", false),
+            (&pod.dir.join("vol/mem"), "/tmp/mem", false),
+            (&pod.dir.join("vol/cm"), "/etc/kltest-config", true),
+        ],
+    );
+    m.layer = Some(Layer {
+        tmpfs: vec!["/tmp".into(), "/root".into()],
+        overlays: vec!["/run".into()],
+        private_dev: true,
+        privileged: false,
+    });
+    let hf = host_file.display();
+    let script = format!(
+        "set -e
+        ! touch /etc/kltest-x 2>/tmp/err; grep -q 'Read-only file system' /tmp/err
+        ! rm {hf} 2>/dev/null
+        ! sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' 2>/dev/null
+        echo private > /tmp/f; cat /tmp/f
+        echo run > /run/kltest-f; cat /run/kltest-f
+        cat {hf}
+        echo vol > /data/empty/v; echo mem > /tmp/mem/m
+        ! touch /etc/kltest-config/x 2>/dev/null
+        cat /etc/kltest-config/key; echo
+        echo > /dev/null; ls /dev/pts >/dev/null; echo shm > /dev/shm/s
+        echo err > /dev/stderr
+        ! touch /data/x 2>/dev/null
+        echo ok"
+    );
+    let out = output(pod.container(m, &script)).await;
+    assert_eq!(out, "private\nrun\nhost\nvalue-1\nok\n");
+    assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "host\n");
+    assert!(
+        !Path::new("/tmp/f").exists() || std::fs::read_to_string("/tmp/f").unwrap() != "private\n"
+    );
+    assert!(
+        !Path::new("/run/kltest-f").exists(),
+        "the /run overlay is private"
+    );
+    assert!(!Path::new("/etc/kltest-x").exists());
+    assert_eq!(
+        std::fs::read_to_string(pod.dir.join("vol/empty/v")).unwrap(),
+        "vol\n",
+        "volumes stay writable"
+    );
+    // the holder's own view is read-only as well (kubectl exec into a pod whose
+    // container is not running lands there)
+    let out = pod.exec(
+        pod.pid,
+        "touch /etc/kltest-y 2>&1; echo > /tmp/kltest-z 2>&1; true",
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(!Path::new("/tmp/kltest-z").exists());
+}
+
+#[tokio::test]
+async fn a_writable_volume_through_a_symbolic_link_is_refused() {
+    let pod = Pod::with(false, true);
+    let vol = pod.dir.join("vol");
+    std::os::unix::fs::symlink(vol.join("empty"), vol.join("link")).unwrap();
+    let layer = Layer {
+        tmpfs: vec!["/tmp".into()],
+        ..Default::default()
+    };
+    let mut m = pod.mounts("scratch1", &[(&vol.join("link"), "/tmp/v", false)]);
+    m.layer = Some(layer.clone());
+    let mut cmd = tokio::process::Command::new("/bin/true");
+    let report = sandbox::join_container(
+        &mut cmd,
+        pod.pid,
+        &JoinOptions {
+            mounts: Some(m),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = report.explain(cmd.spawn().unwrap_err());
+    assert!(e.to_string().contains("open_tree"), "{e:#}");
+    assert!(e.to_string().contains("symbolic links"), "{e:#}");
+    // read-only, a link is followed as before
+    let mut m = pod.mounts("scratch1", &[(&vol.join("link"), "/tmp/v", true)]);
+    m.layer = Some(layer);
+    assert_eq!(output(pod.container(m, "ls /tmp/v; echo ok")).await, "ok\n");
 }

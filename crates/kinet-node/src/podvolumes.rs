@@ -175,11 +175,17 @@ impl PodVolumes {
                         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
                     })
                     .map_err(|e| format!("{}: {e}", path.display())),
-                Ok(Content::HostPath { path: p, kind }) => {
+                Ok(Content::HostPath { kind, .. }) => {
                     // a node-owned directory (the node's /etc/cni/net.d …) is made
                     // in the node's root as needed: a fresh node has none yet
-                    if volumes::is_node_owned(&p.to_string_lossy()) && kind.is_empty() {
-                        let _ = std::fs::create_dir_all(&path);
+                    // and so is a path the machine does not have (the node's own),
+                    // with the parents a `FileOrCreate` expects the node to have
+                    if path.starts_with(&self.node_root) {
+                        if kind.is_empty() {
+                            let _ = std::fs::create_dir_all(&path);
+                        } else if let (Some(parent), "FileOrCreate") = (path.parent(), &*kind) {
+                            let _ = std::fs::create_dir_all(parent);
+                        }
                     }
                     volumes::prepare_host_path(&path, &kind)
                 }

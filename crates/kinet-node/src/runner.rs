@@ -196,6 +196,7 @@ impl RunnerSpec {
                 &agent.pod_state_dir(&run.uid).join("volumes"),
                 &agent.node_root(),
                 &own_dir.join("mnt"),
+                Some(crate::volumes::container_layer(c)),
             ),
             own_dir,
         }
@@ -209,11 +210,13 @@ impl RunnerSpec {
     ) -> (anyhow::Result<()>, Option<kinet_linux::mounts::Report>) {
         let workdir = self.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
         let _ = std::fs::create_dir_all(&self.own_dir);
-        let mounts = match &self.mounts {
-            Ok(m) if !m.binds.is_empty() => m.clone(),
-            Ok(_) => return (sandbox::join(cmd, self.holder, Some(&workdir)), None),
+        // every container has a mount namespace of its own: its writable layer
+        let mut mounts = match &self.mounts {
+            Ok(m) => m.clone(),
             Err(e) => return (Err(anyhow::anyhow!("{e}")), None),
         };
+        let volumes = self.agent.pod_state_dir(&self.uid).join("volumes");
+        guard_writable_binds(&mut mounts, &[volumes, self.agent.node_root()]);
         if let Err(e) = std::fs::create_dir_all(&mounts.scratch) {
             return (Err(e.into()), None);
         }
@@ -310,6 +313,24 @@ impl RunnerSpec {
         int_at(&self.pod, "/spec/terminationGracePeriodSeconds")
             .unwrap_or(30)
             .max(0) as u64
+    }
+}
+
+/// A writable volume mount whose source leaves the volumes it may come from (a
+/// `subPath` through a symlink a container made) is mounted read-only: pods never
+/// write the machine's files.
+fn guard_writable_binds(m: &mut kinet_linux::mounts::ContainerMounts, allowed: &[PathBuf]) {
+    let allowed: Vec<PathBuf> = allowed
+        .iter()
+        .filter_map(|a| std::fs::canonicalize(a).ok())
+        .collect();
+    for b in m.binds.iter_mut().filter(|b| !b.read_only) {
+        match std::fs::canonicalize(&b.source) {
+            // taken by this path, with no symbolic link on the way (see
+            // kinet_linux::mounts: a link swapped in meanwhile fails the mount)
+            Ok(c) if allowed.iter().any(|a| c.starts_with(a)) => b.source = c,
+            _ => b.read_only = true,
+        }
     }
 }
 

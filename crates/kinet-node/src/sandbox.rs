@@ -180,6 +180,8 @@ impl Agent {
             ],
             netns: host_network.then(|| self.cfg.netns.clone()),
             tmpfs: crate::volumes::memory_dirs(pod, &self.pod_state_dir(uid).join("volumes")),
+            // the pod sees the host read-only; its containers add their own layer
+            read_only: true,
         };
         let pid = sandbox::spawn_holder(&spec)?;
         std::fs::write(dir.join("holder.pid"), pid.to_string())?;

@@ -8,14 +8,16 @@
 //! [`content`] is pure (the cluster is read through [`Sources`]); [`write_atomic`]
 //! and [`prepare_host_path`] touch only the directories they are given.
 //!
-//! hostPath volumes are the machine's own paths, except the node-owned ones
-//! ([`NODE_OWNED_PATHS`]: the CNI's and Calico's directories), which every lab node
-//! has for itself: they resolve to `/var/lib/kinet/LAB/nodes/NODE/root/PATH`
-//! ([`node_root`], [`host_path`]), so calico-node's `/etc/cni/net.d` is its node's.
+//! hostPath volumes are the machine's own paths, read-only, except the node-owned
+//! ones ([`NODE_OWNED_PATHS`]: the CNI's and Calico's directories) and the paths the
+//! machine does not have, which every lab node has for itself: they resolve to
+//! `/var/lib/kinet/LAB/nodes/NODE/root/PATH` ([`node_root`], [`resolve_host_path`]),
+//! so calico-node's `/etc/cni/net.d` is its node's, and no pod writes the machine's
+//! files.
 
 use crate::fieldpath::field_value;
 use crate::sources::Objects;
-use kinet_linux::mounts::{Bind, ContainerMounts};
+use kinet_linux::mounts::{Bind, ContainerMounts, Layer};
 use kinet_model::json::str_at;
 use kinet_model::quantity::milli_value;
 use kinet_model::secret;
@@ -99,6 +101,41 @@ pub fn host_path(node_root: &Path, path: &str) -> PathBuf {
     }
 }
 
+/// Where a hostPath volume is and whether pods may write it. Pods never write the
+/// machine's files: a node-owned path ([`NODE_OWNED_PATHS`]) is the node's own,
+/// writable; so is any path the machine does not have (it is made in the node's root,
+/// `<node_root>/PATH`, as a node's own disk would hold it; once there it stays
+/// there); a path the machine has is the machine's, mounted read-only (`/`,
+/// `/var/log`, `/lib/modules` …). `exists` answers for the machine's filesystem.
+pub fn resolve_host_path(
+    node_root: &Path,
+    path: &str,
+    exists: &dyn Fn(&Path) -> bool,
+) -> (PathBuf, bool) {
+    if is_node_owned(path) {
+        return (host_path(node_root, path), true);
+    }
+    let p = Path::new(path);
+    let clean = p.is_absolute()
+        && p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if !clean || p == Path::new("/") {
+        return (p.to_path_buf(), false);
+    }
+    let own = node_root.join(path.trim_start_matches('/'));
+    if exists(&own) || !exists(p) {
+        return (own, true);
+    }
+    (p.to_path_buf(), false)
+}
+
+/// [`resolve_host_path`] on the machine's filesystem.
+pub fn host_path_on_machine(node_root: &Path, path: &str) -> (PathBuf, bool) {
+    resolve_host_path(node_root, path, &|p: &Path| {
+        std::fs::symlink_metadata(p).is_ok()
+    })
+}
+
 /// The kubelet plugin directory a volume lives in (`kubernetes.io~configmap` …);
 /// None for hostPath, which is the host's own path.
 pub fn plugin_dir(volume: &Value) -> Option<&'static str> {
@@ -124,7 +161,7 @@ pub fn plugin_dir(volume: &Value) -> Option<&'static str> {
 pub fn volume_path(root: &Path, node_root: &Path, volume: &Value) -> PathBuf {
     match plugin_dir(volume) {
         Some(p) => root.join(p).join(str_at(volume, "/name")),
-        None => host_path(node_root, str_at(volume, "/hostPath/path")),
+        None => host_path_on_machine(node_root, str_at(volume, "/hostPath/path")).0,
     }
 }
 
@@ -627,6 +664,7 @@ pub fn container_binds(
     root: &Path,
     node_root: &Path,
     scratch: &Path,
+    layer: Option<Layer>,
 ) -> Result<ContainerMounts, String> {
     let volumes = pod
         .pointer("/spec/volumes")
@@ -649,9 +687,13 @@ pub fn container_binds(
             validate_path(&sub).map_err(|e| format!("subPath {sub:?}: {e}"))?;
             source = source.join(&sub);
         }
-        let forced_ro = ["configMap", "secret", "downwardAPI", "projected"]
-            .iter()
-            .any(|k| v.get(*k).is_some());
+        // the machine's own paths are read-only (see [`resolve_host_path`])
+        let host_ro = v.get("hostPath").is_some()
+            && !host_path_on_machine(node_root, str_at(v, "/hostPath/path")).1;
+        let forced_ro = host_ro
+            || ["configMap", "secret", "downwardAPI", "projected"]
+                .iter()
+                .any(|k| v.get(*k).is_some());
         binds.push(Bind {
             source,
             target: PathBuf::from(str_at(m, "/mountPath")),
@@ -661,7 +703,50 @@ pub fn container_binds(
     Ok(ContainerMounts {
         binds,
         scratch: scratch.to_path_buf(),
+        layer,
     })
+}
+
+/// The directories that get an empty tmpfs of each container's own: the paths
+/// images write to. `/run` is [`LAYER_OVERLAYS`]'s (the host's files stay visible).
+pub const LAYER_TMPFS: &[&str] = &[
+    "/tmp",
+    "/var/tmp",
+    "/root",
+    "/home",
+    "/var/cache",
+    "/var/log",
+];
+
+/// The directories that get a private writable overlay in each container: `/run`
+/// (it holds kinet's busybox applets, and the host's `/var/run` links there).
+pub const LAYER_OVERLAYS: &[&str] = &["/run"];
+
+/// A container's writable layer over its read-only view of the host (see
+/// [`kinet_linux::mounts::Layer`]); `privileged` keeps `/proc`, `/sys` and the host's
+/// `/dev` writable, as runtimes give privileged containers;
+/// `readOnlyRootFilesystem` leaves only the volumes (and `/dev`) writable.
+pub fn container_layer(container: &Value) -> Layer {
+    let flag = |k: &str| {
+        container
+            .pointer(&format!("/securityContext/{k}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let privileged = flag("privileged");
+    let layer = |dirs: &[&str]| -> Vec<PathBuf> {
+        if flag("readOnlyRootFilesystem") {
+            Vec::new()
+        } else {
+            dirs.iter().map(PathBuf::from).collect()
+        }
+    };
+    Layer {
+        tmpfs: layer(LAYER_TMPFS),
+        overlays: layer(LAYER_OVERLAYS),
+        private_dev: !privileged,
+        privileged,
+    }
 }
 
 /// The directories of a pod's `medium: Memory` emptyDir volumes (tmpfs in its

@@ -297,6 +297,38 @@ fn node_owned_host_paths_are_the_nodes() {
 }
 
 #[test]
+fn pods_write_only_the_nodes_own_host_paths() {
+    let node = Path::new("/n/root");
+    let machine =
+        |p: &Path| ["/", "/var/log", "/etc", "/n/root/data"].contains(&p.to_str().unwrap());
+    let r = |p: &str| resolve_host_path(node, p, &machine);
+    // the machine's paths are read-only, the root included
+    assert_eq!(r("/var/log"), (PathBuf::from("/var/log"), false));
+    assert_eq!(r("/"), (PathBuf::from("/"), false));
+    assert_eq!(r("/etc"), (PathBuf::from("/etc"), false));
+    // node-owned ones and paths the machine does not have are the node's own
+    assert_eq!(r("/etc/cni/net.d"), (node.join("etc/cni/net.d"), true));
+    assert_eq!(r("/srv/cache"), (node.join("srv/cache"), true));
+    // once made in the node's root, a path stays there
+    assert_eq!(r("/data"), (node.join("data"), true));
+    // odd paths are never the node's (and so never writable)
+    assert_eq!(r("/etc/../tmp"), (PathBuf::from("/etc/../tmp"), false));
+    assert_eq!(r("rel"), (PathBuf::from("rel"), false));
+}
+
+#[test]
+fn containers_get_a_layer_and_privileged_ones_the_hosts_dev() {
+    let l = container_layer(&json!({"name": "c"}));
+    assert!(l.private_dev && !l.privileged);
+    assert!(l.tmpfs.contains(&PathBuf::from("/tmp")));
+    assert_eq!(l.overlays, [PathBuf::from("/run")]);
+    let l = container_layer(&json!({"securityContext": {"privileged": true}}));
+    assert!(!l.private_dev && l.privileged);
+    let l = container_layer(&json!({"securityContext": {"readOnlyRootFilesystem": true}}));
+    assert!(l.tmpfs.is_empty() && l.overlays.is_empty() && l.private_dev);
+}
+
+#[test]
 fn host_path_types() {
     let d = TempDir::new();
     let sub = d.path().join("made");
@@ -413,7 +445,7 @@ fn container_binds_follow_volume_mounts() {
         {"name": "logs", "mountPath": "/host-logs"}
     ]});
     let root = Path::new("/v");
-    let m = container_binds(&p, &c, root, Path::new("/n"), Path::new("/s")).unwrap();
+    let m = container_binds(&p, &c, root, Path::new("/n"), Path::new("/s"), None).unwrap();
     let b: Vec<(String, String, bool)> = m
         .binds
         .iter()
@@ -448,14 +480,15 @@ fn container_binds_follow_volume_mounts() {
                 "/scratch".into(),
                 false
             ),
-            ("/var/log".into(), "/host-logs".into(), false),
+            // the machine's own path: read-only
+            ("/var/log".into(), "/host-logs".into(), true),
         ]
     );
     assert_eq!(m.scratch, PathBuf::from("/s"));
     let bad = json!({"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/x", "subPath": "../etc"}]});
-    assert!(container_binds(&p, &bad, root, Path::new("/n"), Path::new("/s")).is_err());
+    assert!(container_binds(&p, &bad, root, Path::new("/n"), Path::new("/s"), None).is_err());
     let none = json!({"name": "c", "volumeMounts": [{"name": "nope", "mountPath": "/x"}]});
-    assert!(container_binds(&p, &none, root, Path::new("/n"), Path::new("/s")).is_err());
+    assert!(container_binds(&p, &none, root, Path::new("/n"), Path::new("/s"), None).is_err());
     let mem = json!({"spec": {"volumes": [{"name": "m", "emptyDir": {"medium": "Memory"}}]}});
     assert_eq!(
         memory_dirs(&mem, root),

@@ -15,6 +15,7 @@ mod course;
 mod dns;
 mod endpoints;
 mod field_types;
+mod host_fs;
 mod interactive;
 mod internet;
 mod kube_rs;

@@ -507,7 +507,7 @@ spec:
   containers:
   - name: httpd
     image: busybox:1.36
-    command: ["sh", "-c", "trap '' TERM; mkdir -p /www; hostname > /www/hostname; httpd -p 8080 -h /www; while true; do sleep 1; done"]
+    command: ["sh", "-c", "trap '' TERM; mkdir -p /tmp/www; hostname > /tmp/www/hostname; httpd -p 8080 -h /tmp/www; while true; do sleep 1; done"]
     readinessProbe:
       httpGet:
         path: /hostname

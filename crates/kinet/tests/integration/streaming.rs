@@ -389,8 +389,8 @@ fn port_forward_to_pods_deployments_and_services() {
 #[test]
 fn port_forward_moves_megabytes_both_ways() {
     let lab = Lab::up(1);
-    // busybox httpd serves a directory of the host (pods see its filesystem); a CGI
-    // script digests what is posted to it
+    // busybox httpd serves a directory of the host (a hostPath volume: pods see the
+    // host read-only, with a /tmp of their own); a CGI script digests what is posted
     let dir = std::path::PathBuf::from(format!("/tmp/kinet-pf-{}", lab.name));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("cgi-bin")).unwrap();
@@ -405,7 +405,7 @@ fn port_forward_moves_megabytes_both_ways() {
     .unwrap();
     std::fs::set_permissions(&cgi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     lab.apply(&format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: files\nspec:\n  containers:\n  - name: httpd\n    image: busybox\n    command: [\"httpd\", \"-f\", \"-p\", \"9000\", \"-h\", \"{}\"]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: files\nspec:\n  containers:\n  - name: httpd\n    image: busybox\n    command: [\"httpd\", \"-f\", \"-p\", \"9000\", \"-h\", \"/www\"]\n    volumeMounts: [{{name: www, mountPath: /www}}]\n  volumes: [{{name: www, hostPath: {{path: \"{}\"}}}}]\n",
         dir.display()
     ));
     lab.wait_ready("default", "files");
