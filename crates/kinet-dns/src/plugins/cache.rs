@@ -67,11 +67,18 @@ impl Item {
             .set_recursion_available(self.ra)
             .set_authentic_data(self.ad && req.do_bit())
             .set_response_code(self.rcode);
+        // Owner names equal to the question take the asker's case (0x20).
+        let asked = req.msg.queries().first().map(|q| q.name().clone());
         let with_ttl = |rs: &[Record]| -> Vec<Record> {
             rs.iter()
                 .map(|r| {
                     let mut r = r.clone();
                     r.set_ttl(ttl);
+                    if let Some(a) = &asked
+                        && r.name() == a
+                    {
+                        r.set_name(a.clone());
+                    }
                     r
                 })
                 .collect()
