@@ -1,5 +1,5 @@
-//! What the kubernetes plugin knows of the cluster: Services, EndpointSlices
-//! and (with `pods verified`) Pods, kept by kube-rs watchers (relisting after
+//! What the kubernetes plugin knows of the cluster: Services, EndpointSlices,
+//! Namespaces and (with `pods verified`) Pods, kept by kube-rs watchers (relisting after
 //! errors with back-off) and published as immutable snapshots, so a query
 //! never waits on the API. Tests and other embedders use a fixed view.
 
@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -24,6 +24,7 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     pub slices: Vec<EndpointSlice>,
     pub pods: Vec<Pod>,
+    pub namespaces: Vec<String>,
     /// The SOA serial: the Unix time of the last change (as CoreDNS).
     pub serial: u32,
 }
@@ -34,6 +35,7 @@ impl Snapshot {
             services: &self.services,
             slices: &self.slices,
             pods: &self.pods,
+            namespaces: &self.namespaces,
         }
     }
 }
@@ -61,6 +63,7 @@ impl ClusterView {
             services,
             slices,
             pods,
+            namespaces: Vec::new(),
             serial: now_serial(),
         });
         v.synced.store(true, Ordering::SeqCst);
@@ -85,6 +88,7 @@ enum Update {
     Service(Event<Service>),
     Slice(Event<EndpointSlice>),
     Pod(Event<Pod>),
+    Namespace(Event<Namespace>),
 }
 
 /// A kind's objects and the relist in progress.
@@ -182,6 +186,12 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
         tx.clone(),
         Update::Slice,
     );
+    pump(
+        watcher::watcher(Api::<Namespace>::all(client.clone()), Default::default())
+            .default_backoff(),
+        tx.clone(),
+        Update::Namespace,
+    );
     if pods {
         view.pods_watched.store(true, Ordering::SeqCst);
         pump(
@@ -194,6 +204,7 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
     let mut services: Store<Service> = Store::default();
     let mut slices: Store<EndpointSlice> = Store::default();
     let mut pod_store: Store<Pod> = Store::default();
+    let mut namespaces: Store<Namespace> = Store::default();
     pod_store.synced = !pods;
     while let Some(first) = rx.recv().await {
         let mut changed = false;
@@ -204,6 +215,7 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
                 Update::Service(e) => services.event(e),
                 Update::Slice(e) => slices.event(e),
                 Update::Pod(e) => pod_store.event(e),
+                Update::Namespace(e) => namespaces.event(e),
             };
             next = rx.try_recv().ok();
         }
@@ -212,10 +224,11 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
                 services: services.list(),
                 slices: slices.list(),
                 pods: pod_store.list(),
+                namespaces: namespaces.objects.keys().map(|(_, n)| n.clone()).collect(),
                 serial: now_serial(),
             });
         }
-        if services.synced && slices.synced && pod_store.synced {
+        if services.synced && slices.synced && pod_store.synced && namespaces.synced {
             view.synced.store(true, Ordering::SeqCst);
         }
     }

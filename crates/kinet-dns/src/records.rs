@@ -20,6 +20,9 @@ pub struct Cluster<'a> {
     pub services: &'a [Service],
     pub slices: &'a [EndpointSlice],
     pub pods: &'a [Pod],
+    /// The names of the cluster's Namespaces (as the Namespace watch lists
+    /// them); empty: known only through Services and Pods.
+    pub namespaces: &'a [String],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -488,7 +491,8 @@ fn namespace_exposed(cfg: &Kubernetes, ns: &str) -> bool {
 }
 
 fn namespace_exists(c: &Cluster, ns: &str) -> bool {
-    c.services.iter().any(|s| ns_of(s) == ns)
+    c.namespaces.iter().any(|n| n == ns)
+        || c.services.iter().any(|s| ns_of(s) == ns)
         || c.pods
             .iter()
             .any(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)

@@ -175,3 +175,80 @@ fn loadbalance_keeps_cnames_first_and_every_address() {
     }
     assert!(orders.len() > 1, "the addresses were never shuffled");
 }
+
+fn dispatch(text: &str) -> crate::chain::Dispatch {
+    let view = crate::cluster::ClusterView::fixed(vec![], vec![], vec![]);
+    let servers = config::load(text, &|_| None).unwrap();
+    let mut zones = Vec::new();
+    for s in &servers {
+        for k in &s.keys {
+            let ctx = Context {
+                view: view.clone(),
+                server: format!("dns://{}:{}", k.zone, k.port),
+                zone: k.zone.clone(),
+                listen: "127.0.0.1:53".parse().unwrap(),
+            };
+            zones.push(crate::chain::Zone {
+                zone: k.zone.clone(),
+                server: ctx.server.clone(),
+                chain: build(s, &ctx).unwrap().into(),
+            });
+        }
+    }
+    crate::chain::Dispatch {
+        addr: "127.0.0.1:53".parse().unwrap(),
+        zones,
+    }
+}
+
+#[tokio::test]
+async fn names_outside_every_zone_are_refused_and_an_empty_chain_end_is_servfail() {
+    let d = dispatch("cluster.local:53 {\n kubernetes\n}\nexample.org:53 {\n errors\n}\n");
+    let r = d.serve(req("google.com.", RecordType::A)).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::Refused);
+    let r = d.serve(req("x.example.org.", RecordType::A)).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::ServFail);
+    let r = d
+        .serve(req("kubernetes.default.svc.cluster.local.", RecordType::A))
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::NXDomain);
+    assert!(r.authoritative());
+    // dns-version answers from the kubernetes zone.
+    let r = d
+        .serve(req("dns-version.cluster.local.", RecordType::TXT))
+        .await
+        .unwrap();
+    assert_eq!(r.answers().len(), 1);
+    assert_eq!(d.not_ready(), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn hosts_answers_and_falls_through() {
+    let d = dispatch(".:53 {\n hosts /nonexistent {\n  192.0.2.7 web.lan\n  fallthrough\n }\n}\n");
+    let r = d.serve(req("WEB.lan.", RecordType::A)).await.unwrap();
+    assert_eq!(r.answers().len(), 1);
+    assert_eq!(r.answers()[0].name().to_ascii(), "WEB.lan.");
+    let r = d
+        .serve(req("7.2.0.192.in-addr.arpa.", RecordType::PTR))
+        .await
+        .unwrap();
+    assert_eq!(r.answers().len(), 1);
+    // Unknown: falls through to the end of the chain.
+    let r = d.serve(req("other.lan.", RecordType::A)).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::ServFail);
+}
+
+#[tokio::test]
+async fn rewrite_name_serves_the_target_under_the_asked_name() {
+    let d = dispatch(
+        ".:53 {\n rewrite name web.example.org web.lan\n hosts /nonexistent {\n  192.0.2.8 web.lan\n }\n}\n",
+    );
+    let r = d
+        .serve(req("web.example.org.", RecordType::A))
+        .await
+        .unwrap();
+    assert_eq!(r.queries()[0].name().to_ascii(), "web.example.org.");
+    assert_eq!(r.answers().len(), 1, "{r:?}");
+    assert_eq!(r.answers()[0].name().to_ascii(), "web.example.org.");
+}

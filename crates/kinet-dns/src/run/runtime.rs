@@ -174,6 +174,12 @@ impl Runtime {
                         p.kubernetes = true;
                         p.pods |= k.pods == PodsMode::Verified;
                     }
+                    P::Other(d) if !self.opts.quiet => log::warning(&format!(
+                        "plugin/{}: not implemented by kinet dns, skipped: {} {}",
+                        d.name,
+                        d.name,
+                        d.args.join(" ")
+                    )),
                     _ => {}
                 }
             }
@@ -219,6 +225,17 @@ impl Runtime {
     /// Swaps a prepared configuration in: new listeners bound first (an
     /// error keeps the old configuration), old ones stopped after.
     async fn apply(self: &Arc<Self>, p: Prepared) -> Result<(), String> {
+        // The API client first: without it nothing changes.
+        let client =
+            if p.kubernetes && self.opts.view.is_none() && !self.watching.load(Ordering::SeqCst) {
+                Some(
+                    kube::Client::try_default()
+                        .await
+                        .map_err(|e| format!("plugin/kubernetes: {e}"))?,
+                )
+            } else {
+                None
+            };
         let mut started: Vec<(SocketAddr, SocketAddr, Vec<JoinHandle<()>>)> = Vec::new();
         let existing: Vec<SocketAddr> = lock(&self.dns_tasks).keys().copied().collect();
         for addr in p.dispatch.keys() {
@@ -304,10 +321,8 @@ impl Runtime {
         *lock(&self.lameduck) = p.lameduck;
         *lock(&self.reload) = p.reload;
         *lock(&self.checksum) = sha512_hex(&p.text);
-        if p.kubernetes && self.opts.view.is_none() && !self.watching.swap(true, Ordering::SeqCst) {
-            let client = kube::Client::try_default()
-                .await
-                .map_err(|e| format!("plugin/kubernetes: {e}"))?;
+        if let Some(client) = client {
+            self.watching.store(true, Ordering::SeqCst);
             tokio::spawn(crate::cluster::watch(self.view.clone(), client, p.pods));
         }
         for d in &chains {
