@@ -85,10 +85,10 @@ impl ClusterView {
 }
 
 enum Update {
-    Service(Event<Service>),
-    Slice(Event<EndpointSlice>),
-    Pod(Event<Pod>),
-    Namespace(Event<Namespace>),
+    Service(Box<Event<Service>>),
+    Slice(Box<Event<EndpointSlice>>),
+    Pod(Box<Event<Pod>>),
+    Namespace(Box<Event<Namespace>>),
 }
 
 /// A kind's objects and the relist in progress.
@@ -175,7 +175,7 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
     pump(
         watcher::watcher(Api::<Service>::all(client.clone()), Default::default()).default_backoff(),
         tx.clone(),
-        Update::Service,
+        |e| Update::Service(Box::new(e)),
     );
     pump(
         watcher::watcher(
@@ -184,20 +184,20 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
         )
         .default_backoff(),
         tx.clone(),
-        Update::Slice,
+        |e| Update::Slice(Box::new(e)),
     );
     pump(
         watcher::watcher(Api::<Namespace>::all(client.clone()), Default::default())
             .default_backoff(),
         tx.clone(),
-        Update::Namespace,
+        |e| Update::Namespace(Box::new(e)),
     );
     if pods {
         view.pods_watched.store(true, Ordering::SeqCst);
         pump(
             watcher::watcher(Api::<Pod>::all(client), Default::default()).default_backoff(),
             tx.clone(),
-            Update::Pod,
+            |e| Update::Pod(Box::new(e)),
         );
     }
     drop(tx);
@@ -212,10 +212,10 @@ pub async fn watch(view: Arc<ClusterView>, client: Client, pods: bool) {
         // Apply everything queued, then publish once.
         while let Some(u) = next {
             changed |= match u {
-                Update::Service(e) => services.event(e),
-                Update::Slice(e) => slices.event(e),
-                Update::Pod(e) => pod_store.event(e),
-                Update::Namespace(e) => namespaces.event(e),
+                Update::Service(e) => services.event(*e),
+                Update::Slice(e) => slices.event(*e),
+                Update::Pod(e) => pod_store.event(*e),
+                Update::Namespace(e) => namespaces.event(*e),
             };
             next = rx.try_recv().ok();
         }

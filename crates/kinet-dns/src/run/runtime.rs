@@ -70,12 +70,15 @@ enum Endpoint {
     Metrics,
 }
 
+/// Configured address → (bound address, its UDP and TCP tasks).
+type Listeners = BTreeMap<SocketAddr, (SocketAddr, Vec<JoinHandle<()>>)>;
+
 pub struct Runtime {
     opts: Options,
     view: Arc<ClusterView>,
     watching: AtomicBool,
     dispatch: RwLock<BTreeMap<SocketAddr, Arc<Dispatch>>>,
-    dns_tasks: Mutex<BTreeMap<SocketAddr, (SocketAddr, Vec<JoinHandle<()>>)>>,
+    dns_tasks: Mutex<Listeners>,
     http_tasks: Mutex<BTreeMap<(Endpoint, SocketAddr), JoinHandle<()>>>,
     lameduck: Mutex<Option<Duration>>,
     reload: Mutex<Option<(Duration, Duration)>>,

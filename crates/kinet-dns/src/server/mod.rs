@@ -140,7 +140,7 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Reads a query off the wire: `Err(Some(reply))` for a malformed or
 /// unsupported message whose header was readable, `Err(None)` to drop it.
-pub fn decode(buf: &[u8]) -> Result<Message, Option<Message>> {
+pub fn decode(buf: &[u8]) -> Result<Message, Option<Box<Message>>> {
     if buf.len() < 12 {
         return Err(None);
     }
@@ -158,7 +158,7 @@ pub fn decode(buf: &[u8]) -> Result<Message, Option<Message>> {
             .set_op_code(opcode)
             .set_recursion_desired(flags & 0x01 != 0)
             .set_response_code(rcode);
-        Some(m)
+        Some(Box::new(m))
     };
     if opcode != OpCode::Query {
         return Err(err(ResponseCode::NotImp));
@@ -177,7 +177,7 @@ pub fn decode(buf: &[u8]) -> Result<Message, Option<Message>> {
                 let mut opt = Edns::new();
                 opt.set_max_payload(e.max_payload().max(MIN_UDP_SIZE));
                 r.set_edns(opt);
-                return Err(Some(r));
+                return Err(Some(Box::new(r)));
             }
             Ok(m)
         }
