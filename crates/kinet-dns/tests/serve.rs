@@ -360,3 +360,33 @@ async fn configuration_errors_have_coredns_wording() {
         format!("open {}: no such file or directory", missing.display())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_fails_over_to_the_next_upstream() {
+    let (up, upstream) = upstream().await;
+    // Nothing listens there: the kernel answers port unreachable.
+    let dead = free_port();
+    let port = free_port();
+    let dir = tempdir::Dir::new("failover");
+    let corefile = format!(
+        ".:{port} {{
+    errors
+    forward . 127.0.0.1:{dead} {up} {{
+      policy sequential
+      max_fails 1
+      health_check 200ms
+    }}
+}}
+"
+    );
+    let _rt = start(&corefile, &dir).await;
+    for _ in 0..3 {
+        assert_eq!(dig(port, "+short example.com").await.trim(), "192.0.2.10");
+    }
+    assert!(upstream.queries.load(Ordering::SeqCst) >= 3);
+    // TCP clients are forwarded over TCP.
+    assert_eq!(
+        dig(port, "+tcp +short example.com").await.trim(),
+        "192.0.2.10"
+    );
+}
