@@ -189,6 +189,14 @@ impl Cache {
         let Some((ttl, success)) = cache_ttl(cfg, m) else {
             return;
         };
+        let disabled = if success {
+            &cfg.disable_success
+        } else {
+            &cfg.disable_denial
+        };
+        if disabled.iter().any(|z| in_zone(&key.name, z)) {
+            return;
+        }
         let now = Instant::now();
         let item = Item {
             rcode: m.response_code(),
