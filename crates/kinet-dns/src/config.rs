@@ -87,6 +87,10 @@ pub struct Cache {
     pub prefetch: Option<(u32, Duration, u32)>,
     /// (max stale duration, verify)
     pub serve_stale: Option<(Duration, bool)>,
+    /// `disable success ZONES…`: names whose successes are not cached.
+    pub disable_success: Vec<String>,
+    /// `disable denial ZONES…`.
+    pub disable_denial: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,6 +463,8 @@ fn setup(d: &Directive, key_zones: &[String]) -> Result<Plugin, SetupError> {
                 denial: (9984, 1800, 5),
                 prefetch: None,
                 serve_stale: None,
+                disable_success: Vec::new(),
+                disable_denial: Vec::new(),
             };
             if let Some((first, rest)) = d.args.split_first() {
                 match first.parse::<u32>() {
@@ -523,7 +529,25 @@ fn setup(d: &Directive, key_zones: &[String]) -> Result<Plugin, SetupError> {
                         };
                         c.serve_stale = Some((d, verify));
                     }
-                    "disable" | "keepttl" | "servfail" => {}
+                    "disable" => {
+                        let Some((which, zones)) = l.args.split_first() else {
+                            return Err(arg_err(n, l.line));
+                        };
+                        let zones = zones_or(zones, key_zones);
+                        match which.as_str() {
+                            "success" => c.disable_success.extend(zones),
+                            "denial" => c.disable_denial.extend(zones),
+                            o => {
+                                return Err(err(
+                                    n,
+                                    format!(
+                                        "cache type for disable must be \"success\" or \"denial\": {o}"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    "keepttl" | "servfail" => {}
                     _ => return Err(prop_err(n, l)),
                 }
             }

@@ -1,10 +1,21 @@
 //! CoreDNS's pure core for `kinet dns`: the Corefile as CoreDNS parses it
 //! ([`corefile`]), the typed plugin configuration ([`config`]) and the
-//! Kubernetes DNS-Based Service Discovery records ([`records`], next).
+//! Kubernetes DNS-Based Service Discovery records ([`records`]); and the
+//! server: the wire ([`server`], with the reusable [`server::Handler`]),
+//! the plugin chains ([`chain`], [`plugins`]), the cluster view
+//! ([`cluster`]) and the process ([`run`]).
 
+pub mod chain;
+pub mod cluster;
 pub mod config;
 pub mod corefile;
+mod http;
+pub mod log;
+pub mod metrics;
+pub mod plugins;
 pub mod records;
+pub mod run;
+pub mod server;
 
 /// MicroK8s's default Corefile (issue 9).
 pub const MICROK8S_COREFILE: &str = ".:53 {

@@ -20,6 +20,9 @@ pub struct Cluster<'a> {
     pub services: &'a [Service],
     pub slices: &'a [EndpointSlice],
     pub pods: &'a [Pod],
+    /// The names of the cluster's Namespaces (as the Namespace watch lists
+    /// them); empty: known only through Services and Pods.
+    pub namespaces: &'a [String],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,12 +381,40 @@ fn resolve_at(
             return nx(a);
         };
         let mut targets = Vec::new();
+        // Only the Services whose slices hold the address are expanded, so a
+        // PTR query costs one pass over Services and one over slices.
+        let ip_text = ip.to_string();
+        let holders: Vec<(&str, &str)> = c
+            .slices
+            .iter()
+            .filter(|sl| {
+                sl.endpoints.iter().flatten().any(|e| {
+                    e.addresses
+                        .iter()
+                        .any(|a| a.parse::<IpAddr>().ok() == Some(ip) || *a == ip_text)
+                })
+            })
+            .filter_map(|sl| {
+                let svc = sl
+                    .metadata
+                    .labels
+                    .as_ref()?
+                    .get("kubernetes.io/service-name")?;
+                Some((
+                    sl.metadata.namespace.as_deref().unwrap_or("default"),
+                    svc.as_str(),
+                ))
+            })
+            .collect();
         for s in c.services {
             if !namespace_exposed(cfg, ns_of(s)) {
                 continue;
             }
             if cluster_ips(s).contains(&ip) {
                 targets.push(format!("{}.{}.svc.{fwd}", name_of(s), ns_of(s)));
+            }
+            if !holders.contains(&(ns_of(s), name_of(s))) {
+                continue;
             }
             for e in endpoints(c, s, cfg.endpoint_pod_names) {
                 if e.ip == ip {
@@ -488,7 +519,8 @@ fn namespace_exposed(cfg: &Kubernetes, ns: &str) -> bool {
 }
 
 fn namespace_exists(c: &Cluster, ns: &str) -> bool {
-    c.services.iter().any(|s| ns_of(s) == ns)
+    c.namespaces.iter().any(|n| n == ns)
+        || c.services.iter().any(|s| ns_of(s) == ns)
         || c.pods
             .iter()
             .any(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)

@@ -149,6 +149,12 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// CoreDNS, as the kube-system/coredns Deployment runs it (`-conf`, `-dns.port`, `-version`, `-plugins`).
+    #[command(hide = true, disable_help_flag = true)]
+    Dns {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// agnhost's network subcommands.
     #[command(hide = true, disable_help_flag = true)]
     Agnhost {
@@ -273,6 +279,7 @@ fn main() -> ExitCode {
         Cmd::Serve { image, ports, text } => serve::serve(&image, &ports, text),
         Cmd::Agnhost { args } => serve::agnhost(&args),
         Cmd::Proxy { args } => return kinet_proxy::run::main(args),
+        Cmd::Dns { args } => return kinet_dns::run::main(args),
         Cmd::Nc { args } => return ExitCode::from(nc::run(&args) as u8),
         Cmd::Nslookup { args } => return ExitCode::from(nslookup::run(&args) as u8),
         Cmd::Apk { args } => return ExitCode::from(apk::run(&args).clamp(0, 255) as u8),

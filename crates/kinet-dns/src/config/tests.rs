@@ -94,6 +94,16 @@ fn options() {
     assert_eq!(c.denial, (100, 60, 5));
     assert_eq!(c.prefetch, Some((10, Duration::from_secs(60), 20)));
     assert_eq!(c.serve_stale, Some((Duration::from_secs(3600), true)));
+    let kubeadm = load(crate::KUBEADM_COREFILE, &|_| None).unwrap();
+    let Some(Plugin::Cache(k)) = kubeadm[0]
+        .plugins
+        .iter()
+        .find(|p| matches!(p, Plugin::Cache(_)))
+    else {
+        panic!("no cache")
+    };
+    assert_eq!(k.disable_success, ["cluster.local."]);
+    assert_eq!(k.disable_denial, ["cluster.local."]);
     let Plugin::Kubernetes(k) = &p[2] else {
         panic!()
     };

@@ -119,6 +119,7 @@ fn ask_with(k: &Kubernetes, name: &str, t: RecordType) -> Answer {
         services: &w.services,
         slices: &w.slices,
         pods: &w.pods,
+        namespaces: &[],
     };
     resolve(&c, k, name, t, 12345).unwrap()
 }
@@ -238,6 +239,7 @@ fn outside_the_zones() {
         services: &w.services,
         slices: &w.slices,
         pods: &w.pods,
+        namespaces: &[],
     };
     assert!(resolve(&c, &cfg(), "google.com.", A, 1).is_none());
 }
@@ -365,6 +367,7 @@ fn external_name_cycle_ends() {
         services: &services,
         slices: &[],
         pods: &[],
+        namespaces: &[],
     };
     let a = resolve(&c, &cfg(), "a.default.svc.cluster.local.", A, 1).unwrap();
     assert!(a.answer.len() <= MAX_CNAME_CHAIN + 2, "{}", a.answer.len());
