@@ -97,7 +97,12 @@ impl Client {
                 Some(body.clone()),
             )
             .await?;
-        let what = format!("{}/{}", r.singular, name);
+        // kubectl's resource.group form: `deployment.apps/web`, `service/web`
+        let what = if r.group.is_empty() {
+            format!("{}/{name}", r.singular)
+        } else {
+            format!("{}.{}/{name}", r.singular, r.group)
+        };
         match code {
             201 => Ok(format!("{what} created")),
             409 => {
