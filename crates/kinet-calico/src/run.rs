@@ -101,11 +101,17 @@ pub async fn node(opts: NodeOptions) -> Result<()> {
         PID,
         "startup/startup.go 113", "Checking datastore connection"
     );
-    let nodes_api: Api<Node> = Api::all(client);
+    let nodes_api: Api<Node> = Api::all(client.clone());
     info!(
         PID,
         "startup/startup.go 137", "Datastore connection verified"
     );
+    tokio::spawn(crate::policy::run::enforce(
+        client,
+        name.clone(),
+        target.clone(),
+        RESYNC,
+    ));
     let health = Health::new();
     let host = opts.health_host.unwrap_or_else(|| "127.0.0.1".into());
     let port = opts.health_port.unwrap_or(health::FELIX_HEALTH_PORT);

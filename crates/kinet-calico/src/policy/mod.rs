@@ -27,6 +27,7 @@ use kinet_model::selector::LabelSelector;
 
 pub mod compile;
 pub mod nft;
+pub mod run;
 pub mod verdict;
 
 #[cfg(test)]

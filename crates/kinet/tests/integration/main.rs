@@ -22,6 +22,7 @@ mod kube_rs;
 mod kubectl;
 mod lab;
 mod mtu;
+mod policy;
 mod services;
 mod services_api;
 mod ssh;
