@@ -152,10 +152,7 @@ impl Resolver {
             if sock.send_to(&wire, self.server).is_err() {
                 return Outcome::Unreachable;
             }
-            loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                    break;
-                };
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
                 let Ok(resp) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
@@ -288,8 +285,8 @@ pub fn run(args: &[String]) -> i32 {
             .or_else(|| r.reverse(ip))
     };
     let server_text = server_ip.to_string();
-    print!(
-        "{}\n",
+    println!(
+        "{}",
         host_lines("Server:", &server_text, &[(server_ip, reverse(server_ip))])
     );
     let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
