@@ -218,7 +218,7 @@ fn connectivity_chapter_commands() {
 
 /// 000's backend for "Tester les Services": three pods serving their hostname
 /// on 8080 (http) and 9090 (metrics), and the Service of Test 9's describe.
-const BACKEND_000: &str = r#"
+pub(super) const BACKEND_000: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
 metadata:

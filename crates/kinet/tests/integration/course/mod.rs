@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 mod c000;
+mod c000_dns;
 mod c001;
 mod c002;
 mod c003;
