@@ -12,6 +12,9 @@ use super::{PolicyId, Protocol};
 pub enum SideVerdict {
     /// The end is not a pod on the pod network (an address outside, a node).
     NotAPod,
+    /// A pod talking to itself: its traffic never leaves it, and no policy
+    /// applies (upstream's e2e suite allows loopback).
+    Loopback,
     /// No policy selects the pod for this direction.
     NotIsolated,
     /// Traffic from a node to its own pods always passes.
@@ -77,6 +80,16 @@ pub fn verdict(
     port: u16,
     protocol: Protocol,
 ) -> Verdict {
+    if from == to && c.pods.contains_key(&from) {
+        return Verdict {
+            from: name(c, from),
+            to: name(c, to),
+            port,
+            protocol,
+            egress: SideVerdict::Loopback,
+            ingress: SideVerdict::Loopback,
+        };
+    }
     let egress = match c.pods.get(&from) {
         None => SideVerdict::NotAPod,
         Some(PodRules { egress: None, .. }) => SideVerdict::NotIsolated,
@@ -154,6 +167,7 @@ impl fmt::Display for Verdict {
                 self.from,
                 rules(by, "egress")
             ),
+            SideVerdict::Loopback => format!("{} talks to itself", self.from),
             SideVerdict::FromOwnNode(_) | SideVerdict::Denied(_) => String::new(),
         };
         let ingress = match &self.ingress {
@@ -167,6 +181,7 @@ impl fmt::Display for Verdict {
                 self.to,
                 rules(by, "ingress")
             ),
+            SideVerdict::Loopback => "loopback is never policed".to_string(),
             SideVerdict::Denied(_) => String::new(),
         };
         write!(f, "allowed: {egress}; {ingress}")
