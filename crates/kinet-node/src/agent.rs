@@ -38,6 +38,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Issues service-account tokens for projected volumes (the API's TokenRequest).
     pub tokens: Option<crate::podvolumes::TokenIssuer>,
+    /// Whether kubelet has a cluster DNS (`--cluster-dns`; off when the dns addon
+    /// is disabled, as MicroK8s reconfigures kubelet): without it, ClusterFirst
+    /// pods fall back to the node's resolv.conf. None: always on.
+    pub cluster_dns: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 pub struct Agent {
@@ -178,6 +182,11 @@ impl Agent {
     }
 
     /// Records an event about a pod (its latest state, or `fallback` once it is gone).
+    /// Whether kubelet has a cluster DNS right now (see [`Config::cluster_dns`]).
+    pub(crate) fn has_cluster_dns(&self) -> bool {
+        self.cfg.cluster_dns.as_ref().is_none_or(|f| f())
+    }
+
     pub(crate) fn pod_event(
         &self,
         key: &str,

@@ -57,15 +57,35 @@ pub fn hosts(pod: &Value, ip: &str) -> String {
     s
 }
 
-/// resolv.conf from dnsPolicy and dnsConfig; `host` is the node's own resolv.conf content.
-pub fn resolv_conf(pod: &Value, host: &str) -> String {
+/// Whether a pod's dnsPolicy asks for the cluster DNS.
+pub fn wants_cluster_dns(pod: &Value) -> bool {
+    match str_or(pod, "/spec/dnsPolicy", "ClusterFirst") {
+        "ClusterFirst" => !bool_at(pod, "/spec/hostNetwork"),
+        "ClusterFirstWithHostNet" => true,
+        _ => false,
+    }
+}
+
+/// kubelet's event when a pod wants the cluster DNS and kubelet has none.
+pub fn missing_cluster_dns(pod: &Value) -> String {
+    let policy = str_or(pod, "/spec/dnsPolicy", "ClusterFirst");
+    format!(
+        "pod: \"{}_{}({})\". kubelet does not have ClusterDNS IP configured and cannot create Pod using \"{policy}\" policy. Falling back to \"Default\" policy.",
+        str_at(pod, "/metadata/name"),
+        str_at(pod, "/metadata/namespace"),
+        str_at(pod, "/metadata/uid"),
+    )
+}
+
+/// resolv.conf from dnsPolicy and dnsConfig; `host` is the node's own resolv.conf
+/// content; `cluster_dns` false when kubelet has no cluster DNS (ClusterFirst then
+/// falls back to Default).
+pub fn resolv_conf(pod: &Value, host: &str, cluster_dns: bool) -> String {
     let ns = str_or(pod, "/metadata/namespace", "default");
-    let host_network = bool_at(pod, "/spec/hostNetwork");
     let policy = str_or(pod, "/spec/dnsPolicy", "ClusterFirst");
     let (mut servers, mut searches, mut options): (Vec<String>, Vec<String>, Vec<String>) =
         match policy {
-            "ClusterFirst" if !host_network => cluster(ns),
-            "ClusterFirstWithHostNet" => cluster(ns),
+            _ if cluster_dns && wants_cluster_dns(pod) => cluster(ns),
             "None" => (vec![], vec![], vec![]),
             _ => {
                 let mut sv = vec![];
@@ -163,22 +183,37 @@ mod tests {
     fn cluster_first_resolv_conf() {
         let pod = json!({"metadata": {"name": "a", "namespace": "web"}, "spec": {}});
         assert_eq!(
-            resolv_conf(&pod, "nameserver 203.0.113.53\n"),
+            resolv_conf(&pod, "nameserver 203.0.113.53\n", true),
             "search web.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.152.183.10\noptions ndots:5\n"
         );
+    }
+
+    #[test]
+    fn without_a_cluster_dns_cluster_first_is_default() {
+        let pod = json!({"metadata": {"name": "a", "namespace": "web", "uid": "u1"}, "spec": {}});
+        assert_eq!(
+            resolv_conf(&pod, "nameserver 192.168.1.1\n", false),
+            "nameserver 192.168.1.1\n"
+        );
+        assert_eq!(
+            missing_cluster_dns(&pod),
+            "pod: \"a_web(u1)\". kubelet does not have ClusterDNS IP configured and cannot create Pod using \"ClusterFirst\" policy. Falling back to \"Default\" policy."
+        );
+        let host = json!({"metadata": {"name": "h"}, "spec": {"hostNetwork": true}});
+        assert!(!wants_cluster_dns(&host));
     }
 
     #[test]
     fn default_and_none_policies() {
         let pod = json!({"metadata": {"name": "a", "namespace": "web"}, "spec": {"dnsPolicy": "Default"}});
         assert_eq!(
-            resolv_conf(&pod, "nameserver 203.0.113.53\nsearch lab\n"),
+            resolv_conf(&pod, "nameserver 203.0.113.53\nsearch lab\n", true),
             "search lab\nnameserver 203.0.113.53\n"
         );
         let pod = json!({"metadata": {"name": "a"}, "spec": {"dnsPolicy": "None", "dnsConfig": {
             "nameservers": ["192.0.2.1"], "searches": ["x.example"], "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}}});
         assert_eq!(
-            resolv_conf(&pod, ""),
+            resolv_conf(&pod, "", true),
             "search x.example\nnameserver 192.0.2.1\noptions ndots:2 edns0\n"
         );
     }

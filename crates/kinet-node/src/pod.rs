@@ -158,6 +158,17 @@ impl Agent {
             let _ = std::fs::remove_dir_all(self.pod_state_dir(&uid));
             return;
         }
+        if !self.has_cluster_dns() && crate::files::wants_cluster_dns(&pod) {
+            events::record(
+                &self.store,
+                &self.src,
+                &pod,
+                None,
+                "Warning",
+                "MissingClusterDNS",
+                &crate::files::missing_cluster_dns(&pod),
+            );
+        }
         let a = self.clone();
         let p = pod.clone();
         let sandbox = tokio::task::spawn_blocking(move || a.create_sandbox(&p)).await;

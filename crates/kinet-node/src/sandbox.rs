@@ -154,7 +154,7 @@ impl Agent {
         std::fs::write(dir.join("hosts"), files::hosts(pod, &ip.to_string()))?;
         std::fs::write(
             dir.join("resolv.conf"),
-            files::resolv_conf(pod, &host_resolv),
+            files::resolv_conf(pod, &host_resolv, self.has_cluster_dns()),
         )?;
         std::fs::write(dir.join("hostname"), format!("{hostname}\n"))?;
         let mut binds = vec![

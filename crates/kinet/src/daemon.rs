@@ -449,6 +449,11 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
                     busybox_dir: bb.clone(),
                     state_dir: p.state.clone(),
                     tokens: Some(token_issuer(store.clone(), signer.clone())),
+                    // as MicroK8s's kubelet: --cluster-dns only while the dns addon is on
+                    cluster_dns: Some({
+                        let p = p.clone();
+                        Arc::new(move || crate::system::enabled(&p).contains("dns"))
+                    }),
                 },
                 store.clone(),
             ));
