@@ -390,3 +390,26 @@ async fn forward_fails_over_to_the_next_upstream() {
         "192.0.2.10"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_port_flag_sets_the_port_of_keys_without_one() {
+    let port = free_port();
+    let dir = tempdir::Dir::new("port");
+    let conf = dir.path.join("Corefile");
+    std::fs::write(
+        &conf,
+        ". {\n    hosts {\n      192.0.2.5 p.example\n    }\n}\n",
+    )
+    .unwrap();
+    let rt = Runtime::start(Options {
+        conf,
+        port: Some(port),
+        listen_ip: Ipv4Addr::LOCALHOST.into(),
+        view: Some(ClusterView::fixed(vec![], vec![], vec![])),
+        quiet: true,
+    })
+    .await
+    .unwrap();
+    assert_eq!(rt.bound(port).map(|a| a.port()), Some(port));
+    assert_eq!(dig(port, "+short p.example").await.trim(), "192.0.2.5");
+}
