@@ -413,3 +413,35 @@ async fn dns_port_flag_sets_the_port_of_keys_without_one() {
     assert_eq!(rt.bound(port).map(|a| a.port()), Some(port));
     assert_eq!(dig(port, "+short p.example").await.trim(), "192.0.2.5");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_queries_on_one_tcp_connection() {
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::Name;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (up, _u) = upstream().await;
+    let mut c = tokio::net::TcpStream::connect(up).await.unwrap();
+    let mut framed = Vec::new();
+    for id in [1u16, 2, 3] {
+        let mut q = Message::new();
+        q.set_id(id);
+        q.add_query(Query::query(
+            Name::from_ascii("example.com.").unwrap(),
+            RecordType::A,
+        ));
+        let b = q.to_vec().unwrap();
+        framed.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&b);
+    }
+    // All three written at once, answered in order on the same connection.
+    c.write_all(&framed).await.unwrap();
+    for id in [1u16, 2, 3] {
+        let mut len = [0u8; 2];
+        c.read_exact(&mut len).await.unwrap();
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        c.read_exact(&mut buf).await.unwrap();
+        let m = Message::from_vec(&buf).unwrap();
+        assert_eq!(m.id(), id);
+        assert_eq!(m.answers().len(), 1);
+    }
+}
