@@ -29,7 +29,7 @@ use crate::server::{self, Request};
 #[derive(Clone)]
 pub struct Context {
     pub view: Arc<ClusterView>,
-    /// `dns://ZONE:PORT`, the `server` label.
+    /// `dns://:PORT`, the `server` label.
     pub server: String,
     /// The server block's first zone.
     pub zone: String,

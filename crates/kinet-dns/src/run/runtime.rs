@@ -192,7 +192,8 @@ impl Runtime {
                     _ => k.port,
                 };
                 let listen = SocketAddr::new(self.opts.listen_ip, port);
-                let server_name = format!("{}://{}:{port}", k.scheme, k.zone);
+                // CoreDNS labels metrics with the listen address (`dns://:53`).
+                let server_name = format!("{}://:{port}", k.scheme);
                 let ctx = Context {
                     view: self.view.clone(),
                     server: server_name.clone(),
