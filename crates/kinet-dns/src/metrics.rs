@@ -45,7 +45,10 @@ pub struct Registry {
     families: Mutex<BTreeMap<&'static str, Family>>,
 }
 
+/// Label text, names sorted as the Prometheus client prints them.
 fn labels(l: &[(&str, &str)]) -> String {
+    let mut l = l.to_vec();
+    l.sort_by_key(|(k, _)| *k);
     let mut s = String::new();
     for (i, (k, v)) in l.iter().enumerate() {
         if i > 0 {
