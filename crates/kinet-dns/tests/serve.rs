@@ -445,3 +445,22 @@ async fn several_queries_on_one_tcp_connection() {
         assert_eq!(m.answers().len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_moves_the_listener_to_a_new_port() {
+    let (a, b) = (free_port(), free_port());
+    let dir = tempdir::Dir::new("move");
+    let corefile =
+        |port: u16| format!(".:{port} {{\n    hosts {{\n      192.0.2.4 m.example\n    }}\n}}\n");
+    let rt = start(&corefile(a), &dir).await;
+    assert_eq!(dig(a, "+short m.example").await.trim(), "192.0.2.4");
+    std::fs::write(dir.path.join("Corefile"), corefile(b)).unwrap();
+    assert_eq!(rt.reload_once().await, Ok(true));
+    assert_eq!(dig(b, "+short m.example").await.trim(), "192.0.2.4");
+    assert!(rt.bound(a).is_none());
+    let gone = dig(a, "+short m.example").await;
+    assert!(
+        gone.contains("timed out") || gone.contains("refused"),
+        "{gone}"
+    );
+}
