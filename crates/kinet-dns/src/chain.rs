@@ -135,7 +135,7 @@ pub fn sorted(plugins: &[config::Plugin]) -> Vec<&config::Plugin> {
 pub struct Zone {
     /// Lower case, fully qualified.
     pub zone: String,
-    /// `dns://ZONE:PORT` as CoreDNS names the server in metrics.
+    /// `dns://:PORT` as CoreDNS names the server in metrics.
     pub server: String,
     pub chain: Arc<[Box<dyn Plugin>]>,
 }

@@ -45,7 +45,10 @@ pub struct Registry {
     families: Mutex<BTreeMap<&'static str, Family>>,
 }
 
+/// Label text, names sorted as the Prometheus client prints them.
 fn labels(l: &[(&str, &str)]) -> String {
+    let mut l = l.to_vec();
+    l.sort_by_key(|(k, _)| *k);
     let mut s = String::new();
     for (i, (k, v)) in l.iter().enumerate() {
         if i > 0 {
@@ -111,9 +114,9 @@ impl Registry {
         v: f64,
     ) {
         self.with(name, help, Kind::Histogram, buckets, l, |s| {
-            for (i, b) in buckets.iter().enumerate() {
+            for (count, b) in s.buckets.iter_mut().zip(buckets) {
                 if v <= *b {
-                    s.buckets[i] += 1;
+                    *count += 1;
                 }
             }
             s.value += v;
@@ -153,12 +156,11 @@ impl Registry {
                     }
                 };
                 if f.kind == Kind::Histogram {
-                    for (i, b) in f.buckets.iter().enumerate() {
+                    for (b, count) in f.buckets.iter().zip(&s.buckets) {
                         let _ = writeln!(
                             out,
-                            "{name}_bucket{} {}",
-                            braced(&format!("le=\"{b}\"")),
-                            s.buckets[i]
+                            "{name}_bucket{} {count}",
+                            braced(&format!("le=\"{b}\""))
                         );
                     }
                     let _ = writeln!(out, "{name}_bucket{} {}", braced("le=\"+Inf\""), s.count);

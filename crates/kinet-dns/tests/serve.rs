@@ -281,7 +281,7 @@ async fn cluster_names_forwarding_cache_and_endpoints() {
     ] {
         assert!(m.contains(metric), "{metric} missing:\n{m}");
     }
-    assert!(m.contains(&format!("server=\"dns://.:{port}\"")), "{m}");
+    assert!(m.contains(&format!("server=\"dns://:{port}\"")), "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -388,5 +388,79 @@ async fn forward_fails_over_to_the_next_upstream() {
     assert_eq!(
         dig(port, "+tcp +short example.com").await.trim(),
         "192.0.2.10"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_port_flag_sets_the_port_of_keys_without_one() {
+    let port = free_port();
+    let dir = tempdir::Dir::new("port");
+    let conf = dir.path.join("Corefile");
+    std::fs::write(
+        &conf,
+        ". {\n    hosts {\n      192.0.2.5 p.example\n    }\n}\n",
+    )
+    .unwrap();
+    let rt = Runtime::start(Options {
+        conf,
+        port: Some(port),
+        listen_ip: Ipv4Addr::LOCALHOST.into(),
+        view: Some(ClusterView::fixed(vec![], vec![], vec![])),
+        quiet: true,
+    })
+    .await
+    .unwrap();
+    assert_eq!(rt.bound(port).map(|a| a.port()), Some(port));
+    assert_eq!(dig(port, "+short p.example").await.trim(), "192.0.2.5");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_queries_on_one_tcp_connection() {
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::Name;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (up, _u) = upstream().await;
+    let mut c = tokio::net::TcpStream::connect(up).await.unwrap();
+    let mut framed = Vec::new();
+    for id in [1u16, 2, 3] {
+        let mut q = Message::new();
+        q.set_id(id);
+        q.add_query(Query::query(
+            Name::from_ascii("example.com.").unwrap(),
+            RecordType::A,
+        ));
+        let b = q.to_vec().unwrap();
+        framed.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&b);
+    }
+    // All three written at once, answered in order on the same connection.
+    c.write_all(&framed).await.unwrap();
+    for id in [1u16, 2, 3] {
+        let mut len = [0u8; 2];
+        c.read_exact(&mut len).await.unwrap();
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        c.read_exact(&mut buf).await.unwrap();
+        let m = Message::from_vec(&buf).unwrap();
+        assert_eq!(m.id(), id);
+        assert_eq!(m.answers().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_moves_the_listener_to_a_new_port() {
+    let (a, b) = (free_port(), free_port());
+    let dir = tempdir::Dir::new("move");
+    let corefile =
+        |port: u16| format!(".:{port} {{\n    hosts {{\n      192.0.2.4 m.example\n    }}\n}}\n");
+    let rt = start(&corefile(a), &dir).await;
+    assert_eq!(dig(a, "+short m.example").await.trim(), "192.0.2.4");
+    std::fs::write(dir.path.join("Corefile"), corefile(b)).unwrap();
+    assert_eq!(rt.reload_once().await, Ok(true));
+    assert_eq!(dig(b, "+short m.example").await.trim(), "192.0.2.4");
+    assert!(rt.bound(a).is_none());
+    let gone = dig(a, "+short m.example").await;
+    assert!(
+        gone.contains("timed out") || gone.contains("refused"),
+        "{gone}"
     );
 }

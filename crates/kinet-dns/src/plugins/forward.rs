@@ -214,7 +214,7 @@ impl Plugin for Forward {
                 );
                 return Err(Failure::new(
                     ResponseCode::Refused,
-                    format!("plugin/forward: concurrent queries exceeded maximum {max}"),
+                    format!("concurrent queries exceeded maximum {max}"),
                 ));
             }
             let deadline = Instant::now() + TIMEOUT;
@@ -267,10 +267,11 @@ impl Plugin for Forward {
                         if m.queries().first().map(|q| q.name().to_lowercase())
                             != req.msg.queries().first().map(|q| q.name().to_lowercase())
                         {
-                            return Err(Failure::new(
-                                ResponseCode::FormErr,
-                                "plugin/forward: response does not match the question",
-                            ));
+                            // A wrong reply: FORMERR, nothing logged.
+                            return Err(Failure {
+                                rcode: ResponseCode::FormErr,
+                                error: None,
+                            });
                         }
                         m.set_id(req.msg.id());
                         let _ = req.answered_by.set("forward");
@@ -290,7 +291,7 @@ impl Plugin for Forward {
             }
             Err(Failure::new(
                 ResponseCode::ServFail,
-                last_err.unwrap_or_else(|| "plugin/forward: no healthy proxies".into()),
+                last_err.unwrap_or_else(|| "no healthy proxies".into()),
             ))
         })
     }

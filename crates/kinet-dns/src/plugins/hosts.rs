@@ -128,7 +128,8 @@ impl Plugin for Hosts {
     fn serve<'a>(&'a self, req: Arc<Request>, next: Next) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let name = req.name();
-            if !self.cfg.zones.iter().any(|z| in_zone(&name, z)) {
+            // PTR names need not be in the plugin's zones.
+            if req.qtype() != RecordType::PTR && !self.cfg.zones.iter().any(|z| in_zone(&name, z)) {
                 return next.serve(req).await;
             }
             let t = self.table();
@@ -140,7 +141,11 @@ impl Plugin for Hosts {
                 let names = parse_reverse(&name)
                     .and_then(|ip| t.by_addr.get(&ip).cloned())
                     .unwrap_or_default();
-                known = !names.is_empty();
+                if names.is_empty() {
+                    // Unknown addresses go on, fallthrough or not.
+                    return next.serve(req).await;
+                }
+                known = true;
                 for n in names {
                     if let Ok(n) = Name::from_ascii(&n) {
                         answers.push(Record::from_rdata(owner.clone(), ttl, RData::PTR(PTR(n))));

@@ -29,7 +29,7 @@ use crate::server::{self, Request};
 #[derive(Clone)]
 pub struct Context {
     pub view: Arc<ClusterView>,
-    /// `dns://ZONE:PORT`, the `server` label.
+    /// `dns://:PORT`, the `server` label.
     pub server: String,
     /// The server block's first zone.
     pub zone: String,
@@ -43,6 +43,7 @@ pub struct Context {
 pub fn build(server: &config::Server, ctx: &Context) -> Result<Vec<Box<dyn Plugin>>, String> {
     use config::Plugin as P;
     let mut out: Vec<Box<dyn Plugin>> = Vec::new();
+    let mut rewrite_added = false;
     for p in chain::sorted(&server.plugins) {
         match p {
             P::Prometheus { .. } => out.push(Box::new(Prometheus {
@@ -53,7 +54,21 @@ pub fn build(server: &config::Server, ctx: &Context) -> Result<Vec<Box<dyn Plugi
             P::Log(l) => out.push(Box::new(Log { cfg: l.clone() })),
             P::LoadBalance => out.push(Box::new(LoadBalance)),
             P::Cache(c) => out.push(Box::new(cache::Cache::new(c.clone(), &ctx.server))),
-            P::Rewrite(r) => out.push(Box::new(rewrite::Rewrite::new(r.clone()))),
+            P::Rewrite(_) => {
+                // One plugin for every rewrite line, at the first one's place.
+                if !rewrite_added {
+                    rewrite_added = true;
+                    let rules = server
+                        .plugins
+                        .iter()
+                        .filter_map(|p| match p {
+                            P::Rewrite(r) => Some(r.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    out.push(Box::new(rewrite::Rewrite::new(rules)));
+                }
+            }
             P::Hosts(h) => out.push(Box::new(hosts::Hosts::new(h.clone()))),
             P::Kubernetes(k) => out.push(Box::new(kubernetes::Kubernetes::new(
                 k.clone(),

@@ -12,8 +12,10 @@ use crate::chain::{Next, Outcome, Plugin};
 use crate::config::{self, RewriteMatch};
 use crate::server::Request;
 
+/// Every `rewrite` line of a server block: one plugin whose rules apply in
+/// the Corefile's order, a matching `stop` rule (the default) ending them.
 pub struct Rewrite {
-    cfg: config::Rewrite,
+    rules: Vec<config::Rewrite>,
 }
 
 fn fq(s: &str) -> String {
@@ -51,8 +53,29 @@ pub fn rewrite_name(cfg: &config::Rewrite, name: &str) -> Option<String> {
 }
 
 impl Rewrite {
-    pub fn new(cfg: config::Rewrite) -> Self {
-        Rewrite { cfg }
+    pub fn new(rules: Vec<config::Rewrite>) -> Self {
+        Rewrite { rules }
+    }
+
+    /// The name after every matching rule, and whether any answer-auto rule applied.
+    pub fn apply(&self, name: &str) -> Option<(String, bool)> {
+        let mut cur: Option<(String, bool)> = None;
+        for r in &self.rules {
+            let from = cur
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_else(|| name.to_string());
+            if let Some(n) = rewrite_name(r, &from) {
+                let auto = cur.as_ref().is_some_and(|c| c.1)
+                    || r.answer_auto
+                    || r.kind == RewriteMatch::Exact;
+                cur = Some((n, auto));
+                if r.stop {
+                    break;
+                }
+            }
+        }
+        cur
     }
 }
 
@@ -63,7 +86,7 @@ impl Plugin for Rewrite {
 
     fn serve<'a>(&'a self, req: Arc<Request>, next: Next) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let Some(new) = rewrite_name(&self.cfg, &req.name()) else {
+            let Some((new, auto)) = self.apply(&req.name()) else {
                 return next.serve(req).await;
             };
             let Ok(new_name) = Name::from_ascii(&new) else {
@@ -78,7 +101,7 @@ impl Plugin for Rewrite {
             *changed.msg.queries_mut() = vec![q];
             let mut m = next.serve(Arc::new(changed)).await?;
             *m.queries_mut() = vec![orig.clone()];
-            if self.cfg.answer_auto || self.cfg.kind == RewriteMatch::Exact {
+            if auto {
                 for r in m.answers_mut() {
                     if r.name().to_lowercase() == new_name.to_lowercase() {
                         r.set_name(orig.name().clone());
@@ -128,5 +151,16 @@ mod tests {
         );
         let r = rule(RewriteMatch::Substring, "foo", "bar");
         assert_eq!(rewrite_name(&r, "a.foo.x.").as_deref(), Some("a.bar.x."));
+    }
+
+    #[test]
+    fn rules_apply_in_order_until_a_stop() {
+        let mut first = rule(RewriteMatch::Exact, "a.x", "b.x");
+        first.stop = false;
+        let second = rule(RewriteMatch::Exact, "b.x", "c.x");
+        let third = rule(RewriteMatch::Exact, "c.x", "d.x");
+        let rw = Rewrite::new(vec![first, second, third]);
+        assert_eq!(rw.apply("a.x.").map(|r| r.0).as_deref(), Some("c.x."));
+        assert_eq!(rw.apply("q.x."), None);
     }
 }

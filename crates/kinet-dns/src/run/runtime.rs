@@ -192,7 +192,8 @@ impl Runtime {
                     _ => k.port,
                 };
                 let listen = SocketAddr::new(self.opts.listen_ip, port);
-                let server_name = format!("{}://{}:{port}", k.scheme, k.zone);
+                // CoreDNS labels metrics with the listen address (`dns://:53`).
+                let server_name = format!("{}://:{port}", k.scheme);
                 let ctx = Context {
                     view: self.view.clone(),
                     server: server_name.clone(),
@@ -200,6 +201,19 @@ impl Runtime {
                     listen,
                 };
                 let chain = plugins::build(s, &ctx)?;
+                for pl in &s.plugins {
+                    crate::metrics::global().set(
+                        "coredns_plugin_enabled",
+                        "A metric that indicates whether a plugin is enabled on per server and zone basis.",
+                        &[
+                            ("name", crate::chain::plugin_name(pl)),
+                            ("server", &server_name),
+                            ("view", ""),
+                            ("zone", &k.zone),
+                        ],
+                        1.0,
+                    );
+                }
                 p.banner.push(format!("{}:{port}", k.zone));
                 zones.entry(listen).or_default().push(Zone {
                     zone: k.zone.clone(),

@@ -356,6 +356,19 @@ pub async fn listen(
     ))
 }
 
+/// An I/O error worded as Go's net package words it
+/// (`read udp 10.1.0.5:41234->10.0.0.1:53: read: connection refused`).
+fn go_err(op: &str, e: std::io::Error) -> std::io::Error {
+    let what = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
+        std::io::ErrorKind::NetworkUnreachable => "network is unreachable".to_string(),
+        std::io::ErrorKind::HostUnreachable => "no route to host".to_string(),
+        _ => e.to_string(),
+    };
+    std::io::Error::new(e.kind(), format!("{op}: {what}"))
+}
+
 /// Sends `query` to `addr` and returns the reply (the forward plugin's
 /// exchange, also handy for tests): UDP waits for the reply with the same id,
 /// TCP uses the 2-byte framing.
@@ -387,12 +400,16 @@ pub async fn exchange(
             let sock = UdpSocket::bind(bind).await?;
             sock.connect(addr).await?;
             let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-            sock.send(&bytes).await?;
+            sock.send(&bytes)
+                .await
+                .map_err(|e| go_err(&format!("write udp {local}->{addr}: write"), e))?;
             let mut buf = vec![0u8; 65535];
             let deadline = tokio::time::Instant::now() + timeout;
             loop {
                 let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
-                    Ok(r) => r?,
+                    Ok(r) => {
+                        r.map_err(|e| go_err(&format!("read udp {local}->{addr}: read"), e))?
+                    }
                     Err(_) => return Err(timed_out(local)),
                 };
                 let Ok(m) = Message::from_vec(&buf[..n]) else {
@@ -405,7 +422,9 @@ pub async fn exchange(
         }
         Proto::Tcp => {
             let fut = async {
-                let mut conn = TcpStream::connect(addr).await?;
+                let mut conn = TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| go_err(&format!("dial tcp {addr}: connect"), e))?;
                 let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 let l = u16::try_from(bytes.len()).map_err(|_| {
                     std::io::Error::new(std::io::ErrorKind::InvalidInput, "message too large")
