@@ -275,6 +275,22 @@ fn the_dns_addon_is_disabled_and_enabled() {
         "Addon nothing was not found in any repository",
     );
 
+    // kubelet has no cluster DNS now: a new ClusterFirst pod gets the node's
+    // resolv.conf, and kubelet says so
+    lab.apply(&pod("nodns", "busybox"));
+    lab.wait_ready("default", "nodns");
+    assert_eq!(
+        lab.k(&args("exec nodns -- cat /etc/resolv.conf")),
+        "nameserver 192.168.1.1\n"
+    );
+    let ev = lab.k(&args(
+        "get events --field-selector reason=MissingClusterDNS",
+    ));
+    assert_contains(
+        &ev,
+        "kubelet does not have ClusterDNS IP configured and cannot create Pod using \"ClusterFirst\" policy. Falling back to \"Default\" policy.",
+    );
+
     // off across a restart, then on again
     lab.crash_daemon();
     assert_ok(&lab.kinet(&args("up --no-kubeconfig")));
