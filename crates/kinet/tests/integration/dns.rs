@@ -314,4 +314,46 @@ fn the_dns_addon_is_disabled_and_enabled() {
         "dig +short kubernetes.default.svc.cluster.local",
         |t| t.trim() == "10.152.183.1",
     );
+
+    // an edited Corefile takes effect without a restart: kubelet refreshes the
+    // ConfigMap volume (within a minute), the reload plugin notices (30 s ± 15)
+    let corefile = lab.k(&args(
+        "get cm coredns -n kube-system -o jsonpath={.data.Corefile}",
+    ));
+    let edited = corefile.replacen(
+        "    kubernetes cluster.local",
+        "    hosts {\n      192.0.2.99 reload.example\n      fallthrough\n    }\n    kubernetes cluster.local",
+        1,
+    );
+    assert_ne!(edited, corefile);
+    let patch = serde_json::json!({"data": {"Corefile": edited}}).to_string();
+    lab.k(&[
+        "patch",
+        "cm",
+        "coredns",
+        "-n",
+        "kube-system",
+        "--type=merge",
+        "-p",
+        &patch,
+    ]);
+    let pods_before = lab.k(&args("get pods -n kube-system -l k8s-app=kube-dns -o name"));
+    wait_until(secs(150), || {
+        let o = lab.kubectl(&args("exec netshoot -- dig +short reload.example"));
+        let t = out(&o);
+        if t.trim() == "192.0.2.99" {
+            Ok(())
+        } else {
+            Err(out_err(&o))
+        }
+    });
+    // the same pod, not restarted
+    assert_eq!(
+        lab.k(&args("get pods -n kube-system -l k8s-app=kube-dns -o name")),
+        pods_before
+    );
+    assert_contains(
+        lab.k(&args("logs -n kube-system -l k8s-app=kube-dns")),
+        "plugin/reload",
+    );
 }
