@@ -18,6 +18,7 @@ mod interactive;
 mod kube_rs;
 mod kubectl;
 mod lab;
+mod list_params;
 mod mtu;
 mod services;
 mod services_api;
