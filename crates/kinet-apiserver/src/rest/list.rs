@@ -231,3 +231,123 @@ pub(crate) fn make_table(
         "rows": rows,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> ApiServer {
+        let store = Arc::new(kinet_store::Store::open(None).unwrap());
+        let ns = resources::find("", "v1", "namespaces").unwrap();
+        kinet_registry::create(
+            &store,
+            ns,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+        )
+        .unwrap();
+        ApiServer {
+            store,
+            token: String::new(),
+            advertise: String::new(),
+            hooks: None,
+            signer: None,
+        }
+    }
+
+    fn configmaps() -> &'static Resource {
+        resources::find("", "v1", "configmaps").unwrap()
+    }
+
+    fn create(api: &ApiServer, name: &str) -> u64 {
+        let o = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}});
+        kinet_registry::create(&api.store, configmaps(), o).unwrap();
+        api.store.rev()
+    }
+
+    async fn read(api: &ApiServer, q: &[(&str, &str)]) -> Result<(Vec<String>, u64), Refusal> {
+        let q: Query = q
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let p = ListParams::parse(configmaps(), &q).unwrap();
+        let (items, rev) = select(api, configmaps(), Some("default"), &p).await?;
+        Ok((items.iter().map(|o| name(o).to_string()).collect(), rev))
+    }
+
+    fn expired(r: Result<(Vec<String>, u64), Refusal>) -> Value {
+        match r {
+            Err(Refusal::Expired(status)) => status,
+            Err(Refusal::Error(e)) => e.to_status(),
+            Ok(ok) => panic!("served: {ok:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn exact_reads_are_served_until_the_collection_changes() {
+        let api = api();
+        let at = create(&api, "a");
+        let exact = at.to_string();
+        let q = [
+            ("resourceVersion", exact.as_str()),
+            ("resourceVersionMatch", "Exact"),
+        ];
+        assert_eq!(read(&api, &q).await.ok().unwrap(), (vec!["a".into()], at));
+        // a change elsewhere does not count
+        kinet_registry::create(
+            &api.store,
+            resources::find("", "v1", "namespaces").unwrap(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}),
+        )
+        .unwrap();
+        assert_eq!(read(&api, &q).await.ok().unwrap(), (vec!["a".into()], at));
+        create(&api, "b");
+        let s = expired(read(&api, &q).await);
+        assert_eq!(
+            (s["code"].as_u64(), s["reason"].as_str()),
+            (Some(410), Some("Expired"))
+        );
+        assert_eq!(s["message"], EXPIRED);
+        // the legacy form, and a version ahead of the store
+        let q = [("resourceVersion", exact.as_str()), ("limit", "1")];
+        assert_eq!(expired(read(&api, &q).await)["code"], 410);
+        let ahead = (api.store.rev() + 5).to_string();
+        let q = [
+            ("resourceVersion", ahead.as_str()),
+            ("resourceVersionMatch", "Exact"),
+        ];
+        let s = expired(read(&api, &q).await);
+        assert_eq!(s["code"], 500);
+        assert_eq!(
+            s["message"],
+            "etcdserver: mvcc: required revision is a future revision"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_continue_token_past_its_snapshot_is_renewed() {
+        let api = api();
+        let at = create(&api, "a");
+        create(&api, "b");
+        let prefix = resources::store_prefix(configmaps(), Some("default"));
+        let old = continue_token::encode(&format!("{prefix}b"), &prefix, at as i64).unwrap();
+        let s = expired(read(&api, &[("continue", &old)]).await);
+        assert_eq!(
+            (s["code"].as_u64(), s["message"].as_str()),
+            (Some(410), Some(INCONSISTENT_CONTINUE))
+        );
+        let renewed = s["metadata"]["continue"].as_str().unwrap().to_string();
+        assert_eq!(
+            continue_token::decode(&renewed, &prefix).unwrap(),
+            (format!("{prefix}b"), -1)
+        );
+        let (names, rev) = read(&api, &[("continue", &renewed)]).await.ok().unwrap();
+        assert_eq!((names, rev), (vec!["b".to_string()], api.store.rev()));
+        // a token of the current snapshot reads from its key at that revision
+        let now =
+            continue_token::encode(&format!("{prefix}b"), &prefix, api.store.rev() as i64).unwrap();
+        assert_eq!(
+            read(&api, &[("continue", &now)]).await.ok().unwrap().0,
+            vec!["b".to_string()]
+        );
+    }
+}
