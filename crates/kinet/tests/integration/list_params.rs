@@ -288,7 +288,7 @@ fn list_watch_get_and_delete_parameters_are_refused_as_upstream_refuses_them() {
         r#"The ListOptions "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"#,
     );
     let e = assert_fails(&lab.kubectl(&["get", "--raw", &format!("{cms}?resourceVersion=abc")]));
-    assert_contains(&e, &format!("Error from server (BadRequest): {bad_rv}"));
+    assert_contains(&e, format!("Error from server (BadRequest): {bad_rv}"));
 
     // delete preconditions: storage's Conflict, and nothing deleted
     let uid = lab.k(&["get", "configmap", "a", "-o", "jsonpath={.metadata.uid}"]);
