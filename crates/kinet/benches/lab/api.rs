@@ -123,6 +123,7 @@ pub fn restart() {
     let o = kinet(&lab, &up);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut times = Vec::new();
+    let mut failed = 0;
     for i in 0..RESTARTS {
         let pid = std::fs::read_to_string(format!("/run/kinet/{lab}/daemon.pid")).unwrap();
         let pid = pid.trim().to_string();
@@ -141,21 +142,35 @@ pub fn restart() {
         let t = Instant::now();
         let o = kinet(&lab, &up);
         let took = t.elapsed().as_secs_f64();
-        assert!(
-            o.status.success(),
-            "up {i} after kill -9: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        if !o.status.success() {
+            // counted and shown, not fatal: the lab must still come down
+            let err = String::from_utf8_lossy(&o.stderr);
+            println!(
+                "restart: up {i} after kill -9 failed after {took:.1}s: {}",
+                err.lines().next().unwrap_or("")
+            );
+            failed += 1;
+            let again = kinet(&lab, &up);
+            if !again.status.success() {
+                println!("restart: and up again failed too; stopping");
+                break;
+            }
+        }
         times.push(took);
     }
+    if times.is_empty() {
+        kinet(&lab, &["down"]);
+        return;
+    }
+    let runs = times.len();
     let over = times.iter().filter(|t| **t >= 1.0).count();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "restart: kinet up after kill -9 of the daemon, {RESTARTS} tries: median {:.3}s, min {:.3}s, max {:.3}s, {over} at or over 1 s (load average {})",
-        sorted[RESTARTS / 2],
+        "restart: kinet up after kill -9 of the daemon, {runs} tries: median {:.3}s, min {:.3}s, max {:.3}s, {over} at or over 1 s, {failed} failed (load average {})",
+        sorted[runs / 2],
         sorted[0],
-        sorted[RESTARTS - 1],
+        sorted[runs - 1],
         load_average()
     );
     println!(
