@@ -12,8 +12,14 @@
 //!   (all Ready, then all gone), the last over the first, and the daemon's RSS/PSS:
 //!   nothing a cycle leaves behind (events, watch history, logs) may slow the next.
 //!
-//! `cargo bench -p kinet --bench lab -- services` (or `-- pods`, `-- churn`) runs one
-//! group. Prints numbers; asserts nothing about time.
+//! - api: requests per second of small GETs over 8 connections (lab/api.rs);
+//! - restart: `kinet up` after `kill -9` of the daemon, 50 times (lab/api.rs).
+//!
+//! `cargo bench -p kinet --bench lab -- services` (or `-- pods`, `-- churn`,
+//! `-- api`, `-- restart`) runs one group. Prints numbers; asserts nothing about time.
+
+#[path = "lab/api.rs"]
+mod api;
 
 use std::process::Command;
 use std::time::Instant;
@@ -84,6 +90,12 @@ fn main() {
     }
     if wants("churn") {
         churn();
+    }
+    if wants("api") {
+        api::api();
+    }
+    if wants("restart") {
+        api::restart();
     }
 }
 

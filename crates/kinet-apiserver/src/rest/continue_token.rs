@@ -43,6 +43,15 @@ pub fn decode(token: &str, prefix: &str) -> Result<(String, i64), String> {
     }
 }
 
+/// `storage.EncodeContinue`: the token of a list continuing at `key` (under
+/// `prefix`) at revision `rv` (-1: the latest); None if `key` is not under `prefix`.
+pub fn encode(key: &str, prefix: &str, rv: i64) -> Option<String> {
+    use base64::Engine;
+    let start = key.strip_prefix(prefix)?;
+    let json = serde_json::json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string()))
+}
+
 struct Token {
     version: String,
     rv: i64,
@@ -328,6 +337,16 @@ fn invalid_quote(c: u8) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encoded_tokens_decode_to_their_key() {
+        let t = super::encode("/core/pods/default/web", "/core/pods/", -1).unwrap();
+        assert_eq!(
+            super::decode(&t, "/core/pods/").unwrap(),
+            ("/core/pods/default/web".to_string(), -1)
+        );
+        assert_eq!(super::encode("/other/x", "/core/pods/", 1), None);
+    }
+
     use super::*;
 
     fn token(json: &str) -> String {

@@ -23,6 +23,33 @@ mod watch;
 pub use binding::bind;
 pub use logs::{cri_line, pick_container};
 
+/// The request-body steps of the REST layer as plain functions, for the fuzz
+/// targets in `fuzz/` (not an API: the server calls them through its handlers).
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::request;
+    use crate::objects::FieldValidation;
+    use crate::status::ApiError;
+    use bytes::Bytes;
+    use serde_json::Value;
+
+    /// A create or update body of Content-Type `ct` as the handler decodes it:
+    /// the depth limits first, then JSON, YAML or protobuf. `kind` names the
+    /// kind in upstream's refusals (None for a subresource).
+    pub fn decode_body(ct: &str, body: &[u8], kind: Option<&str>) -> Result<Value, ApiError> {
+        request::decode_for_fuzzing(ct, body, kind)
+    }
+
+    /// A PATCH body once the handler admits it (its shape checked per patch type).
+    pub fn admit_patch(
+        ct: &str,
+        body: &[u8],
+        validation: FieldValidation,
+    ) -> Result<Bytes, ApiError> {
+        super::patch_body::admit(ct, &Bytes::copy_from_slice(body), validation)
+    }
+}
+
 use crate::objects::Objects;
 use crate::status::ApiError;
 use crate::{ApiServer, Body, error, json};
@@ -165,11 +192,11 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             if truthy(&q, "watch") {
                 watch::watch(api, &t, &q, rp)
             } else {
-                list::list(&api, r, ns, &q, rp)
+                list::list(&api, r, ns, &q, rp).await
             }
         }
         (&Method::GET, Some(name), None | Some("status") | Some("ephemeralcontainers")) => {
-            object::get(&api, &objects, r, ns, name, repr(&req, &q))
+            object::get(&api, &objects, r, ns, name, &q, repr(&req, &q)).await
         }
         (&Method::GET, Some(name), Some("log")) => {
             logs::logs(&api, &objects, r, ns.unwrap_or("default"), name, &q).await
@@ -192,7 +219,7 @@ async fn dispatch(api: Arc<ApiServer>, req: Request<Incoming>) -> Result<Respons
             sub @ (None | Some("status") | Some("ephemeralcontainers")),
         ) => object::write(&objects, r, ns, name, sub, &q, req).await,
         (&Method::DELETE, Some(name), None) => object::delete(&objects, r, ns, name, &q, req).await,
-        (&Method::DELETE, None, None) => list::delete_collection(&api, &objects, r, ns, &q),
+        (&Method::DELETE, None, None) => list::delete_collection(&api, &objects, r, ns, &q).await,
         (&Method::GET | &Method::PUT | &Method::PATCH, Some(name), Some("scale")) => {
             let (parts, body) = read_body(req).await?;
             scale::scale(&objects, r, ns, name, &method, &parts, &body)

@@ -14,14 +14,22 @@ use kinet_model::resources::Resource;
 use serde_json::{Value, json};
 
 /// GET of an object (or of its status or ephemeralcontainers: the whole pod).
-pub(crate) fn get(
+/// A `resourceVersion` asks for a state at least that recent, as the watch
+/// cache serves it: a bad one is its 500, one the store has not reached yet is
+/// awaited, then its 504.
+pub(crate) async fn get(
     api: &ApiServer,
     objects: &Objects,
     r: &Resource,
     ns: Option<&str>,
     name: &str,
+    q: &Query,
     rp: Repr,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some(v) = q.get("resourceVersion").filter(|v| !v.is_empty()) {
+        let rv = super::params::object_resource_version(v)?;
+        super::list::wait_fresh(api, rv).await?;
+    }
     let obj = objects.registry().get(r, ns, name)?;
     Ok(match rp {
         Repr::Table(inc) => json(
@@ -109,6 +117,7 @@ pub(crate) async fn delete(
         .and_then(|g| g.parse().ok())
         .or_else(|| opts.get("gracePeriodSeconds").and_then(Value::as_i64));
     let uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
+    check_preconditions(objects, r, ns, name, &opts)?;
     let dry = q.get("dryRun").is_some_and(|v| v == "All")
         || opts
             .get("dryRun")
@@ -129,4 +138,50 @@ pub(crate) async fn delete(
         },
         &obj,
     ))
+}
+
+/// A delete's `preconditions` (uid, resourceVersion) against the stored object,
+/// refused as upstream's storage refuses them: a 409 Conflict naming the
+/// storage key and both values.
+fn check_preconditions(
+    objects: &Objects,
+    r: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    opts: &Value,
+) -> Result<(), ApiError> {
+    let Some(pre) = opts.get("preconditions").filter(|p| p.is_object()) else {
+        return Ok(());
+    };
+    let cur = objects.registry().get(r, ns, name)?;
+    let meta = |f: &str| {
+        cur.pointer(&format!("/metadata/{f}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let failed = [("uid", "UID"), ("resourceVersion", "ResourceVersion")]
+        .into_iter()
+        .find_map(|(field, what)| {
+            let want = pre.get(field).and_then(Value::as_str)?;
+            let have = meta(field);
+            (want != have).then(|| {
+                format!("Precondition failed: {what} in precondition: {want}, {what} in object meta: {have}")
+            })
+        });
+    let Some(why) = failed else {
+        return Ok(());
+    };
+    let key = match (r.plural, ns) {
+        ("services", Some(ns)) => format!("/registry/services/specs/{ns}/{name}"),
+        (plural, Some(ns)) => format!("/registry/{plural}/{ns}/{name}"),
+        (plural, None) => format!("/registry/{plural}/{name}"),
+    };
+    let mut e = ApiError::conflict(&r.group_resource(), name);
+    e.message = format!(
+        "Operation cannot be fulfilled on {} {}: StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: {why}",
+        r.group_resource(),
+        kinet_model::quote::go_quote(name)
+    );
+    Err(e)
 }

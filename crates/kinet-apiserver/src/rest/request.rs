@@ -35,8 +35,12 @@ pub(crate) fn query_map(req: &Request<Incoming>) -> Query {
         .collect()
 }
 
+/// A boolean query parameter as the API server's parameter codec reads it
+/// (`Convert_Slice_string_To_bool`): absent, "0" and "false" (any case) are
+/// false; any other value, the empty one included, is true.
 pub(crate) fn truthy(q: &Query, k: &str) -> bool {
-    q.get(k).is_some_and(|v| v == "true" || v == "1")
+    q.get(k)
+        .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// What representation the client asked for.
@@ -213,6 +217,19 @@ fn parse(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             ))
         })
+    }
+}
+
+/// [`check_and_decode`] then [`decode_object`]'s fallback, without a request.
+pub(super) fn decode_for_fuzzing(
+    ct: &str,
+    body: &[u8],
+    kind: Option<&str>,
+) -> Result<Value, ApiError> {
+    match check_and_decode(ct, body, kind) {
+        Some(Decoded(d)) => d,
+        None => kinet_model::proto::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding protobuf: {e}"))),
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn watch(
 ) -> Result<Response<Body>, ApiError> {
     let r = t.res;
     let p = ListParams::parse(r, q)?;
+    p.validate(true)?;
     let from = p.watch_from()?;
     let prefix = resources::store_prefix(r, t.namespace.as_deref());
     let bookmarks = p.allow_bookmarks;

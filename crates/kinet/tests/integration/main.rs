@@ -21,6 +21,7 @@ mod internet;
 mod kube_rs;
 mod kubectl;
 mod lab;
+mod list_params;
 mod mtu;
 mod policy;
 mod services;
