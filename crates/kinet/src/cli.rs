@@ -85,7 +85,7 @@ pub fn up(
     let p = Paths::new(lab);
     // one `up` of a lab at a time: a second one waits, then finds the daemon running
     let _up = crate::paths::lock(&p.up_lock(), true)?;
-    let running = p.daemon_pid();
+    let running = live_daemon(&p);
     if let (Some(_), Some(cfg)) = (running, LabConfig::load(&p))
         && cfg.nodes != nodes
     {
@@ -96,8 +96,8 @@ pub fn up(
     }
     if running.is_none() {
         let pb = spinner(&format!("Starting lab {lab:?} ({nodes} nodes)"));
-        start_daemon(&p, nodes)?;
-        wait_ready(&p, &pb)?;
+        let mut daemon = start_daemon(&p, nodes)?;
+        wait_ready(&p, &pb, &mut daemon)?;
         pb.finish_and_clear();
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -173,7 +173,28 @@ pub fn up(
     Ok(())
 }
 
-fn start_daemon(p: &Paths, nodes: usize) -> Result<()> {
+/// The lab's daemon if it is alive: one killed a moment ago may still show in
+/// /proc while it exits, so a daemon whose API does not answer is watched for
+/// up to 2 s, and taken as gone if it goes.
+fn live_daemon(p: &Paths) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let pid = p.daemon_pid()?;
+        let answers = LabConfig::load(p).is_some_and(|c| {
+            std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from(([127, 0, 0, 1], c.port)),
+                Duration::from_millis(200),
+            )
+            .is_ok()
+        });
+        if answers || Instant::now() > deadline {
+            return Some(pid);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start_daemon(p: &Paths, nodes: usize) -> Result<std::process::Child> {
     std::fs::create_dir_all(&p.state)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -187,11 +208,12 @@ fn start_daemon(p: &Paths, nodes: usize) -> Result<()> {
         .stderr(log)
         .process_group(0);
     // SAFETY-free: setsid through process_group keeps the daemon out of the terminal's signals
-    cmd.spawn().context("starting the lab daemon")?;
-    Ok(())
+    cmd.spawn().context("starting the lab daemon")
 }
 
-fn wait_ready(p: &Paths, pb: &ProgressBar) -> Result<()> {
+/// Waits for the daemon we started to be ready; says why at once if it exits
+/// first (whether or not it got as far as writing its pid file).
+fn wait_ready(p: &Paths, pb: &ProgressBar, daemon: &mut std::process::Child) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen_pid = false;
     loop {
@@ -212,7 +234,8 @@ fn wait_ready(p: &Paths, pb: &ProgressBar) -> Result<()> {
                 log_tail()
             );
         }
-        if seen_pid && p.daemon_pid().is_none() {
+        let exited = daemon.try_wait().ok().flatten();
+        if exited.is_some() || (seen_pid && p.daemon_pid().is_none()) {
             pb.finish_and_clear();
             bail!(
                 "the lab daemon stopped while starting; daemon log ({}):\n{}",

@@ -359,8 +359,16 @@ pub fn run(lab_name: &str, nodes: usize) -> Result<()> {
     std::fs::create_dir_all(&p.state)?;
     std::fs::create_dir_all(&p.run)?;
     std::fs::create_dir_all(&p.logs)?;
-    // one daemon per lab: a second one (two `kinet up` at once) goes at once
-    let Some(_daemon_lock) = crate::paths::lock(&p.daemon_lock(), false)? else {
+    // one daemon per lab: a second one (two `kinet up` at once) goes. A daemon
+    // killed a moment ago may leave the lock to a child it was forking (held
+    // until that child execs), so wait for it briefly.
+    let mut lock = crate::paths::lock(&p.daemon_lock(), false)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while lock.is_none() && p.daemon_pid().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        lock = crate::paths::lock(&p.daemon_lock(), false)?;
+    }
+    let Some(_daemon_lock) = lock else {
         anyhow::bail!(
             "lab {lab_name:?} already has a running daemon{}",
             p.daemon_pid()
