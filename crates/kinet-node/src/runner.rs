@@ -197,7 +197,14 @@ impl RunnerSpec {
                 &agent.node_root(),
                 &own_dir.join("mnt"),
                 Some(crate::volumes::container_layer(c)),
-            ),
+            )
+            .map(|mut m| {
+                m.binds.extend(crate::volumes::self_exe_bind(
+                    &agent.cfg.self_exe,
+                    m.layer.as_ref(),
+                ));
+                m
+            }),
             own_dir,
         }
     }

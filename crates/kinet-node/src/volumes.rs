@@ -749,6 +749,18 @@ pub fn container_layer(container: &Value) -> Layer {
     }
 }
 
+/// kinet's own binary, when it lies under a directory the container's layer
+/// empties (a checkout in `/tmp` or `/home`): bound read-only at its path, so
+/// built-in programs and the busybox wrappers still find it.
+pub fn self_exe_bind(exe: &Path, layer: Option<&Layer>) -> Option<Bind> {
+    let hidden = layer?.tmpfs.iter().any(|d| exe.starts_with(d));
+    hidden.then(|| Bind {
+        source: exe.to_path_buf(),
+        target: exe.to_path_buf(),
+        read_only: true,
+    })
+}
+
 /// The directories of a pod's `medium: Memory` emptyDir volumes (tmpfs in its
 /// mount namespace).
 pub fn memory_dirs(pod: &Value, root: &Path) -> Vec<PathBuf> {

@@ -495,3 +495,25 @@ fn container_binds_follow_volume_mounts() {
         [root.join("kubernetes.io~empty-dir/m")]
     );
 }
+
+#[test]
+fn kinets_binary_stays_visible_under_an_emptied_directory() {
+    let layer = container_layer(&serde_json::json!({"name": "c"}));
+    let exe = Path::new("/tmp/checkout/target/debug/kinet");
+    assert_eq!(
+        self_exe_bind(exe, Some(&layer)),
+        Some(Bind {
+            source: exe.to_path_buf(),
+            target: exe.to_path_buf(),
+            read_only: true
+        })
+    );
+    assert_eq!(
+        self_exe_bind(Path::new("/work/kinet/target/debug/kinet"), Some(&layer)),
+        None
+    );
+    // readOnlyRootFilesystem: no layer directories are emptied
+    let ro =
+        container_layer(&serde_json::json!({"securityContext": {"readOnlyRootFilesystem": true}}));
+    assert_eq!(self_exe_bind(exe, Some(&ro)), None);
+}
