@@ -238,27 +238,21 @@ pub fn compile(
             .iter()
             .filter(|p| p.namespace == pod.namespace && p.pod_selector.matches(&pod.labels))
         {
-            if let Some(rules) = &pol.ingress {
-                let side = ingress.get_or_insert_with(Side::default);
+            // ingress ports resolve on the pod itself, egress ones on each destination
+            let sides = [
+                (&pol.ingress, &mut ingress, std::slice::from_ref(pod), true),
+                (&pol.egress, &mut egress, destinations.as_slice(), false),
+            ];
+            for (rules, side, dst_pods, is_ingress) in sides {
+                let Some(rules) = rules else { continue };
+                let side = side.get_or_insert_with(Side::default);
                 side.policies.push(pol.id());
                 for (index, r) in rules.iter().enumerate() {
                     side.rules.push(CompiledRule {
                         policy: pol.id(),
                         index,
                         peers: peers(r, &pol.namespace, pods, namespaces),
-                        ports: ports(r, &[pod], true),
-                    });
-                }
-            }
-            if let Some(rules) = &pol.egress {
-                let side = egress.get_or_insert_with(Side::default);
-                side.policies.push(pol.id());
-                for (index, r) in rules.iter().enumerate() {
-                    side.rules.push(CompiledRule {
-                        policy: pol.id(),
-                        index,
-                        peers: peers(r, &pol.namespace, pods, namespaces),
-                        ports: ports(r, &destinations, false),
+                        ports: ports(r, dst_pods, is_ingress),
                     });
                 }
             }
